@@ -1,0 +1,93 @@
+//! The errors a vendor embedding the runtime can get back, one variant per
+//! thing that can go wrong, each with what happened, where and what to do.
+
+use std::time::Duration;
+
+/// One way a JSON input violates a component's input schema.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    /// JSON Pointer to the offending value (`""` is the whole input).
+    pub path: String,
+    /// What is wrong there.
+    pub reason: String,
+}
+
+/// Errors of [`crate::Runtime`].
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("invalid component file: {0}")]
+    Artifact(#[from] komp_artifact::ArtifactError),
+    #[error("component refused by the trust policy: {0}")]
+    Untrusted(String),
+    #[error("component {name}@{version} could not be compiled: {reason}")]
+    Compile { name: String, version: String, reason: String },
+    #[error("component {name}@{version} does not implement the world `{world}`: {reason}")]
+    WrongWorld { name: String, version: String, world: String, reason: String },
+    #[error("model `{model}` of component {component} could not be loaded by tract: {reason}")]
+    Model { component: String, model: String, reason: String },
+    #[error("component {component}: its code says {field} is {code:?} but the manifest says {manifest:?}")]
+    MetadataMismatch { component: String, field: &'static str, code: String, manifest: String },
+    #[error("component {component} failed {failed} of {total} golden vectors:\n{report}")]
+    GoldenVectors { component: String, failed: usize, total: usize, report: String },
+    #[error("component {0} is already installed with different bytes (digest {1}); versions are immutable")]
+    VersionConflict(String, String),
+    #[error("no component named `{0}` is installed")]
+    UnknownComponent(String),
+    #[error("component `{name}` has no version {version} installed (installed: {installed})")]
+    UnknownVersion { name: String, version: String, installed: String },
+    #[error("component {0} is withdrawn: {1}")]
+    Withdrawn(String, String),
+    #[error("input is {size} bytes; the limit is {limit} bytes")]
+    InputTooLarge { size: usize, limit: usize },
+    #[error("input is not valid JSON: {0}")]
+    InputNotJson(String),
+    #[error("input does not match the component's input schema: {}", format_violations(.0))]
+    InputSchema(Vec<Violation>),
+    #[error("the component rejected the input: {0}")]
+    InvalidInput(String),
+    #[error("the component reported a model error: {0}")]
+    ComponentModel(String),
+    #[error("the component reported an internal error: {0}")]
+    ComponentInternal(String),
+    #[error("the prediction took longer than the deadline of {0:?} and was stopped")]
+    Timeout(Duration),
+    #[error("the component tried to use more than its memory cap of {0} bytes and was stopped")]
+    MemoryLimit(usize),
+    #[error("the component ran out of stack (too deep recursion) and was stopped")]
+    StackOverflow,
+    #[error("the component trapped: {0}")]
+    Trap(String),
+    #[error("the component's output is {size} bytes; the limit is {limit} bytes")]
+    OutputTooLarge { size: usize, limit: usize },
+    #[error("the component's output is not a valid prediction: {0}")]
+    BadOutput(String),
+    #[error("all {0} instance slots are busy; retry shortly")]
+    Busy(u32),
+    #[error("compile cache: {0}")]
+    Cache(String),
+    #[error("host error: {0}")]
+    Host(String),
+}
+
+fn format_violations(v: &[Violation]) -> String {
+    v.iter()
+        .map(|v| format!("at `{}`: {}", if v.path.is_empty() { "/" } else { &v.path }, v.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl RuntimeError {
+    /// Whether the caller's request was at fault (bad input) rather than the
+    /// component or the host. The HTTP layer maps this to 4xx versus 5xx.
+    pub fn is_caller_error(&self) -> bool {
+        matches!(
+            self,
+            RuntimeError::InputTooLarge { .. }
+                | RuntimeError::InputNotJson(_)
+                | RuntimeError::InputSchema(_)
+                | RuntimeError::InvalidInput(_)
+                | RuntimeError::UnknownComponent(_)
+                | RuntimeError::UnknownVersion { .. }
+        )
+    }
+}

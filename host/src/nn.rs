@@ -1,0 +1,379 @@
+//! `wasi:nn` for components, implemented natively with tract.
+//!
+//! Why in the host: a model is parsed and optimised once per model digest and
+//! shared (behind an `Arc`) by every instance of every component that bundles
+//! it; per call only the computation runs, at native speed. Components see
+//! only the standard `wasi:nn` WIT.
+//!
+//! Isolation rules enforced here:
+//! - `load-by-name` resolves only among the *calling component's own*
+//!   `komp-model:<name>` sections (the per-call [`NnState::models`] map).
+//! - `load` with raw bytes is refused: a component cannot smuggle in a model
+//!   that was not declared, digested and signed with it.
+//! - Every tensor is size-checked, and the tensor bytes one instance holds in
+//!   the host are capped, so a component cannot make the host allocate without
+//!   bound.
+
+use crate::bindings::wasi::nn::{errors, graph, inference, tensor};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tract_onnx::prelude::*;
+use wasmtime::component::{Resource, ResourceTable};
+
+pub use errors::ErrorCode;
+pub use tensor::TensorType;
+
+/// A model parsed and optimised by tract, shared by all instances.
+pub struct LoadedModel {
+    /// The name components load it by.
+    pub name: String,
+    /// Hex sha256 of the ONNX bytes.
+    pub digest: String,
+    plan: Arc<TypedRunnableModel>,
+    inputs: Vec<IoSpec>,
+    outputs: Vec<String>,
+}
+
+/// A model input: its name, element type and shape (`None` = symbolic dim).
+#[derive(Debug, Clone)]
+pub struct IoSpec {
+    pub name: String,
+    pub datum: DatumType,
+    pub shape: Vec<Option<usize>>,
+}
+
+impl LoadedModel {
+    /// Parses and optimises ONNX bytes. This is the expensive step; do it once
+    /// per digest.
+    pub fn load(name: &str, digest: &str, onnx: &[u8]) -> Result<LoadedModel, String> {
+        let model = tract_onnx::onnx().model_for_read(&mut std::io::Cursor::new(onnx)).map_err(|e| format!("{e:#}"))?;
+        let outputs: Vec<String> = model
+            .output_outlets()
+            .map_err(|e| format!("{e:#}"))?
+            .iter()
+            .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
+            .collect();
+        let typed = model.into_optimized().map_err(|e| format!("{e:#}"))?;
+        let mut inputs = Vec::new();
+        for (i, outlet) in typed.input_outlets().map_err(|e| format!("{e:#}"))?.iter().enumerate() {
+            let fact = typed.input_fact(i).map_err(|e| format!("{e:#}"))?;
+            inputs.push(IoSpec {
+                name: typed.node(outlet.node).name.clone(),
+                datum: fact.datum_type,
+                shape: fact.shape.iter().map(|d| d.to_usize().ok()).collect(),
+            });
+        }
+        let plan = typed.into_runnable().map_err(|e| format!("{e:#}"))?;
+        Ok(LoadedModel { name: name.to_string(), digest: digest.to_string(), plan, inputs, outputs })
+    }
+
+    /// The model's inputs, in graph order.
+    pub fn inputs(&self) -> &[IoSpec] {
+        &self.inputs
+    }
+
+    /// The model's output names, in graph order.
+    pub fn outputs(&self) -> &[String] {
+        &self.outputs
+    }
+
+    /// Runs the model on named tensors (any order) and returns all outputs.
+    pub fn run(&self, named: Vec<(String, tract_onnx::prelude::Tensor)>) -> Result<Vec<(String, tract_onnx::prelude::Tensor)>, String> {
+        let mut by_name: HashMap<String, tract_onnx::prelude::Tensor> = HashMap::new();
+        for (n, t) in named {
+            if by_name.insert(n.clone(), t).is_some() {
+                return Err(format!("input `{n}` is given twice"));
+            }
+        }
+        let mut values: TVec<TValue> = tvec![];
+        for spec in &self.inputs {
+            let t = by_name.remove(&spec.name).ok_or_else(|| {
+                format!("missing input `{}` (the model takes: {})", spec.name, self.input_names().join(", "))
+            })?;
+            if t.datum_type() != spec.datum {
+                return Err(format!("input `{}` must be {:?}, got {:?}", spec.name, spec.datum, t.datum_type()));
+            }
+            let ok = t.rank() == spec.shape.len()
+                && t.shape().iter().zip(&spec.shape).all(|(a, b)| b.is_none_or(|b| b == *a));
+            if !ok {
+                return Err(format!("input `{}` must have shape {}, got {:?}", spec.name, fmt_shape(&spec.shape), t.shape()));
+            }
+            values.push(t.into_tvalue());
+        }
+        if let Some(extra) = by_name.keys().next() {
+            return Err(format!("the model has no input `{extra}` (it takes: {})", self.input_names().join(", ")));
+        }
+        let out = self.plan.run(values).map_err(|e| format!("inference failed: {e:#}"))?;
+        Ok(self.outputs.iter().cloned().zip(out.into_iter().map(|v| v.into_tensor())).collect())
+    }
+
+    fn input_names(&self) -> Vec<&str> {
+        self.inputs.iter().map(|i| i.name.as_str()).collect()
+    }
+}
+
+fn fmt_shape(s: &[Option<usize>]) -> String {
+    let dims: Vec<String> = s.iter().map(|d| d.map_or("?".to_string(), |d| d.to_string())).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+/// The models one component may load, by name.
+pub type ModelSet = Arc<HashMap<String, Arc<LoadedModel>>>;
+
+/// A `wasi:nn` graph resource: one of the caller's own models.
+pub struct Graph(Arc<LoadedModel>);
+
+/// A `wasi:nn` tensor resource held in the host.
+pub struct Tensor {
+    pub dims: Vec<u32>,
+    pub ty: TensorType,
+    pub data: Vec<u8>,
+}
+
+/// A `wasi:nn` execution context resource.
+pub struct ExecutionContext(Arc<LoadedModel>);
+
+/// A `wasi:nn` error resource.
+#[derive(Debug)]
+pub struct NnError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Raised as a trap when a component breaks a tensor limit; the runtime turns
+/// it into a clear error for the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum TensorLimit {
+    #[error("a tensor of {size} bytes exceeds the per-tensor limit of {limit} bytes")]
+    Tensor { size: usize, limit: usize },
+    #[error("holding {held} bytes of tensors in the host exceeds the per-call limit of {limit} bytes")]
+    Held { held: usize, limit: usize },
+}
+
+/// Per-instance `wasi:nn` state.
+pub struct NnState {
+    /// The calling component's own models; nothing else can be loaded.
+    pub models: ModelSet,
+    pub max_tensor_bytes: usize,
+    pub max_held_bytes: usize,
+    pub held_bytes: usize,
+}
+
+/// A borrow of the store's resource table and `wasi:nn` state, on which the
+/// generated host traits are implemented.
+pub struct NnView<'a> {
+    pub table: &'a mut ResourceTable,
+    pub state: &'a mut NnState,
+}
+
+impl NnView<'_> {
+    fn error<T>(&mut self, code: ErrorCode, message: String) -> wasmtime::Result<Result<T, Resource<NnError>>> {
+        Ok(Err(self.table.push(NnError { code, message })?))
+    }
+
+    fn reserve(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        if bytes > self.state.max_tensor_bytes {
+            return Err(TensorLimit::Tensor { size: bytes, limit: self.state.max_tensor_bytes }.into());
+        }
+        let held = self.state.held_bytes + bytes;
+        if held > self.state.max_held_bytes {
+            return Err(TensorLimit::Held { held, limit: self.state.max_held_bytes }.into());
+        }
+        self.state.held_bytes = held;
+        Ok(())
+    }
+
+    fn release(&mut self, bytes: usize) {
+        self.state.held_bytes = self.state.held_bytes.saturating_sub(bytes);
+    }
+}
+
+impl graph::Host for NnView<'_> {
+    fn load(
+        &mut self,
+        _builder: Vec<graph::GraphBuilder>,
+        _encoding: graph::GraphEncoding,
+        _target: graph::ExecutionTarget,
+    ) -> wasmtime::Result<Result<Resource<Graph>, Resource<NnError>>> {
+        self.error(
+            ErrorCode::UnsupportedOperation,
+            "komp components may only run the models bundled and signed with them: use load-by-name".into(),
+        )
+    }
+
+    fn load_by_name(&mut self, name: String) -> wasmtime::Result<Result<Resource<Graph>, Resource<NnError>>> {
+        match self.state.models.get(&name).cloned() {
+            Some(m) => Ok(Ok(self.table.push(Graph(m))?)),
+            None => {
+                let mut have: Vec<&str> = self.state.models.keys().map(String::as_str).collect();
+                have.sort();
+                let msg = format!(
+                    "this component bundles no model named `{name}` (it bundles: {})",
+                    if have.is_empty() { "none".to_string() } else { have.join(", ") }
+                );
+                self.error(ErrorCode::NotFound, msg)
+            }
+        }
+    }
+}
+
+impl graph::HostGraph for NnView<'_> {
+    fn init_execution_context(
+        &mut self,
+        graph: Resource<Graph>,
+    ) -> wasmtime::Result<Result<Resource<ExecutionContext>, Resource<NnError>>> {
+        let model = self.table.get(&graph)?.0.clone();
+        Ok(Ok(self.table.push(ExecutionContext(model))?))
+    }
+
+    fn drop(&mut self, graph: Resource<Graph>) -> wasmtime::Result<()> {
+        self.table.delete(graph)?;
+        Ok(())
+    }
+}
+
+impl tensor::Host for NnView<'_> {}
+
+impl tensor::HostTensor for NnView<'_> {
+    fn new(&mut self, dims: Vec<u32>, ty: TensorType, data: Vec<u8>) -> wasmtime::Result<Resource<Tensor>> {
+        self.reserve(data.len())?;
+        Ok(self.table.push(Tensor { dims, ty, data })?)
+    }
+
+    fn dimensions(&mut self, t: Resource<Tensor>) -> wasmtime::Result<Vec<u32>> {
+        Ok(self.table.get(&t)?.dims.clone())
+    }
+
+    fn ty(&mut self, t: Resource<Tensor>) -> wasmtime::Result<TensorType> {
+        Ok(self.table.get(&t)?.ty)
+    }
+
+    fn data(&mut self, t: Resource<Tensor>) -> wasmtime::Result<Vec<u8>> {
+        Ok(self.table.get(&t)?.data.clone())
+    }
+
+    fn drop(&mut self, t: Resource<Tensor>) -> wasmtime::Result<()> {
+        let t = self.table.delete(t)?;
+        self.release(t.data.len());
+        Ok(())
+    }
+}
+
+impl inference::Host for NnView<'_> {}
+
+impl inference::HostGraphExecutionContext for NnView<'_> {
+    fn compute(
+        &mut self,
+        ctx: Resource<ExecutionContext>,
+        inputs: Vec<(String, Resource<Tensor>)>,
+    ) -> wasmtime::Result<Result<Vec<(String, Resource<Tensor>)>, Resource<NnError>>> {
+        let model = self.table.get(&ctx)?.0.clone();
+        let mut named = Vec::with_capacity(inputs.len());
+        for (name, res) in inputs {
+            // Passing a tensor to compute consumes it (it is an owned handle).
+            let t = self.table.delete(res)?;
+            self.release(t.data.len());
+            match to_tract(&t) {
+                Ok(tt) => named.push((name, tt)),
+                Err(msg) => {
+                    return self.error(ErrorCode::InvalidArgument, format!("input `{name}` of model `{}`: {msg}", model.name))
+                }
+            }
+        }
+        let outputs = match model.run(named) {
+            Ok(o) => o,
+            Err(msg) => return self.error(ErrorCode::InvalidArgument, format!("model `{}`: {msg}", model.name)),
+        };
+        let mut result = Vec::with_capacity(outputs.len());
+        for (name, t) in outputs {
+            let t = match from_tract(&t) {
+                Ok(t) => t,
+                Err(msg) => return self.error(ErrorCode::RuntimeError, format!("output `{name}`: {msg}")),
+            };
+            self.reserve(t.data.len())?;
+            result.push((name, self.table.push(t)?));
+        }
+        Ok(Ok(result))
+    }
+
+    fn drop(&mut self, ctx: Resource<ExecutionContext>) -> wasmtime::Result<()> {
+        self.table.delete(ctx)?;
+        Ok(())
+    }
+}
+
+impl errors::Host for NnView<'_> {}
+
+impl errors::HostError for NnView<'_> {
+    fn code(&mut self, e: Resource<NnError>) -> wasmtime::Result<ErrorCode> {
+        Ok(self.table.get(&e)?.code)
+    }
+
+    fn data(&mut self, e: Resource<NnError>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&e)?.message.clone())
+    }
+
+    fn drop(&mut self, e: Resource<NnError>) -> wasmtime::Result<()> {
+        self.table.delete(e)?;
+        Ok(())
+    }
+}
+
+fn elem_size(ty: TensorType) -> usize {
+    match ty {
+        TensorType::Fp16 | TensorType::Bf16 => 2,
+        TensorType::Fp32 | TensorType::I32 => 4,
+        TensorType::Fp64 | TensorType::I64 => 8,
+        TensorType::U8 => 1,
+    }
+}
+
+/// Converts a `wasi:nn` tensor (little-endian bytes) to a tract tensor.
+pub fn to_tract(t: &Tensor) -> Result<tract_onnx::prelude::Tensor, String> {
+    let shape: Vec<usize> = t.dims.iter().map(|d| *d as usize).collect();
+    let count = shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d)).ok_or("dimensions overflow")?;
+    let expected = count.checked_mul(elem_size(t.ty)).ok_or("dimensions overflow")?;
+    if expected != t.data.len() {
+        return Err(format!(
+            "dimensions {:?} of {:?} need {expected} bytes, but {} bytes were given",
+            t.dims,
+            t.ty,
+            t.data.len()
+        ));
+    }
+    fn build<T: Datum + Copy, const N: usize>(shape: &[usize], data: &[u8], f: fn([u8; N]) -> T) -> Result<tract_onnx::prelude::Tensor, String> {
+        let v: Vec<T> = data.chunks_exact(N).map(|c| f(c.try_into().expect("chunk"))).collect();
+        tract_onnx::prelude::Tensor::from_shape(shape, &v).map_err(|e| format!("{e:#}"))
+    }
+    match t.ty {
+        TensorType::Fp32 => build(&shape, &t.data, f32::from_le_bytes),
+        TensorType::Fp64 => build(&shape, &t.data, f64::from_le_bytes),
+        TensorType::I32 => build(&shape, &t.data, i32::from_le_bytes),
+        TensorType::I64 => build(&shape, &t.data, i64::from_le_bytes),
+        TensorType::U8 => build(&shape, &t.data, u8::from_le_bytes),
+        other => Err(format!("tensor type {other:?} is not supported by the tract backend")),
+    }
+}
+
+/// Converts a tract tensor to a `wasi:nn` tensor.
+pub fn from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, String> {
+    let dims: Vec<u32> = t.shape().iter().map(|d| u32::try_from(*d).map_err(|_| "dimension too large")).collect::<Result<_, _>>()?;
+    fn bytes<T: Datum + Copy, const N: usize>(t: &tract_onnx::prelude::Tensor, f: fn(T) -> [u8; N]) -> Result<Vec<u8>, String> {
+        let s = t.as_slice::<T>().map_err(|e| format!("{e:#}"))?;
+        let mut out = Vec::with_capacity(s.len() * N);
+        for v in s {
+            out.extend_from_slice(&f(*v));
+        }
+        Ok(out)
+    }
+    let (ty, data) = match t.datum_type() {
+        DatumType::F32 => (TensorType::Fp32, bytes(t, f32::to_le_bytes)?),
+        DatumType::F64 => (TensorType::Fp64, bytes(t, f64::to_le_bytes)?),
+        DatumType::I32 => (TensorType::I32, bytes(t, i32::to_le_bytes)?),
+        DatumType::I64 => (TensorType::I64, bytes(t, i64::to_le_bytes)?),
+        DatumType::U8 => (TensorType::U8, bytes(t, u8::to_le_bytes)?),
+        DatumType::Bool => (TensorType::U8, t.as_slice::<bool>().map_err(|e| format!("{e:#}"))?.iter().map(|b| *b as u8).collect()),
+        other => return Err(format!("model produced {other:?}, which wasi:nn cannot carry")),
+    };
+    Ok(Tensor { dims, ty, data })
+}

@@ -1,0 +1,19 @@
+"""Writes identity.onnx: y = x * 1 for x of shape [1, N] (N symbolic). Deterministic."""
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+graph = helper.make_graph(
+    [helper.make_node("Mul", ["x", "one"], ["y"])],
+    "identity",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "N"])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "N"])],
+    initializer=[numpy_helper.from_array(np.array([1.0], dtype=np.float32), "one")],
+)
+model = helper.make_model(graph, producer_name="komp", opset_imports=[helper.make_opsetid("", 13)])
+model.ir_version = 8
+onnx.checker.check_model(model)
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "identity.onnx"), "wb") as f:
+    f.write(model.SerializeToString())

@@ -1,0 +1,80 @@
+//! Helpers for the end-to-end tests: where the built components are, and how
+//! to pack them exactly as `scripts/pack-components.sh` does.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// A component's source directory, its wasm crate name and its models.
+pub struct ComponentSpec {
+    pub dir: &'static str,
+    pub crate_name: &'static str,
+    pub models: &'static [(&'static str, &'static str)],
+    pub golden: Option<&'static str>,
+}
+
+pub const EXAMPLE_FEEDBACK: ComponentSpec = ComponentSpec {
+    dir: "components/example-feedback",
+    crate_name: "example_feedback",
+    models: &[("feedback", "components/example-feedback/model/feedback.onnx")],
+    golden: Some("components/example-feedback/golden.json"),
+};
+
+pub const HOSTILE: ComponentSpec = ComponentSpec {
+    dir: "tests/components/hostile",
+    crate_name: "hostile",
+    models: &[("identity", "tests/components/hostile/model/identity.onnx")],
+    golden: None,
+};
+
+/// The component as built by `scripts/build-components.sh`.
+pub fn built_wasm(spec: &ComponentSpec) -> Vec<u8> {
+    let path = root().join("target/wasm32-wasip2/component").join(format!("{}.wasm", spec.crate_name));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}); build the components first: scripts/build-components.sh (scripts/test.sh does it)",
+            path.display()
+        )
+    })
+}
+
+/// The manifest of a component, with golden vectors merged in if it has them.
+pub fn manifest(spec: &ComponentSpec) -> komp_artifact::Manifest {
+    let text = std::fs::read_to_string(root().join(spec.dir).join("manifest.json")).expect("manifest.json");
+    let mut m: komp_artifact::Manifest = serde_json::from_str(&text).expect("valid manifest");
+    if let Some(g) = spec.golden {
+        let text = std::fs::read_to_string(root().join(g)).expect("golden vectors");
+        m.golden_vectors = serde_json::from_str(&text).expect("valid golden vectors");
+    }
+    m
+}
+
+/// The model files of a component.
+pub fn models(spec: &ComponentSpec) -> Vec<(String, Vec<u8>)> {
+    spec.models
+        .iter()
+        .map(|(name, path)| (name.to_string(), std::fs::read(root().join(path)).expect("model file")))
+        .collect()
+}
+
+/// Packs a component like `komp pack` does.
+pub fn packed(spec: &ComponentSpec) -> Vec<u8> {
+    packed_with(spec, manifest(spec))
+}
+
+/// Packs a component with a modified manifest.
+pub fn packed_with(spec: &ComponentSpec, manifest: komp_artifact::Manifest) -> Vec<u8> {
+    komp_artifact::pack(&built_wasm(spec), manifest, &models(spec)).expect("pack").into_bytes()
+}
+
+/// The `komp` binary built next to the test executables.
+pub fn komp_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>");
+    let bin = dir.join("komp");
+    assert!(bin.exists(), "{} does not exist; run `cargo build -p komp-host` first (scripts/test.sh does it)", bin.display());
+    bin
+}
