@@ -1,0 +1,132 @@
+"""Synthetic mail generator for the postsortering component. All data is synthetic."""
+from __future__ import annotations
+
+import random
+
+import gen_common as gc
+from post_data import (AUTHORITY_PREFIX, AUTHORITY_SIG, BUSINESS_SIG, CLASSES, CLOSINGS_FORMAL,
+                       CLOSINGS_INFORMAL, FILLERS, GENERIC_SUBJECTS, GREETINGS_FORMAL, GREETINGS_INFORMAL,
+                       INTERNAL_PREFIX, INTERNAL_SIG, OPENERS, SIGN_SUFFIX, WRAP_SLOTS)
+
+LABELS = list(CLASSES.keys())
+SENDER_TYPES = ["citizen", "business", "authority", "internal"]
+N_FAMILIES = 3        # template families per subject: family j = j-th phrasing of every topic
+N_TEST_FAMILIES = 1   # per subject, held out completely
+
+
+def family_split(seed: int) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    rng = random.Random(seed * 1000 + 17)
+    train, test = {}, {}
+    for lab in LABELS:
+        tr, te = gc.split_families(rng, [f"{lab}/f{j}" for j in range(N_FAMILIES)], N_TEST_FAMILIES)
+        train[lab], test[lab] = tr, te
+    return train, test
+
+
+def _choice_w(rng: random.Random, weights: dict[str, float]) -> str:
+    keys = list(weights.keys())
+    return rng.choices(keys, weights=[weights[k] for k in keys])[0]
+
+
+def make_mail(rng: random.Random, label: str, family: str) -> dict:
+    c = CLASSES[label]
+    slots = dict(WRAP_SLOTS)
+    slots.update(c["slots"])
+    j = int(family.rsplit("/f", 1)[1])
+    topic_ids = list(c["topics"])
+    topics = rng.sample(topic_ids, rng.choices([1, 2, 3], weights=[0.72, 0.23, 0.05])[0])
+    fam_subjects = [c["topics"][t][0][j] for t in topics[:1]]
+    fam_bodies = [c["topics"][t][1][j] for t in topics]
+    sender = _choice_w(rng, c["senders"])
+    informal = sender == "citizen" and rng.random() < 0.55
+    style = gc.draw_style(rng, informal)
+    fixed = {k: rng.choice(v) for k, v in c["slots"].items()}  # one object per mail, consistent
+    F = lambda t: gc.cap(gc.fill(t, rng, slots, fixed))  # noqa: E731
+
+    # subject
+    r = rng.random()
+    if r < 0.55:
+        subject = F(rng.choice(fam_subjects))
+    elif r < 0.75:
+        subject = F(rng.choice(c["subjects"]))
+    else:
+        subject = F(rng.choice(GENERIC_SUBJECTS))
+    r = rng.random()
+    if r < 0.1:
+        subject = "SV: " + subject
+    elif r < 0.15:
+        subject = "VS: " + subject
+    elif r < 0.18:
+        subject = "Re: " + subject
+    if informal and rng.random() < 0.3:
+        subject = subject.lower()
+
+    # body
+    mode = rng.random()
+    parts: list[str] = []
+    if mode < 0.05:  # subject only
+        subject = F(rng.choice(fam_subjects))
+        body = rng.choice(["", "", "Se emnefeltet.", "Sendt fra min iPhone", "Se vedhæftede.", "Ring venligst."])
+        return {"subject": gc.add_noise(subject, rng, style), "body": body,
+                "sender_type": sender if rng.random() < 0.88 else None, "label": label, "family": family,
+                "topic": topics[0]}
+    long_letter = mode > 0.8
+    if rng.random() < 0.8:
+        parts.append(F(rng.choice(GREETINGS_INFORMAL if informal else GREETINGS_FORMAL)) + ("," if rng.random() < 0.6 else ""))
+    if sender == "internal" and rng.random() < 0.6:
+        parts.append(F(rng.choice(INTERNAL_PREFIX)))
+    if sender == "authority" and rng.random() < 0.5:
+        parts.append(F(rng.choice(AUTHORITY_PREFIX)))
+    for s in rng.sample(OPENERS, rng.choice([0, 0, 1, 1, 2]) + (1 if long_letter else 0)):
+        parts.append(F(s))
+    for s in fam_bodies:
+        parts.append(F(s))
+    if rng.random() < (0.7 if long_letter else 0.35):
+        parts.append(F(rng.choice(c["extra"])))
+    if rng.random() < 0.06:  # distractor: mentions another subject in passing
+        other = rng.choice([l for l in LABELS if l != label])
+        parts.append(rng.choice(["Jeg har i øvrigt også et spørgsmål om {x}, men det skriver jeg om separat.",
+                                 "(Sidste år skrev jeg om {x}, det er løst nu.)",
+                                 "Det har intet med {x} at gøre."]).replace("{x}", CLASSES[other]["name"].split(" (")[0].lower()))
+    for s in rng.sample(FILLERS, rng.choice([0, 0, 1]) + (rng.choice([1, 2, 3]) if long_letter else 0)):
+        parts.append(F(s))
+    if rng.random() < 0.85:
+        parts.append(F(rng.choice(CLOSINGS_INFORMAL if informal else CLOSINGS_FORMAL)))
+    if sender == "business" and rng.random() < 0.7:
+        parts.append(F(rng.choice(BUSINESS_SIG)))
+    elif sender == "authority" and rng.random() < 0.7:
+        parts.append(F(rng.choice(AUTHORITY_SIG)))
+    elif sender == "internal" and rng.random() < 0.7:
+        parts.append(F(rng.choice(INTERNAL_SIG)))
+    elif rng.random() < 0.6:
+        parts.append(F("{navn}"))
+        suf = rng.choice(SIGN_SUFFIX)
+        if suf:
+            parts.append(suf)
+    sep = rng.choice(["\n", "\n\n", " "]) if not informal else rng.choice(["\n", " ", " "])
+    body = sep.join(parts)
+    return {"subject": gc.add_noise(subject, rng, style), "body": gc.add_noise(body, rng, style),
+            "sender_type": sender if rng.random() < 0.88 else None, "label": label, "family": family,
+            "topic": topics[0]}
+
+
+def generate(seed: int, n_train_per_class: int, n_test_per_class: int) -> tuple[list[dict], list[dict]]:
+    rng = random.Random(seed)
+    train_f, test_f = family_split(seed)
+    train, test = [], []
+    for lab in LABELS:
+        for i in range(n_train_per_class):
+            train.append(make_mail(rng, lab, train_f[lab][i % len(train_f[lab])]))
+        for i in range(n_test_per_class):
+            test.append(make_mail(rng, lab, test_f[lab][i % len(test_f[lab])]))
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return train, test
+
+
+if __name__ == "__main__":
+    tr, te = generate(1, 3, 1)
+    for m in tr[:8]:
+        print("----", m["label"], m["family"], m["sender_type"])
+        print("SUBJECT:", m["subject"])
+        print(m["body"])

@@ -1,0 +1,53 @@
+"""Fixtures for the Rust feature-equality test (tests/tests/feature_equality.rs).
+
+Each line: {"text", "dim", "tokens", "nonzero": [[index, float32 bits as u32], ...]} sorted by index.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+import gen_post
+import gen_underretning as gu
+import kutil
+from komp_features import features, tokens
+
+DIM = 4096
+SEED = 4242
+
+TRICKY = [
+    "", " ", "!!!", "...?!,;:", "\t\n\r", "ÆBLE ØL ÅEN", "Æ Ø Å æ ø å", "a\u030a", "A\u030aRHUS", "Aarhus Århus ÅRHUS",
+    "café CAFÉ cafe\u0301", "über ÜBER Müller", "Straße STRASSE ß ẞ", "ﬁnde ﬂyde ﬀ", "Ⅳ Ⅻ ①②③ ¹²³", "ｆｕｌｌｗｉｄｔｈ ＡＢＣ",
+    "1234567890 12,5 kr. 3.000.000", "år 2024-05-01 kl. 14:30", "😀 glad 😡 vred 👍🏽", "emoji🎉midt🎉i🎉ord",
+    "tab\tadskilt\ttekst\nny linje\r\nwindows linje", "x" * 300, "Donaudampfschifffahrtsgesellschaftskapitänswitwe " * 3,
+    "İstanbul ıi İI", "ΣΊΣΥΦΟΣ Ελληνικά", "Ωmega Москва Київ", "日本語のテキスト", "naïve coöperation façade",
+    "Øjeblikkelig hjælp ønskes! ÆØÅ-æøå", "oe ae aa ø æ å", "Hej, jeg hedder Søren Kierkegaard.",
+    "  indledende og afsluttende mellemrum  ", "a b c d e f g h i j", "a", "æ", "ÅÅÅÅ", "Ǻ ǻ Ǽ ǽ Ǿ ǿ",
+    "l'été d'Œuvre œ Œ", "ĳ Ĳ ŉ", "ﬀﬁﬂﬃﬄ", "zero\u200bwidth\u200dspace", "soft\u00adhyphen", "non\u00a0breaking",
+    "k\u0327o\u0308benhavn", "ÅåÆæØø in NFD: " + "\u00c5".encode().decode() + "A\u030aa\u030a",
+]
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    texts = list(TRICKY)
+    tr, _ = gen_post.generate(SEED, 8, 0)
+    for m in rng.sample(tr, 128):
+        texts.append(m["subject"] + "\n" + m["body"])
+    utr, _ = gu.generate(SEED, 128, 0)
+    for r in utr:
+        texts.append(gu.to_input(r)["text"])
+    rows = []
+    for t in texts:
+        x = features(t, DIM)
+        nz = np.nonzero(x)[0]
+        rows.append({"text": t, "dim": DIM, "tokens": tokens(t),
+                     "nonzero": [[int(i), int(np.float32(x[i]).view(np.uint32))] for i in nz]})
+    kutil.write_jsonl(os.path.join(kutil.OUT, "feature-fixtures.jsonl"), rows)
+    print(f"feature fixtures: {len(rows)} texts")
+
+
+if __name__ == "__main__":
+    main()

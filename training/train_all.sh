@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One command: set up the venv and retrain everything deterministically.
+# Outputs go to components/models/. Running it twice gives byte-identical files.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+"$HERE/setup.sh"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 VECLIB_MAXIMUM_THREADS=1 NUMEXPR_NUM_THREADS=1
+export PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1 LC_ALL=C.UTF-8
+unset KOMP_C_POST KOMP_C_UND
+mkdir -p "$ROOT/components/models"
+cd "$HERE"
+PY="$ROOT/.venv/bin/python"
+"$PY" make_fixtures.py
+"$PY" train_postsortering.py
+"$PY" train_underretning.py
+echo "done: $(ls "$ROOT/components/models" | tr '\n' ' ')"
