@@ -14,4 +14,5 @@ PY="$ROOT/.venv/bin/python"
 "$PY" make_fixtures.py
 "$PY" train_postsortering.py
 "$PY" train_underretning.py
+"$PY" write_manifests.py
 echo "done: $(ls "$ROOT/components/models" | tr '\n' ' ')"

@@ -72,8 +72,13 @@ pub fn top_level_sections(bytes: &[u8]) -> Result<Vec<Section>, ArtifactError> {
             }
             Payload::ModuleSection { unchecked_range, .. } | Payload::ComponentSection { unchecked_range, .. } => {
                 // Nested modules/components are code; their inner sections are
-                // not ours. Skip the whole body in one step.
-                parser.skip_section();
+                // not ours. The parent parser has already advanced past the
+                // nested body (it hands out a sub-parser we do not use), so we
+                // only move our offset; `skip_section` is for code bodies only
+                // and panics here.
+                if unchecked_range.end > bytes.len() {
+                    return Err(ArtifactError::Malformed { offset: start, reason: "file ends inside a nested module or component".into() });
+                }
                 offset = unchecked_range.end;
                 sections.push(Section { range: start..offset, custom_name: None, data: start..offset });
             }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod nn;
 pub mod prediction;
 pub mod runtime;
+pub mod server;
 
 pub use config::RuntimeConfig;
 pub use error::{RuntimeError, Violation};

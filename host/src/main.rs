@@ -60,14 +60,96 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         memory_mib: usize,
     },
+    /// Run the municipal HTTP host: Open Inference Protocol, JSON API,
+    /// tenants, audit log, feedback, metrics.
+    Serve(ServeArgs),
+    /// Create, list and revoke bearer tokens (stored as hashes in the data directory).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Verify and export the audit log.
+    #[command(subcommand)]
+    Audit(komp_audit::cli::AuditCommand),
+    #[command(flatten)]
+    Registry(komp_registry::cli::RegistryCommand),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// JSON configuration file; flags and KOMP_* environment variables override it.
+    #[arg(long, env = "KOMP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "KOMP_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory: registry, tokens, audit log, compile cache [default: komp-data].
+    #[arg(long, env = "KOMP_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Publish the component files in this directory into the local registry on start.
+    #[arg(long, env = "KOMP_SEED_DIR")]
+    seed_dir: Option<PathBuf>,
+    /// Trust policy JSON (trusted publisher and approver keys).
+    #[arg(long, env = "KOMP_TRUST_POLICY")]
+    trust_policy: Option<PathBuf>,
+    /// Upstream registry URL to sync components and revocations from.
+    #[arg(long, env = "KOMP_UPSTREAM")]
+    upstream: Option<String>,
+    /// Seconds between syncs from upstream.
+    #[arg(long, env = "KOMP_SYNC_INTERVAL_SECS")]
+    sync_interval_secs: Option<u64>,
+    /// Most predictions in flight; more get 503 with Retry-After.
+    #[arg(long, env = "KOMP_MAX_CONCURRENT")]
+    max_concurrent: Option<usize>,
+    /// Deadline of one prediction in milliseconds.
+    #[arg(long, env = "KOMP_DEADLINE_MS")]
+    deadline_ms: Option<u64>,
+    /// Log JSON lines instead of text.
+    #[arg(long, env = "KOMP_LOG_JSON")]
+    log_json: bool,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once and stored only as a hash.
+    Create {
+        #[arg(long, env = "KOMP_DATA_DIR", default_value = "komp-data")]
+        data_dir: PathBuf,
+        /// Kommunekode of the municipality, e.g. 0751.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_enum)]
+        role: komp_host::server::auth::Role,
+        /// Free text to remember what the token is for.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Print only the token (for scripts).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// List tokens (ids, tenants, roles; never the tokens themselves).
+    List {
+        #[arg(long, env = "KOMP_DATA_DIR", default_value = "komp-data")]
+        data_dir: PathBuf,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[arg(long, env = "KOMP_DATA_DIR", default_value = "komp-data")]
+        data_dir: PathBuf,
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KOMP_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let (json, default_level) = match &cli.command {
+        Command::Serve(a) => (a.log_json, "info"),
+        _ => (false, "warn"),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KOMP_LOG").unwrap_or_else(|_| default_level.into());
+    if json {
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -82,7 +164,77 @@ fn run(cli: Cli) -> Result<()> {
         Command::Pack { component, manifest, models, golden, output } => pack(component, manifest, models, golden, output),
         Command::Inspect { file, json } => inspect(file, json),
         Command::Predict { file, input, deadline_ms, memory_mib } => predict(file, input, deadline_ms, memory_mib),
+        Command::Serve(args) => serve(args),
+        Command::Token(cmd) => token(cmd),
+        Command::Audit(cmd) => komp_audit::cli::run(cmd),
+        Command::Registry(cmd) => komp_registry::cli::run(cmd),
     }
+}
+
+fn serve(a: ServeArgs) -> Result<()> {
+    use komp_host::server::config::ServerConfig;
+    let mut config = match &a.config {
+        Some(path) => ServerConfig::from_file(path)?,
+        None => ServerConfig::default(),
+    };
+    if let Some(v) = a.listen { config.listen = v; }
+    if let Some(v) = a.data_dir { config.data_dir = v; }
+    if let Some(v) = a.seed_dir { config.seed_dir = Some(v); }
+    if let Some(v) = a.trust_policy { config.trust_policy = Some(v); }
+    if let Some(v) = a.upstream { config.upstream = Some(v); }
+    if let Some(v) = a.sync_interval_secs { config.sync_interval_secs = v; }
+    if let Some(v) = a.max_concurrent { config.max_concurrent_predictions = v; }
+    if let Some(v) = a.deadline_ms { config.runtime.deadline = std::time::Duration::from_millis(v); }
+    if a.log_json { config.log_json = true; }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let (server, listener) = komp_host::server::run::start(config).await?;
+        println!("komp listening on http://{}", server.addr);
+        komp_host::server::run::run(server, listener, shutdown_signal()).await
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+fn token(cmd: TokenCommand) -> Result<()> {
+    use komp_host::server::auth::TokenStore;
+    match cmd {
+        TokenCommand::Create { data_dir, tenant, role, note, quiet } => {
+            let store = TokenStore::open(&data_dir)?;
+            let (entry, token) = store.create(&tenant, role, &note)?;
+            if quiet {
+                println!("{token}");
+            } else {
+                println!("token id  {}\ntenant    {}\nrole      {:?}\ntoken     {token}\n(shown once; only its hash is stored)", entry.id, entry.tenant, entry.role);
+            }
+        }
+        TokenCommand::List { data_dir } => {
+            for t in TokenStore::open(&data_dir)?.list()? {
+                println!("{}  tenant {}  {:<9}  created {}  {}", t.id, t.tenant, format!("{:?}", t.role).to_lowercase(), t.created, t.note);
+            }
+        }
+        TokenCommand::Revoke { data_dir, id } => {
+            if !TokenStore::open(&data_dir)?.revoke(&id)? {
+                bail!("no token with id {id}");
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
 }
 
 fn pack(component: PathBuf, manifest: PathBuf, models: Vec<String>, golden: Option<PathBuf>, output: PathBuf) -> Result<()> {

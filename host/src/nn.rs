@@ -18,6 +18,7 @@ use crate::bindings::wasi::nn::{errors, graph, inference, tensor};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::internal::DimLike;
 use wasmtime::component::{Resource, ResourceTable};
 
 pub use errors::ErrorCode;
@@ -304,6 +305,8 @@ impl inference::HostGraphExecutionContext for NnView<'_> {
 
 impl errors::Host for NnView<'_> {}
 
+impl crate::bindings::komp::component::types::Host for NnView<'_> {}
+
 impl errors::HostError for NnView<'_> {
     fn code(&mut self, e: Resource<NnError>) -> wasmtime::Result<ErrorCode> {
         Ok(self.table.get(&e)?.code)
@@ -359,7 +362,7 @@ pub fn to_tract(t: &Tensor) -> Result<tract_onnx::prelude::Tensor, String> {
 pub fn from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, String> {
     let dims: Vec<u32> = t.shape().iter().map(|d| u32::try_from(*d).map_err(|_| "dimension too large")).collect::<Result<_, _>>()?;
     fn bytes<T: Datum + Copy, const N: usize>(t: &tract_onnx::prelude::Tensor, f: fn(T) -> [u8; N]) -> Result<Vec<u8>, String> {
-        let s = t.as_slice::<T>().map_err(|e| format!("{e:#}"))?;
+        let s = t.try_as_plain_ram().and_then(|v| v.as_slice::<T>()).map_err(|e| format!("{e:#}"))?;
         let mut out = Vec::with_capacity(s.len() * N);
         for v in s {
             out.extend_from_slice(&f(*v));
@@ -372,7 +375,7 @@ pub fn from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, String> {
         DatumType::I32 => (TensorType::I32, bytes(t, i32::to_le_bytes)?),
         DatumType::I64 => (TensorType::I64, bytes(t, i64::to_le_bytes)?),
         DatumType::U8 => (TensorType::U8, bytes(t, u8::to_le_bytes)?),
-        DatumType::Bool => (TensorType::U8, t.as_slice::<bool>().map_err(|e| format!("{e:#}"))?.iter().map(|b| *b as u8).collect()),
+        DatumType::Bool => (TensorType::U8, t.try_as_plain_ram().and_then(|v| v.as_slice::<bool>()).map_err(|e| format!("{e:#}"))?.iter().map(|b| *b as u8).collect()),
         other => return Err(format!("model produced {other:?}, which wasi:nn cannot carry")),
     };
     Ok(Tensor { dims, ty, data })

@@ -51,6 +51,16 @@ impl PredictionBuilder {
         })
     }
 
+    /// Proposes label `index` instead of the highest-scoring one, for
+    /// components whose operating point is a threshold rather than the argmax
+    /// (e.g. "acute" from a probability of 0.1 when recall matters most).
+    pub fn choose(mut self, index: usize) -> Self {
+        if index < self.scores.len() {
+            self.top = index;
+        }
+        self
+    }
+
     /// Require human review when the top score is below `threshold` (a
     /// documented business decision in the model card).
     pub fn review_below(mut self, threshold: f32) -> Self {

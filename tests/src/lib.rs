@@ -23,6 +23,20 @@ pub const EXAMPLE_FEEDBACK: ComponentSpec = ComponentSpec {
     golden: Some("components/example-feedback/golden.json"),
 };
 
+pub const POSTSORTERING: ComponentSpec = ComponentSpec {
+    dir: "components/postsortering",
+    crate_name: "postsortering",
+    models: &[("postsortering", "components/models/postsortering.onnx")],
+    golden: Some("components/postsortering/golden.json"),
+};
+
+pub const UNDERRETNING: ComponentSpec = ComponentSpec {
+    dir: "components/underretning",
+    crate_name: "underretning",
+    models: &[("underretning", "components/models/underretning.onnx")],
+    golden: Some("components/underretning/golden.json"),
+};
+
 pub const HOSTILE: ComponentSpec = ComponentSpec {
     dir: "tests/components/hostile",
     crate_name: "hostile",

@@ -37,7 +37,7 @@ fn tract_direct(text: &str) -> Vec<f32> {
     let features = komp_sdk::text::HashedText::new(text, 1024);
     let input = tract_onnx::prelude::Tensor::from_shape(&[1, 1024], features.values()).unwrap();
     let out = model.run(tvec!(input.into())).unwrap();
-    out[0].as_slice::<f32>().unwrap().to_vec()
+    out[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec()
 }
 
 const TEXTS: &[&str] = &[

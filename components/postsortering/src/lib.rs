@@ -1,0 +1,74 @@
+//! Standard component **postsortering**: which standard subject does an
+//! incoming mail belong to?
+//!
+//! The model predicts one of our own standard subjects (not KL's KLE texts);
+//! each municipality maps subjects to its own units in the host. Mail whose
+//! top probability is below the documented review threshold goes to manual
+//! sorting (`requires-human-review`).
+
+use komp_sdk::nn::{Input, Model};
+use komp_sdk::prediction::PredictionBuilder;
+use komp_sdk::text::HashedText;
+use komp_sdk::{ComponentInfo, Error, Guest, Prediction};
+
+mod meta {
+    include!(concat!(env!("OUT_DIR"), "/meta.rs"));
+}
+use meta::*;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mail {
+    subject: String,
+    body: String,
+    #[serde(default)]
+    sender_type: Option<String>,
+}
+
+struct Postsortering;
+
+impl Guest for Postsortering {
+    fn metadata() -> ComponentInfo {
+        ComponentInfo {
+            name: "postsortering".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            labels: LABELS.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+
+    fn predict(input: String) -> Result<Prediction, Error> {
+        let mail: Mail = komp_sdk::parse_input(&input)?;
+        let text = HashedText::new(&format!("{}\n{}", mail.subject, mail.body), DIM);
+        let mut sender = [0.0f32; SENDER_TYPES.len()];
+        if let Some(s) = &mail.sender_type {
+            if let Some(i) = SENDER_TYPES.iter().position(|t| t == s) {
+                sender[i] = 1.0;
+            }
+        }
+        let model = Model::load("postsortering")?;
+        let out = model.run(&[
+            Input::f32("features", &[1, DIM as u32], text.values()),
+            Input::f32("sender", &[1, SENDER_TYPES.len() as u32], &sender),
+        ])?;
+        let probabilities = out.f32("probabilities")?;
+        let mut explanation = text.word_contributions(&out.f32("contributions")?);
+        for (i, c) in out.f32("sender_contributions")?.iter().enumerate() {
+            if sender[i] != 0.0 {
+                explanation.push((format!("sender_type={}", SENDER_TYPES[i]), *c));
+            }
+        }
+        let builder = PredictionBuilder::new(&LABELS, &probabilities)?;
+        let top = builder.top_score();
+        builder
+            .review_below(REVIEW_BELOW)
+            .explanation(explanation, 10)
+            .details(serde_json::json!({
+                "route": if top < REVIEW_BELOW { "manual-sorting" } else { "automatic" },
+                "review_threshold": REVIEW_BELOW,
+                "model_version": MODEL_VERSION,
+            }))
+            .build()
+    }
+}
+
+komp_sdk::export_component!(Postsortering with_types_in komp_sdk::bindings);

@@ -1,0 +1,343 @@
+//! The JSON API for case systems (`/v1`).
+
+use super::auth::{Principal, Role};
+use super::{error_kind, ApiError, SharedState};
+use crate::runtime::{InstalledComponent, PredictionOutcome};
+use crate::RuntimeError;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// `GET /v1/components`: what this tenant may call.
+pub async fn catalog(State(s): State<SharedState>, p: Principal) -> Result<Json<Value>, ApiError> {
+    let list: Vec<Value> = s
+        .runtime
+        .components()
+        .iter()
+        .filter(|c| s.allowed(&p.tenant, &c.manifest().name))
+        .map(|c| {
+            let m = c.manifest();
+            json!({
+                "name": m.name,
+                "version": m.version.to_string(),
+                "description": m.description,
+                "digest": c.digest(),
+                "publisher": m.publisher,
+                "ai_act_risk_class": m.ai_act.risk_class,
+                "labels": m.labels,
+                "withdrawn": c.withdrawn(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "components": list })))
+}
+
+/// `GET /v1/components/{name}`: the manifest with model card, ALTAI, AI Act
+/// class, signatures and endorsement state, golden vector status.
+pub async fn component(State(s): State<SharedState>, p: Principal, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    s.require_allowed(&p, &name)?;
+    let c = s.runtime.lookup(&name, None)?;
+    Ok(Json(describe(&s, &c)))
+}
+
+pub fn describe(s: &SharedState, c: &InstalledComponent) -> Value {
+    let m = c.manifest();
+    let versions: Vec<String> =
+        s.runtime.components().iter().filter(|o| o.manifest().name == m.name).map(|o| o.manifest().version.to_string()).collect();
+    json!({
+        "name": m.name,
+        "version": m.version.to_string(),
+        "versions": versions,
+        "digest": c.digest(),
+        "withdrawn": c.withdrawn(),
+        "manifest": {
+            "description": m.description,
+            "publisher": m.publisher,
+            "licence": m.licence,
+            "world": m.world,
+            "labels": m.labels,
+            "input_schema": m.input_schema,
+            "models": m.models,
+        },
+        "model_card": m.model_card,
+        "altai": m.altai,
+        "ai_act": m.ai_act,
+        "provenance": s.provenance.lock().expect("lock").get(c.digest()).cloned().unwrap_or(json!({ "signatures": [] })),
+        "golden_vectors": { "count": m.golden_vectors.len(), "passed_at_install": c.golden_passed() },
+    })
+}
+
+/// The body of a successful prediction.
+#[derive(Serialize)]
+pub struct PredictResponse {
+    pub request_id: String,
+    #[serde(flatten)]
+    pub outcome: PredictionOutcome,
+    /// Where this municipality routes the label (postsortering), if configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<super::config::Route>,
+}
+
+/// `POST /v1/components/{name}/predict`
+pub async fn predict(State(s): State<SharedState>, p: Principal, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    predict_inner(s, p, name, None, body).await
+}
+
+/// `POST /v1/components/{name}/{version}/predict`
+pub async fn predict_version(
+    State(s): State<SharedState>,
+    p: Principal,
+    Path((name, version)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    predict_inner(s, p, name, Some(version), body).await
+}
+
+pub fn parse_version(v: Option<&str>) -> Result<Option<semver::Version>, ApiError> {
+    v.map(|v| {
+        semver::Version::parse(v)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("version {v:?} is not a semantic version: {e}")))
+    })
+    .transpose()
+}
+
+async fn predict_inner(s: SharedState, p: Principal, name: String, version: Option<String>, body: Bytes) -> Result<Response, ApiError> {
+    s.require(&p, Role::Caller)?;
+    s.require_allowed(&p, &name)?;
+    let version = parse_version(version.as_deref())?;
+    let component = s.runtime.lookup(&name, version.as_ref())?;
+    let input = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not UTF-8: {e}")))?
+        .to_string();
+    let (request_id, outcome) = run_prediction(&s, &p, component, input).await?;
+    let routing = s
+        .config
+        .tenants
+        .get(&p.tenant)
+        .and_then(|t| t.routing.get(&outcome.component))
+        .and_then(|r| r.get(&outcome.prediction.label))
+        .cloned();
+    Ok(Json(PredictResponse { request_id, outcome, routing }).into_response())
+}
+
+/// Rate limit, slot, sandbox, audit: shared by the JSON API and OIP.
+/// Returns the request id and the outcome; the audit record is durable
+/// before this returns, for failures as well as successes.
+pub async fn run_prediction(
+    s: &SharedState,
+    p: &Principal,
+    component: Arc<InstalledComponent>,
+    input: String,
+) -> Result<(String, PredictionOutcome), ApiError> {
+    let name = component.manifest().name.clone();
+    s.rate_limit(p, &name)?;
+    let _slot = s.slot()?;
+    s.metrics.in_flight.inc();
+    let started = Instant::now();
+    let runtime = s.runtime.clone();
+    let c = component.clone();
+    let input_hmac = s.audit.input_hmac(input.as_bytes());
+    let result = tokio::task::spawn_blocking(move || runtime.predict_with(&c, &input))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("prediction task failed: {e}")));
+    s.metrics.in_flight.dec();
+    let result = result?;
+    let latency_us = started.elapsed().as_micros() as u64;
+    let request_id = komp_audit::new_request_id();
+    let m = component.manifest();
+    let (label, scores, review, outcome) = match &result {
+        Ok(o) => (
+            Some(o.prediction.label.clone()),
+            o.prediction.scores.iter().map(|s| (s.label.clone(), s.score)).collect(),
+            o.prediction.requires_human_review,
+            komp_audit::Outcome::Ok,
+        ),
+        Err(e) => (
+            None,
+            Default::default(),
+            true,
+            komp_audit::Outcome::Error { kind: error_kind(e).to_string(), message: audit_message(e) },
+        ),
+    };
+    let outcome_label = match &outcome {
+        komp_audit::Outcome::Ok => "ok".to_string(),
+        komp_audit::Outcome::Error { kind, .. } => kind.clone(),
+    };
+    let record = komp_audit::NewRecord {
+        tenant: p.tenant.clone(),
+        token_id: p.token_id.clone(),
+        request_id: request_id.clone(),
+        component: m.name.clone(),
+        version: m.version.to_string(),
+        digest: component.digest().to_string(),
+        input_hmac,
+        label,
+        scores,
+        requires_human_review: review,
+        latency_us,
+        outcome,
+    };
+    let audit_started = Instant::now();
+    s.audit.append_async(record).await.map_err(|e| {
+        tracing::error!(error = %e, "audit append failed; refusing to answer without a record");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the audit log could not record this prediction, so it is not answered: {e}"))
+    })?;
+    s.metrics.audit_commit_seconds.observe(audit_started.elapsed().as_secs_f64());
+    s.metrics
+        .predictions
+        .get_or_create(&super::metrics::PredictionLabels { tenant: p.tenant.clone(), component: name.clone(), outcome: outcome_label })
+        .inc();
+    s.metrics
+        .prediction_seconds
+        .get_or_create(&super::metrics::ComponentLabels { component: name })
+        .observe(latency_us as f64 / 1e6);
+    let outcome = result.map_err(ApiError::from)?;
+    Ok((request_id, outcome))
+}
+
+/// What of an error goes into the audit log: never input text. Schema
+/// violations keep their paths only.
+fn audit_message(e: &RuntimeError) -> String {
+    match e {
+        RuntimeError::InputSchema(v) => {
+            format!("schema violations at {}", v.iter().map(|v| v.path.as_str()).collect::<Vec<_>>().join(", "))
+        }
+        RuntimeError::InputNotJson(_) => "input is not valid JSON".into(),
+        RuntimeError::InvalidInput(_) => "the component rejected the input".into(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackBody {
+    pub decision: komp_audit::Decision,
+    #[serde(default)]
+    pub final_label: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /v1/predictions/{request_id}/feedback`: the caseworker's decision.
+pub async fn feedback(
+    State(s): State<SharedState>,
+    p: Principal,
+    Path(request_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    s.require(&p, Role::Caller)?;
+    let body: FeedbackBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("feedback must be {{\"decision\": \"accepted\"|\"overridden\", \"final_label\"?, \"note\"?}}: {e}"),
+        )
+    })?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("no prediction {request_id} for tenant {}", p.tenant));
+    let entry = s.audit.get(&p.tenant, &request_id).map_err(|_| not_found())?.ok_or_else(not_found)?;
+    if let Some(label) = &body.final_label {
+        if let Ok(c) = s.runtime.lookup(&entry.prediction.component, None) {
+            if !c.manifest().labels.iter().any(|l| &l.id == label) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("final_label {label:?} is not a label of {}", entry.prediction.component),
+                ));
+            }
+        }
+    }
+    let fb = komp_audit::Feedback { token_id: p.token_id.clone(), decision: body.decision, final_label: body.final_label, note: body.note };
+    let receipt = s
+        .audit
+        .add_feedback_async(&p.tenant, &request_id, fb)
+        .await
+        .map_err(|e| match e {
+            komp_audit::AuditError::NotFound => not_found(),
+            komp_audit::AuditError::InvalidFeedback(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+        })?;
+    update_feedback_gauges(&s, &p.tenant, &entry.prediction.component);
+    Ok(Json(json!({ "request_id": request_id, "recorded": true, "seq": receipt.seq })))
+}
+
+fn update_feedback_gauges(s: &SharedState, tenant: &str, component: &str) {
+    let m = s.audit.monitoring(tenant, component);
+    let labels = super::metrics::FeedbackLabels { tenant: tenant.to_string(), component: component.to_string() };
+    s.metrics.feedback_agreement.get_or_create(&labels).set(m.agreement_rate.unwrap_or(0.0));
+    s.metrics.feedback_override.get_or_create(&labels).set(m.override_rate.unwrap_or(0.0));
+}
+
+/// `GET /v1/predictions/{request_id}`: the audit record and its feedback.
+pub async fn prediction(State(s): State<SharedState>, p: Principal, Path(request_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    if !(p.role.allows(Role::Auditor) || p.role.allows(Role::Caller)) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "needs role caller or auditor"));
+    }
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("no prediction {request_id} for tenant {}", p.tenant));
+    let entry = s.audit.get(&p.tenant, &request_id).map_err(|_| not_found())?.ok_or_else(not_found)?;
+    Ok(Json(serde_json::to_value(entry).unwrap_or(Value::Null)))
+}
+
+/// `GET /v1/components/{name}/monitoring`: agreement and override rates.
+pub async fn monitoring(State(s): State<SharedState>, p: Principal, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    s.require(&p, Role::Auditor)?;
+    s.require_allowed(&p, &name)?;
+    let m = s.audit.monitoring(&p.tenant, &name);
+    Ok(Json(json!({ "tenant": p.tenant, "component": name, "monitoring": m })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub component: Option<String>,
+    /// RFC 3339.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<usize>,
+    pub after_seq: Option<u64>,
+    /// `json` (default) or `jsonl`.
+    pub format: Option<String>,
+}
+
+/// `GET /v1/audit`: this tenant's audit records (auditor role).
+pub async fn audit(State(s): State<SharedState>, p: Principal, Query(q): Query<AuditQuery>) -> Result<Response, ApiError> {
+    s.require(&p, Role::Auditor)?;
+    let bad = |e: komp_audit::AuditError| ApiError::new(StatusCode::BAD_REQUEST, e.to_string());
+    let since = q.since.as_deref().map(komp_audit::parse_rfc3339).transpose().map_err(bad)?.map(komp_audit::ms_system_time);
+    let until = q.until.as_deref().map(komp_audit::parse_rfc3339).transpose().map_err(bad)?.map(komp_audit::ms_system_time);
+    let filter = komp_audit::Filter {
+        component: q.component.clone(),
+        since,
+        until,
+        limit: Some(q.limit.unwrap_or(100).min(10_000)),
+        after_seq: q.after_seq,
+        ..Default::default()
+    };
+    let audit = s.audit.clone();
+    let tenant = p.tenant.clone();
+    let records = tokio::task::spawn_blocking(move || audit.query(&tenant, &filter))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    match q.format.as_deref() {
+        None | Some("json") => Ok(Json(json!({ "tenant": p.tenant, "records": records })).into_response()),
+        Some("jsonl") => {
+            let mut out = String::new();
+            for r in &records {
+                out.push_str(&serde_json::to_string(r).unwrap_or_default());
+                out.push('\n');
+            }
+            Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
+        }
+        Some(other) => Err(ApiError::new(StatusCode::BAD_REQUEST, format!("format {other:?} is not json or jsonl"))),
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(s): State<SharedState>) -> Response {
+    s.metrics.instances_installed.set(s.runtime.components().len() as i64);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render()).into_response()
+}

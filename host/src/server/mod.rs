@@ -1,0 +1,281 @@
+//! The municipal HTTP host (`komp serve`): the Open Inference Protocol, a
+//! JSON API for case systems, tenants and tokens, the audit log, caseworker
+//! feedback, metrics.
+//!
+//! Request flow of a prediction: authenticate (bearer token → tenant, role)
+//! → role and tenant allow-list → tenant rate limit → a prediction slot (or
+//! 503 + Retry-After) → the runtime on a blocking thread (fresh sandboxed
+//! instance) → the audit record is made durable → the response.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod metrics;
+pub mod oip;
+pub mod openapi;
+pub mod run;
+pub mod time;
+pub mod v2;
+
+use crate::runtime::Runtime;
+use crate::RuntimeError;
+use auth::{Principal, Role, TokenStore};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use config::ServerConfig;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Shared state of one server.
+pub struct AppState {
+    pub runtime: Arc<Runtime>,
+    pub tokens: TokenStore,
+    pub audit: Arc<komp_audit::Audit>,
+    pub config: ServerConfig,
+    pub metrics: metrics::Metrics,
+    pub slots: Arc<Semaphore>,
+    pub buckets: Mutex<HashMap<String, Bucket>>,
+    /// Extra information per installed component digest (signatures, endorsement state).
+    pub provenance: Mutex<HashMap<String, serde_json::Value>>,
+    pub started: Instant,
+    /// The local registry (a copy of upstream, plus seeds).
+    pub registry: Arc<komp_registry::Registry>,
+    /// Trust policy and current revocations, consulted before every install.
+    pub verifier: Arc<run::TrustVerifier>,
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// A token bucket for one tenant's rate limit.
+pub struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// An error answered as `{"error": "..."}` (plus optional fields) with a status.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub extra: Option<serde_json::Value>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into(), extra: None, retry_after: None }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "error": self.message });
+        if let Some(serde_json::Value::Object(extra)) = self.extra {
+            body.as_object_mut().expect("object").extend(extra);
+        }
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            resp.headers_mut().insert("retry-after", HeaderValue::from(s));
+        }
+        resp
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> ApiError {
+        let status = match &e {
+            RuntimeError::UnknownComponent(_) | RuntimeError::UnknownVersion { .. } => StatusCode::NOT_FOUND,
+            RuntimeError::InputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RuntimeError::InputNotJson(_) => StatusCode::BAD_REQUEST,
+            RuntimeError::InputSchema(_) | RuntimeError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            RuntimeError::Withdrawn(..) => StatusCode::GONE,
+            RuntimeError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RuntimeError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut err = ApiError::new(status, e.to_string());
+        if let RuntimeError::InputSchema(v) = &e {
+            err.extra = Some(serde_json::json!({ "violations": v }));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            err.retry_after = Some(1);
+        }
+        err
+    }
+}
+
+/// Short machine-readable class of a runtime error, for audit and metrics.
+pub fn error_kind(e: &RuntimeError) -> &'static str {
+    match e {
+        RuntimeError::UnknownComponent(_) | RuntimeError::UnknownVersion { .. } => "unknown_component",
+        RuntimeError::InputTooLarge { .. } => "input_too_large",
+        RuntimeError::InputNotJson(_) => "input_not_json",
+        RuntimeError::InputSchema(_) => "input_schema",
+        RuntimeError::InvalidInput(_) => "invalid_input",
+        RuntimeError::Withdrawn(..) => "withdrawn",
+        RuntimeError::Busy(_) => "busy",
+        RuntimeError::Timeout(_) => "timeout",
+        RuntimeError::MemoryLimit(_) => "memory_limit",
+        RuntimeError::StackOverflow => "stack_overflow",
+        RuntimeError::OutputTooLarge { .. } | RuntimeError::BadOutput(_) => "bad_output",
+        RuntimeError::ComponentModel(_) => "model_error",
+        _ => "internal_error",
+    }
+}
+
+impl FromRequestParts<SharedState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization header: send `Authorization: Bearer <token>`")
+        })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "Authorization must be `Bearer <token>`"))?;
+        let _ = state.tokens.reload_if_changed();
+        state.tokens.authenticate(token).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown or revoked token"))
+    }
+}
+
+impl AppState {
+    /// Refuses unless `p` has `role`.
+    pub fn require(&self, p: &Principal, role: Role) -> Result<(), ApiError> {
+        if p.role.allows(role) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("this token has role {:?}; this needs role {:?}", p.role, role).to_lowercase(),
+            ))
+        }
+    }
+
+    /// Whether `tenant` may use `component` (its allow-list; empty = all).
+    pub fn allowed(&self, tenant: &str, component: &str) -> bool {
+        match self.config.tenants.get(tenant) {
+            Some(t) if !t.components.is_empty() => t.components.iter().any(|c| c == component),
+            _ => true,
+        }
+    }
+
+    pub fn require_allowed(&self, p: &Principal, component: &str) -> Result<(), ApiError> {
+        if self.allowed(&p.tenant, component) {
+            Ok(())
+        } else {
+            // Same answer as for a component that does not exist: a tenant
+            // learns nothing about what it may not use.
+            Err(ApiError::new(StatusCode::NOT_FOUND, format!("no component named `{component}` is available to tenant {}", p.tenant)))
+        }
+    }
+
+    /// Takes one token from the tenant's bucket, or says how long to wait.
+    pub fn rate_limit(&self, p: &Principal, component: &str) -> Result<(), ApiError> {
+        let rate = self
+            .config
+            .tenants
+            .get(&p.tenant)
+            .and_then(|t| t.rate_limit_per_second)
+            .unwrap_or(self.config.default_rate_limit_per_second);
+        let burst = (rate * 2.0).max(1.0);
+        let mut buckets = self.buckets.lock().expect("lock");
+        let now = Instant::now();
+        let b = buckets.entry(p.tenant.clone()).or_insert(Bucket { tokens: burst, last: now });
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            self.metrics
+                .rate_limited
+                .get_or_create(&metrics::FeedbackLabels { tenant: p.tenant.clone(), component: component.to_string() })
+                .inc();
+            let wait = ((1.0 - b.tokens) / rate).ceil().max(1.0) as u64;
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("tenant {} is over its rate limit of {rate} predictions per second", p.tenant),
+            );
+            e.retry_after = Some(wait);
+            Err(e)
+        }
+    }
+
+    /// A prediction slot, or 503 with Retry-After when all are busy.
+    pub fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.slots.clone().try_acquire_owned().map_err(|_| {
+            self.metrics.saturated.inc();
+            let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "all prediction slots are busy; retry shortly");
+            e.retry_after = Some(1);
+            e
+        })
+    }
+}
+
+/// Builds the router with every endpoint.
+pub fn router(state: SharedState) -> Router {
+    let timeout = Duration::from_millis(state.config.request_timeout_ms);
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/v2/health/live", get(v2::live))
+        .route("/v2/health/ready", get(v2::ready))
+        .route("/v2", get(v2::server_metadata))
+        .route("/v2/models/{name}", get(v2::model_metadata))
+        .route("/v2/models/{name}/versions/{version}", get(v2::model_metadata_version))
+        .route("/v2/models/{name}/ready", get(v2::model_ready))
+        .route("/v2/models/{name}/versions/{version}/ready", get(v2::model_ready_version))
+        .route("/v2/models/{name}/infer", post(v2::infer))
+        .route("/v2/models/{name}/versions/{version}/infer", post(v2::infer_version))
+        .route("/v1/components", get(api::catalog))
+        .route("/v1/components/{name}", get(api::component))
+        .route("/v1/components/{name}/predict", post(api::predict))
+        .route("/v1/components/{name}/{version}/predict", post(api::predict_version))
+        .route("/v1/components/{name}/monitoring", get(api::monitoring))
+        .route("/v1/predictions/{request_id}", get(api::prediction))
+        .route("/v1/predictions/{request_id}/feedback", post(api::feedback))
+        .route("/v1/audit", get(api::audit))
+        .route("/openapi.json", get(openapi::openapi))
+        .route("/metrics", get(api::metrics))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see /openapi.json") })
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .with_state(state.clone())
+        // The registry has its own artifact size limit.
+        .merge(registry_router(&state))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_responses))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+}
+
+/// The registry over HTTP (`/registry/v1`): reads are open (components are
+/// data-empty and signed), pushes need a token with the publisher role.
+fn registry_router(state: &SharedState) -> Router {
+    use komp_registry::http::auth::{Action, AuthDecision, AuthRequest};
+    let s = state.clone();
+    let authorize = move |req: &AuthRequest| -> AuthDecision {
+        match req.action {
+            Action::Read => AuthDecision::Allow,
+            Action::Push => match req.bearer.and_then(|t| s.tokens.authenticate(t)) {
+                None => AuthDecision::Unauthenticated,
+                Some(p) if p.role.allows(Role::Publisher) => AuthDecision::Allow,
+                Some(p) => AuthDecision::Forbidden(format!("token role {:?} cannot publish; needs publisher", p.role).to_lowercase()),
+            },
+        }
+    };
+    komp_registry::http::server::RegistryServer::new((*state.registry).clone(), state.verifier.policy.clone())
+        .auth(Arc::new(authorize))
+        .router()
+}
+
+async fn count_responses(State(state): State<SharedState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    state.metrics.http_responses.get_or_create(&metrics::HttpLabels { status: resp.status().as_u16() }).inc();
+    resp
+}

@@ -1,0 +1,131 @@
+//! `GET /openapi.json`: an OpenAPI 3.1 document of this server, with each
+//! installed component's own input schema as the request body of its
+//! predict endpoint, so client generators produce typed calls per component.
+
+use super::SharedState;
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+pub async fn openapi(State(s): State<SharedState>) -> Json<Value> {
+    let mut paths = Map::new();
+    let errors = json!({
+        "400": error_response("Malformed request"),
+        "401": error_response("Missing or unknown token"),
+        "403": error_response("The token's role does not allow this"),
+        "404": error_response("Unknown component, version or request id"),
+        "410": error_response("The component was withdrawn (revoked or yanked)"),
+        "413": error_response("Body or input too large"),
+        "422": error_response("Input violates the component's schema (see violations)"),
+        "429": error_response("Tenant rate limit exceeded (see Retry-After)"),
+        "503": error_response("All prediction slots busy (see Retry-After)"),
+        "504": error_response("The prediction exceeded its deadline"),
+    });
+    let with_errors = |ok: Value| {
+        let mut r = errors.as_object().expect("object").clone();
+        r.insert("200".into(), ok);
+        Value::Object(r)
+    };
+    for c in s.runtime.components() {
+        let m = c.manifest();
+        let op = json!({
+            "post": {
+                "summary": format!("Predict with {} ({})", m.name, m.description),
+                "operationId": format!("predict_{}", m.name.replace('-', "_")),
+                "tags": ["components"],
+                "security": [{ "bearer": [] }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": m.input_schema } } },
+                "responses": with_errors(json!({ "description": "The prediction", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PredictResponse" } } } })),
+            }
+        });
+        paths.insert(format!("/v1/components/{}/predict", m.name), op);
+    }
+    let simple = |summary: &str, tag: &str, secured: bool| {
+        let mut op = json!({ "summary": summary, "tags": [tag], "responses": with_errors(json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object" } } } })) });
+        if secured {
+            op["security"] = json!([{ "bearer": [] }]);
+        }
+        op
+    };
+    paths.insert("/v1/components".into(), json!({ "get": simple("Components this tenant may call", "components", true) }));
+    paths.insert("/v1/components/{name}".into(), json!({ "get": simple("Manifest, model card, ALTAI, AI Act class, provenance, golden vector status", "components", true) }));
+    paths.insert("/v1/components/{name}/{version}/predict".into(), json!({ "post": {
+        "summary": "Predict with a specific version (body: the component's input)", "tags": ["components"], "security": [{ "bearer": [] }],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
+        "responses": with_errors(json!({ "description": "The prediction", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PredictResponse" } } } })) } }));
+    paths.insert("/v1/components/{name}/monitoring".into(), json!({ "get": simple("Agreement and override rates from caseworker feedback (auditor)", "oversight", true) }));
+    paths.insert("/v1/predictions/{request_id}".into(), json!({ "get": simple("The audit record of a prediction and its feedback", "oversight", true) }));
+    paths.insert("/v1/predictions/{request_id}/feedback".into(), json!({ "post": {
+        "summary": "Record the caseworker's decision on a prediction", "tags": ["oversight"], "security": [{ "bearer": [] }],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Feedback" } } } },
+        "responses": with_errors(json!({ "description": "Recorded" })) } }));
+    let audit_params: Vec<Value> = ["component", "since", "until", "limit", "after_seq", "format"]
+        .iter()
+        .map(|n| json!({ "name": n, "in": "query", "required": false, "schema": { "type": "string" } }))
+        .collect();
+    paths.insert("/v1/audit".into(), json!({ "get": {
+        "summary": "This tenant's audit records (auditor); format=jsonl exports JSON Lines", "tags": ["oversight"], "security": [{ "bearer": [] }],
+        "parameters": audit_params,
+        "responses": with_errors(json!({ "description": "Records" })) } }));
+    for (path, summary) in [
+        ("/v2/health/live", "Liveness (Open Inference Protocol)"),
+        ("/v2/health/ready", "Readiness"),
+        ("/v2", "Server metadata"),
+    ] {
+        paths.insert(path.into(), json!({ "get": simple(summary, "open-inference-protocol", false) }));
+    }
+    for (path, summary) in [
+        ("/v2/models/{name}", "Model metadata"),
+        ("/v2/models/{name}/versions/{version}", "Model metadata of a version"),
+        ("/v2/models/{name}/ready", "Model readiness"),
+        ("/v2/models/{name}/versions/{version}/ready", "Model readiness of a version"),
+    ] {
+        paths.insert(path.into(), json!({ "get": simple(summary, "open-inference-protocol", true) }));
+    }
+    for path in ["/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"] {
+        paths.insert(path.into(), json!({ "post": {
+            "summary": "Inference (JSON, or binary tensor data with Inference-Header-Content-Length)", "tags": ["open-inference-protocol"],
+            "security": [{ "bearer": [] }],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } }, "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+            "responses": with_errors(json!({ "description": "Inference response" })) } }));
+    }
+    paths.insert("/metrics".into(), json!({ "get": { "summary": "Prometheus metrics", "tags": ["operations"], "responses": { "200": { "description": "text exposition format" } } } }));
+    paths.insert("/openapi.json".into(), json!({ "get": { "summary": "This document", "tags": ["operations"], "responses": { "200": { "description": "OpenAPI 3.1" } } } }));
+
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "komp municipal host",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Standard AI components for municipalities. Every prediction is a recommendation to a caseworker, audited with a keyed hash of its input.",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": {
+                    "error": { "type": "string" },
+                    "violations": { "type": "array", "items": { "type": "object", "properties": { "path": { "type": "string" }, "reason": { "type": "string" } } } } } },
+                "Prediction": { "type": "object", "required": ["label", "scores", "explanation", "requires_human_review", "details"], "properties": {
+                    "label": { "type": "string" },
+                    "scores": { "type": "array", "items": { "type": "object", "properties": { "label": { "type": "string" }, "score": { "type": "number" } } } },
+                    "explanation": { "type": "array", "items": { "type": "object", "properties": { "feature": { "type": "string" }, "weight": { "type": "number" } } } },
+                    "requires_human_review": { "type": "boolean" },
+                    "details": { "type": "object" } } },
+                "PredictResponse": { "type": "object", "required": ["request_id", "component", "version", "digest", "prediction"], "properties": {
+                    "request_id": { "type": "string" }, "component": { "type": "string" }, "version": { "type": "string" },
+                    "digest": { "type": "string" }, "elapsed_us": { "type": "integer" },
+                    "prediction": { "$ref": "#/components/schemas/Prediction" },
+                    "routing": { "type": "object", "properties": { "unit": { "type": "string" }, "inbox": { "type": "string" }, "kle": { "type": ["string", "null"] } } } } },
+                "Feedback": { "type": "object", "required": ["decision"], "properties": {
+                    "decision": { "enum": ["accepted", "overridden"] },
+                    "final_label": { "type": "string" },
+                    "note": { "type": "string", "maxLength": 2000 } } },
+            }
+        }
+    }))
+}

@@ -1,0 +1,218 @@
+//! Starting and stopping the server: data directory, trust policy, registry,
+//! runtime, tokens, audit log, listening socket, graceful shutdown.
+
+use super::config::ServerConfig;
+use super::{AppState, SharedState};
+use crate::runtime::{ArtifactVerifier, Runtime};
+use anyhow::{Context, Result};
+use komp_artifact::Artifact;
+use komp_registry::{RevocationList, TrustPolicy};
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// The development trust policy: the key pair committed in `keys/dev/`,
+/// clearly labelled for local use only.
+pub const DEV_POLICY: &str = include_str!("../../../keys/dev/policy.json");
+
+/// Checks artifacts against the trust policy and the current revocations
+/// before the runtime compiles anything.
+pub struct TrustVerifier {
+    pub policy: TrustPolicy,
+    pub revocations: RwLock<RevocationList>,
+}
+
+impl ArtifactVerifier for TrustVerifier {
+    fn verify(&self, artifact: &Artifact) -> Result<(), String> {
+        let revocations = self.revocations.read().expect("lock");
+        komp_registry::verify(artifact, &self.policy, &revocations).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// Loads the trust policy named in the config, or the development policy.
+pub fn load_policy(config: &ServerConfig) -> Result<TrustPolicy> {
+    match &config.trust_policy {
+        Some(path) => TrustPolicy::load(path).with_context(|| format!("cannot load trust policy {}", path.display())),
+        None => {
+            tracing::warn!("no trust_policy configured: trusting the DEVELOPMENT keys committed in keys/dev/ (local use only, never in production)");
+            serde_json::from_str(DEV_POLICY).context("the built-in development policy is invalid")
+        }
+    }
+}
+
+/// A running server's handle, for tests and embedding.
+pub struct Server {
+    pub state: SharedState,
+    pub addr: std::net::SocketAddr,
+}
+
+/// Prepares everything and binds the socket; `run` then serves until
+/// `shutdown` resolves, finishes in-flight requests and closes the audit log.
+pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListener)> {
+    config.validate()?;
+    let data = config.data_dir.clone();
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create data directory {}", data.display()))?;
+    let policy = load_policy(&config)?;
+    let registry = Arc::new(
+        komp_registry::Registry::open(&data.join("registry"))
+            .with_context(|| format!("cannot open the registry in {}", data.join("registry").display()))?,
+    );
+    if let Some(seed) = &config.seed_dir {
+        seed_registry(&registry, seed, &policy)?;
+    }
+    let revocations = registry.revocations().context("cannot read the registry's revocation list")?;
+    let verifier = Arc::new(TrustVerifier { policy: policy.clone(), revocations: RwLock::new(revocations) });
+    let mut rt_config = config.runtime.clone();
+    if rt_config.cache_dir.is_none() {
+        rt_config.cache_dir = Some(data.join("compile-cache"));
+    }
+    let runtime = Arc::new(Runtime::new(rt_config)?.with_verifier(verifier.clone()));
+    let provenance = Mutex::new(HashMap::new());
+    install_from_registry(&runtime, &registry, &policy, &verifier, &provenance);
+
+    let tokens = super::auth::TokenStore::open(&data)?;
+    let audit_config = komp_audit::AuditConfig {
+        retention: Duration::from_secs(u64::from(config.audit_retention_days) * 86_400),
+        ..komp_audit::AuditConfig::default()
+    };
+    let audit = Arc::new(
+        komp_audit::Audit::open(&data.join("audit"), audit_config)
+            .with_context(|| format!("cannot open the audit log in {}", data.join("audit").display()))?,
+    );
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(AppState {
+        runtime,
+        tokens,
+        audit,
+        slots: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_predictions)),
+        metrics: super::metrics::Metrics::new(),
+        buckets: Mutex::new(HashMap::new()),
+        provenance,
+        started: Instant::now(),
+        registry,
+        verifier,
+        config,
+    });
+    Ok((Server { state, addr }, listener))
+}
+
+/// Serves until `shutdown` resolves; in-flight requests finish, then the
+/// audit log is flushed and closed.
+pub async fn run(server: Server, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    let state = server.state.clone();
+    if let Some(upstream) = state.config.upstream.clone() {
+        spawn_sync(state.clone(), upstream);
+    }
+    let purge_state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            let audit = purge_state.audit.clone();
+            let _ = tokio::task::spawn_blocking(move || audit.purge_expired(std::time::SystemTime::now())).await;
+        }
+    });
+    tracing::info!(addr = %server.addr, components = state.runtime.components().len(), "komp is serving");
+    axum::serve(listener, super::router(state.clone())).with_graceful_shutdown(shutdown).await.context("server failed")?;
+    // Every audit record was durable before its response was sent; nothing to flush.
+    tracing::info!("komp stopped");
+    Ok(())
+}
+
+/// Publishes every `*.wasm` in `dir` that the registry does not have yet.
+fn seed_registry(registry: &komp_registry::Registry, dir: &Path, policy: &TrustPolicy) -> Result<()> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read seed directory {}", dir.display()))?;
+    let mut files: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect();
+    files.sort();
+    for path in files {
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        match registry.publish(bytes, policy) {
+            Ok(p) => tracing::info!(file = %path.display(), outcome = ?p.outcome, "seeded the registry"),
+            Err(e) => tracing::warn!(file = %path.display(), error = %e, "not seeded"),
+        }
+    }
+    Ok(())
+}
+
+/// Installs every non-yanked version in the registry. A component that fails
+/// (bad golden vectors, untrusted) is logged and skipped; the host keeps serving the rest.
+pub fn install_from_registry(
+    runtime: &Runtime,
+    registry: &komp_registry::Registry,
+    policy: &TrustPolicy,
+    verifier: &TrustVerifier,
+    provenance: &Mutex<HashMap<String, serde_json::Value>>,
+) {
+    let summaries = match registry.list() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list the registry");
+            return;
+        }
+    };
+    for summary in summaries {
+        for v in &summary.versions {
+            let version = &v.version;
+            let bytes = match registry.get(&summary.name, version) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(component = %summary.name, %version, error = %e, "cannot read from the registry");
+                    continue;
+                }
+            };
+            if let Ok(artifact) = Artifact::parse(bytes.clone()) {
+                let revocations = verifier.revocations.read().expect("lock").clone();
+                if let Ok(v) = komp_registry::verify(&artifact, policy, &revocations) {
+                    provenance.lock().expect("lock").insert(artifact.digest().to_string(), serde_json::to_value(&v).unwrap_or_default());
+                }
+            }
+            match runtime.install(bytes) {
+                Ok(r) => tracing::info!(component = %r.name, version = %r.version, golden = r.golden_vectors_passed, "installed"),
+                Err(e) => tracing::error!(component = %summary.name, %version, error = %e, "not installed"),
+            }
+        }
+    }
+}
+
+/// Applies a revocation list: every installed component that no longer
+/// verifies is withdrawn at once, with the reason.
+pub fn apply_revocations(state: &SharedState, list: RevocationList) {
+    *state.verifier.revocations.write().expect("lock") = list;
+    for c in state.runtime.components() {
+        if let Err(e) = state.verifier.verify(c.artifact()) {
+            let m = c.manifest();
+            if state.runtime.withdraw(&m.name, &m.version, &e) {
+                tracing::warn!(component = %m.name, version = %m.version, reason = %e, "withdrawn");
+            }
+        }
+    }
+}
+
+fn spawn_sync(state: SharedState, upstream: String) {
+    tokio::spawn(async move {
+        loop {
+            let s = state.clone();
+            let up = upstream.clone();
+            let result = tokio::task::spawn_blocking(move || sync_once(&s, &up)).await;
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(upstream = %upstream, error = %format!("{e:#}"), "sync from upstream failed"),
+                Err(e) => tracing::error!(error = %e, "sync task panicked"),
+            }
+            tokio::time::sleep(Duration::from_secs(state.config.sync_interval_secs.max(1))).await;
+        }
+    });
+}
+
+/// One sync from upstream: pull new versions (verified locally), apply the
+/// revocation list, install what is new, withdraw what is revoked.
+pub fn sync_once(state: &SharedState, upstream: &str) -> Result<()> {
+    let policy = &state.verifier.policy;
+    komp_registry::http::sync_from(upstream, &state.registry, policy).with_context(|| format!("syncing from {upstream}"))?;
+    let list = state.registry.revocations()?;
+    apply_revocations(state, list);
+    install_from_registry(&state.runtime, &state.registry, policy, &state.verifier, &state.provenance);
+    Ok(())
+}

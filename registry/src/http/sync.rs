@@ -1,0 +1,130 @@
+//! Mirroring one registry into another, trusting nothing on the wire.
+//!
+//! Every downloaded file goes through [`Registry::publish_as`], i.e. the full
+//! verification against the *local* trust policy and revocation list, and
+//! must be the release that was asked for. The upstream revocation list is
+//! applied first (if an approver of the local policy signed it and its serial
+//! is newer), so revoked keys and yanked releases are not pulled in.
+
+use super::client::{Client, ClientError};
+use crate::revocation::RevocationError;
+use crate::store::{PublishOutcome, Registry, StoreError};
+use crate::trust::TrustPolicy;
+use serde::{Deserialize, Serialize};
+
+/// What happened to the upstream revocation list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum RevocationSync {
+    /// Upstream has none.
+    None,
+    /// A newer list was verified and stored.
+    Applied { serial: u64 },
+    /// Ours is as new or newer.
+    UpToDate,
+    /// The list was not signed by a trusted approver (or was damaged).
+    Refused { reason: String },
+}
+
+/// The outcome of a sync, release by release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub revocations: RevocationSync,
+    /// `name@version`s stored for the first time.
+    pub added: Vec<String>,
+    /// Releases whose stored file gained signatures (e.g. an endorsement).
+    pub updated: Vec<String>,
+    /// Releases already present and identical.
+    pub unchanged: usize,
+    /// Releases skipped because the local revocation list yanks them.
+    pub yanked: Vec<String>,
+    /// Releases refused, with the reason (verification, immutability, ...).
+    pub refused: Vec<(String, String)>,
+}
+
+/// Why a sync could not run at all (per-release problems are in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("cannot reach the upstream registry: {0}")]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Pulls every release of `upstream_url` that `local` lacks, verifying each
+/// one against `policy` before storing it.
+pub fn sync_from(
+    upstream_url: &str,
+    local: &Registry,
+    policy: &TrustPolicy,
+) -> Result<SyncReport, SyncError> {
+    let client = Client::new(upstream_url);
+    let mut report = SyncReport {
+        revocations: RevocationSync::None,
+        added: vec![],
+        updated: vec![],
+        unchanged: 0,
+        yanked: vec![],
+        refused: vec![],
+    };
+
+    if let Some(list) = client.revocations()? {
+        report.revocations = match local.set_revocations(&list, policy) {
+            Ok(l) => RevocationSync::Applied { serial: l.serial },
+            Err(StoreError::Revocation(RevocationError::NotNewer { .. })) => {
+                RevocationSync::UpToDate
+            }
+            Err(StoreError::Revocation(e)) => RevocationSync::Refused {
+                reason: e.to_string(),
+            },
+            Err(e) => return Err(e.into()),
+        };
+    }
+    let revocations = local.revocations()?;
+
+    for component in client.list()? {
+        let versions = client.versions(&component.name)?;
+        for info in versions.versions {
+            let e = &info.entry;
+            let id = e.id();
+            if e.name != component.name {
+                report
+                    .refused
+                    .push((id, format!("listed under {}", component.name)));
+                continue;
+            }
+            if revocations.yanked(&e.name, &e.version).is_some() {
+                report.yanked.push(id);
+                continue;
+            }
+            match local.entry(&e.name, &e.version) {
+                Ok(mine) if mine.blob_sha256 == e.blob_sha256 => {
+                    report.unchanged += 1;
+                    continue;
+                }
+                Ok(_) | Err(StoreError::NotFound(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+            let bytes = match client.artifact(&e.name, &e.version) {
+                Ok(b) => b,
+                Err(err) => {
+                    report.refused.push((id, err.to_string()));
+                    continue;
+                }
+            };
+            match local.publish_as(bytes, policy, &e.name, &e.version) {
+                Ok(p) => match p.outcome {
+                    PublishOutcome::Added => report.added.push(id),
+                    PublishOutcome::Updated => report.updated.push(id),
+                    PublishOutcome::Unchanged => report.unchanged += 1,
+                },
+                Err(StoreError::WouldDropSignatures { .. }) => report.unchanged += 1,
+                Err(err @ (StoreError::Sled(_) | StoreError::Format { .. })) => {
+                    return Err(err.into())
+                }
+                Err(err) => report.refused.push((id, err.to_string())),
+            }
+        }
+    }
+    Ok(report)
+}

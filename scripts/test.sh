@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs the wasm target, builds
+# the components from source, builds the host once, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build -p komp-host --bin komp
+scripts/build-components.sh target/debug/komp
+cargo test --workspace --no-fail-fast
