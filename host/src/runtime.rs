@@ -422,6 +422,11 @@ impl Runtime {
                 RuntimeError::Trap("the component panicked or aborted (wasm `unreachable` executed)".into())
             }
             Some(Trap::AllocationTooLarge) => RuntimeError::MemoryLimit(self.config.memory_cap),
+            // A Rust guest keeps its stack in linear memory below its data;
+            // too deep recursion runs off the bottom of memory.
+            Some(Trap::MemoryOutOfBounds) => RuntimeError::Trap(
+                "the component accessed memory out of bounds (typically its stack overflowed from too deep recursion)".into(),
+            ),
             Some(t) => RuntimeError::Trap(t.to_string()),
             None => {
                 let msg = format!("{e:#}");

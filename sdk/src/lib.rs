@@ -54,7 +54,7 @@ pub use bindings::export_component;
 /// component never panics on input.
 ///
 /// ```
-/// #[derive(serde::Deserialize)]
+/// #[derive(Debug, serde::Deserialize)]
 /// struct In { text: String }
 /// let ok: In = komp_sdk::parse_input(r#"{"text":"hej"}"#).unwrap();
 /// assert_eq!(ok.text, "hej");

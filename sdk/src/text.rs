@@ -64,6 +64,28 @@ pub fn tokens(text: &str) -> Vec<String> {
     out
 }
 
+/// The shared stop-word list (`docs/stopwords.txt`), compiled in.
+const STOPWORDS_TXT: &str = include_str!("../../docs/stopwords.txt");
+
+/// Whether `token` (normalised) is a Danish function word that produces no features.
+///
+/// ```
+/// assert!(komp_sdk::text::is_stopword("og"));
+/// assert!(!komp_sdk::text::is_stopword("ikke"));
+/// ```
+pub fn is_stopword(token: &str) -> bool {
+    STOPWORDS_TXT.lines().map(str::trim).any(|l| !l.is_empty() && !l.starts_with('#') && l == token)
+}
+
+/// The tokens that produce features: [`tokens`] without stop words.
+///
+/// ```
+/// assert_eq!(komp_sdk::text::content_tokens("Han slog hende i går"), vec!["slog", "gaar"]);
+/// ```
+pub fn content_tokens(text: &str) -> Vec<String> {
+    tokens(text).into_iter().filter(|t| !is_stopword(t)).collect()
+}
+
 /// FNV-1a, 64 bit: the feature hash of the contract.
 ///
 /// ```
@@ -126,7 +148,7 @@ impl HashedText {
     /// caught by its first test).
     pub fn new(text: &str, dim: usize) -> HashedText {
         assert!(dim.is_power_of_two(), "feature dimension must be a power of two, got {dim}");
-        let tokens = tokens(text);
+        let tokens = content_tokens(text);
         let mut features = Vec::new();
         let mut add = |kind: FeatureKind, token: usize, key: &str, weight: f64| {
             let h = fnv1a64(key.as_bytes());
@@ -154,7 +176,7 @@ impl HashedText {
         HashedText { tokens, features, raw, values }
     }
 
-    /// The normalised tokens, in order.
+    /// The content tokens (normalised, stop words removed), in order.
     pub fn tokens(&self) -> &[String] {
         &self.tokens
     }
@@ -170,22 +192,26 @@ impl HashedText {
     }
 
     /// Splits per-index contributions (e.g. `x[i] * w[i]` of a linear model)
-    /// back onto the tokens that produced them, and groups repeated tokens.
+    /// back onto the words and two-word phrases that produced them, grouping
+    /// repeats. A word gets its own feature and its character trigrams; a
+    /// phrase (`"i gaar"`) gets its bigram feature, so the explanation shows
+    /// "i går" as the phrase it is rather than as two stop-words.
     ///
     /// Each index's contribution is shared among the features that hashed to
-    /// it in proportion to their raw values; a bigram's share is split evenly
-    /// between its two words. The result is sorted by absolute weight,
-    /// strongest first.
+    /// it in proportion to their raw values, so the parts add up to the
+    /// total. The result is sorted by absolute weight, strongest first.
     ///
     /// ```
     /// use komp_sdk::text::HashedText;
-    /// let h = HashedText::new("akut vold", 256);
+    /// let h = HashedText::new("akut vold og trusler", 256);
     /// // Pretend the model's weight is +1 on every index: contributions = values.
-    /// let words = h.word_contributions(h.values());
-    /// assert_eq!(words.len(), 2);
+    /// let parts = h.word_contributions(h.values());
+    /// let names: Vec<&str> = parts.iter().map(|p| p.0.as_str()).collect();
+    /// assert!(names.contains(&"akut") && names.contains(&"vold") && names.contains(&"akut vold"));
     /// ```
     pub fn word_contributions(&self, contributions: &[f32]) -> Vec<(String, f32)> {
-        let mut per_token = vec![0.0f64; self.tokens.len()];
+        let mut grouped: Vec<(String, f64)> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for f in &self.features {
             let total = self.raw[f.index];
             let Some(c) = contributions.get(f.index) else { continue };
@@ -193,20 +219,15 @@ impl HashedText {
                 continue;
             }
             let share = f64::from(*c) * f.value / total;
-            match f.kind {
-                FeatureKind::Bigram => {
-                    per_token[f.token] += share / 2.0;
-                    per_token[f.token + 1] += share / 2.0;
-                }
-                _ => per_token[f.token] += share,
-            }
-        }
-        let mut grouped: Vec<(String, f64)> = Vec::new();
-        for (t, w) in self.tokens.iter().zip(per_token) {
-            match grouped.iter_mut().find(|(g, _)| g == t) {
-                Some((_, acc)) => *acc += w,
-                None => grouped.push((t.clone(), w)),
-            }
+            let key = match f.kind {
+                FeatureKind::Bigram => format!("{} {}", self.tokens[f.token], self.tokens[f.token + 1]),
+                _ => self.tokens[f.token].clone(),
+            };
+            let slot = *index.entry(key.clone()).or_insert_with(|| {
+                grouped.push((key, 0.0));
+                grouped.len() - 1
+            });
+            grouped[slot].1 += share;
         }
         let mut out: Vec<(String, f32)> = grouped.into_iter().map(|(t, w)| (t, w as f32)).collect();
         out.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.cmp(&b.0)));
@@ -237,12 +258,13 @@ mod tests {
 
     #[test]
     fn contributions_sum_to_total() {
-        let h = HashedText::new("barnet var alene hjemme alene", 128);
+        let h = HashedText::new("barnet sad alene hjemme alene", 128);
         let contrib: Vec<f32> = h.values().iter().map(|v| v * 0.5).collect();
         let words = h.word_contributions(&contrib);
         let total: f32 = words.iter().map(|w| w.1).sum();
         let expected: f32 = contrib.iter().sum();
         assert!((total - expected).abs() < 1e-4, "{total} vs {expected}");
         assert_eq!(words.iter().filter(|w| w.0 == "alene").count(), 1);
+        assert!(words.iter().any(|w| w.0 == "alene hjemme"), "phrases are reported: {words:?}");
     }
 }

@@ -77,7 +77,7 @@ impl Guest for Hostile {
                 }
             }
             "huge-tensor" => {
-                let big = vec![0.0f32; 8 << 20];
+                let big = vec![0.0f32; 2 << 20];
                 let m = Model::load("identity")?;
                 match m.run(&[Input::f32("x", &[1, big.len() as u32], &big)]) {
                     Ok(_) => ok(json!({ "ran": true })),
