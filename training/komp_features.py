@@ -1,10 +1,12 @@
 """Text features shared by training (this file) and serving (Rust `komp_sdk::text`).
 
-Implements docs/text-features.md exactly. Change both sides or neither.
+Implements docs/text-features.md exactly (steps 1-7 normalisation and tokens, step 8 stop words from
+the shared list docs/stopwords.txt, read at import time, then features on the content tokens). Change both sides or neither.
 """
 from __future__ import annotations
 
 import math
+import os
 import unicodedata
 
 import numpy as np
@@ -31,6 +33,28 @@ def tokens(text: str) -> list[str]:
     return normalize(text).split()
 
 
+STOPWORDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "stopwords.txt")
+
+
+def _load_stopwords(path: str = STOPWORDS_PATH) -> frozenset[str]:
+    """Step 8: the shared list docs/stopwords.txt; lines starting with '#' and empty lines are ignored."""
+    with open(path, encoding="utf-8") as f:
+        lines = [ln.strip() for ln in f]
+    return frozenset(ln for ln in lines if ln and not ln.startswith("#"))
+
+
+STOPWORDS: frozenset[str] = _load_stopwords()
+
+
+def is_stopword(token: str) -> bool:
+    return token in STOPWORDS
+
+
+def content_tokens(text: str) -> list[str]:
+    """Step 8: tokens(text) without the stop words of docs/stopwords.txt, in order. Features use these."""
+    return [t for t in tokens(text) if t not in STOPWORDS]
+
+
 _HASH_CACHE: dict[str, int] = {}
 
 
@@ -47,6 +71,7 @@ def fnv1a64(s: str) -> int:
 
 
 def feature_strings(toks: list[str]) -> list[tuple[str, float]]:
+    """Feature strings and weights of a list of content tokens (spec: "Features")."""
     out: list[tuple[str, float]] = []
     for t in toks:
         out.append(("w=" + t, 1.0))
@@ -64,7 +89,7 @@ def sparse_features(text: str, dim: int) -> dict[int, float]:
     if dim <= 0 or dim & (dim - 1):
         raise ValueError("dim must be a power of two")
     acc: dict[int, float] = {}
-    for f, w in feature_strings(tokens(text)):
+    for f, w in feature_strings(content_tokens(text)):
         h = fnv1a64(f)
         idx = h & (dim - 1)
         sign = -1.0 if (h >> 63) & 1 else 1.0

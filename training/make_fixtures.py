@@ -1,6 +1,9 @@
 """Fixtures for the Rust feature-equality test (tests/tests/feature_equality.rs).
 
-Each line: {"text", "dim", "tokens", "nonzero": [[index, float32 bits as u32], ...]} sorted by index.
+Each line: {"text", "dim", "tokens", "content_tokens", "nonzero": [[index, float32 bits as u32], ...]} sorted
+by index. "tokens" is the full normalised token list (steps 1-7 of docs/text-features.md, stop words included),
+"content_tokens" the tokens without the stop words of docs/stopwords.txt (step 8), and "nonzero" the features
+computed from the content tokens.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import numpy as np
 import gen_post
 import gen_underretning as gu
 import kutil
-from komp_features import features, tokens
+from komp_features import content_tokens, features, tokens
 
 DIM = 4096
 SEED = 4242
@@ -26,7 +29,12 @@ TRICKY = [
     "Øjeblikkelig hjælp ønskes! ÆØÅ-æøå", "oe ae aa ø æ å", "Hej, jeg hedder Søren Kierkegaard.",
     "  indledende og afsluttende mellemrum  ", "a b c d e f g h i j", "a", "æ", "ÅÅÅÅ", "Ǻ ǻ Ǽ ǽ Ǿ ǿ",
     "l'été d'Œuvre œ Œ", "ĳ Ĳ ŉ", "ﬀﬁﬂﬃﬄ", "zero\u200bwidth\u200dspace", "soft\u00adhyphen", "non\u00a0breaking",
-    "k\u0327o\u0308benhavn", "ÅåÆæØø in NFD: " + "\u00c5".encode().decode() + "A\u030aa\u030a",
+    "k\u0327o\u0308benhavn",
+    # step 8: stop words (docs/stopwords.txt) are dropped before features; "ikke" is kept on purpose
+    "Han slog hende i går", "Og i at det er en som har været der", "OG Og oG og", "Det er IKKE sket, men hun er bange",
+    "På Å ØL paa aa oel", "Jeg vil gerne have hjælp til mit barn", "hjem og i skole og hjem", "i går i dag i morgen",
+    "Hun har været hos os, og vi er bekymrede for hende.", "ingen tegn paa vold", "ogsaa og ogsa også", "Far er vred.",
+    "ÅåÆæØø in NFD: " + "\u00c5".encode().decode() + "A\u030aa\u030a",
 ]
 
 
@@ -43,7 +51,7 @@ def main() -> None:
     for t in texts:
         x = features(t, DIM)
         nz = np.nonzero(x)[0]
-        rows.append({"text": t, "dim": DIM, "tokens": tokens(t),
+        rows.append({"text": t, "dim": DIM, "tokens": tokens(t), "content_tokens": content_tokens(t),
                      "nonzero": [[int(i), int(np.float32(x[i]).view(np.uint32))] for i in nz]})
     kutil.write_jsonl(os.path.join(kutil.OUT, "feature-fixtures.jsonl"), rows)
     print(f"feature fixtures: {len(rows)} texts")
