@@ -6,3 +6,6 @@ cd "$(dirname "$0")/.."
 cargo build -p komp-host --bin komp
 scripts/build-components.sh target/debug/komp
 cargo test --workspace --no-fail-fast
+# Retraining from the seeded synthetic data must give the committed models
+# byte for byte (installs the pinned Python packages into .venv on first run).
+training/check_reproducible.sh

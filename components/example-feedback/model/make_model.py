@@ -6,10 +6,14 @@ transparent: it exists to exercise the whole path (build, pack, inspect,
 predict) with a real ONNX graph of the same shape as the standard components'
 (features -> probabilities, and per-feature contributions to the top label).
 
-Run: python3 components/example-feedback/model/make_model.py
-Writes feedback.onnx next to this file. Deterministic: same bytes every run.
+Run: .venv/bin/python components/example-feedback/model/make_model.py
+(after training/setup.sh). Writes feedback.onnx next to this file and
+../golden.json: golden vectors computed here in numpy with the training-side
+feature function, independently of the Rust component. Deterministic.
 """
+import json
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -68,10 +72,45 @@ def main() -> None:
     model = helper.make_model(graph, producer_name="komp", opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "feedback.onnx")
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = os.path.join(here, "feedback.onnx")
     with open(out, "wb") as f:
         f.write(model.SerializeToString())
     print(f"wrote {out}")
+    write_golden(w, b, os.path.join(here, "..", "golden.json"))
+
+
+GOLDEN_TEXTS = [
+    "Tak for den hurtige og venlige hjælp, jeg er meget tilfreds!",
+    "Jeg er utilfreds. Jeg har ventet i tre uger, det er uacceptabelt.",
+    "Sagsbehandleren var hjælpsom, men systemet er langsomt.",
+    "Hej, jeg vil bare høre om min ansøgning er modtaget.",
+    "DÅRLIG SERVICE!!! aldrig igen",
+    "Super flot arbejde, jeg er imponeret",
+]
+
+
+def write_golden(w: np.ndarray, b: np.ndarray, path: str) -> None:
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    sys.path.insert(0, os.path.join(root, "training"))
+    from komp_features import features  # the training side of docs/text-features.md
+
+    vectors = []
+    for text in GOLDEN_TEXTS:
+        x = features(text, DIM).astype(np.float32)
+        logits = (x[None, :] @ w + b).astype(np.float32)[0]
+        e = np.exp(logits - logits.max())
+        p = e / e.sum()
+        labels = ["positiv", "negativ"]
+        vectors.append({
+            "input": {"text": text},
+            "expected": {"label": labels[int(np.argmax(p))], "scores": {l: float(p[i]) for i, l in enumerate(labels)}},
+            "tolerance": 0.0001,
+        })
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(vectors, f, ensure_ascii=False, indent=2, sort_keys=True)
+        f.write("\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Retrains every model from its seeded synthetic data and checks that each
+# committed output (ONNX models, metadata, test rows, golden vectors,
+# fixtures, manifests) comes out byte for byte the same.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUTPUTS=(components/models/* components/postsortering/manifest.json components/postsortering/golden.json
+         components/underretning/manifest.json components/underretning/golden.json
+         components/example-feedback/model/feedback.onnx components/example-feedback/golden.json
+         tests/components/hostile/model/identity.onnx)
+before=$(sha256sum "${OUTPUTS[@]}")
+training/train_all.sh >/dev/null
+.venv/bin/python components/example-feedback/model/make_model.py >/dev/null
+.venv/bin/python tests/components/hostile/model/make_model.py >/dev/null
+after=$(sha256sum "${OUTPUTS[@]}")
+if [ "$before" != "$after" ]; then
+    echo "training is not reproducible: these outputs changed:" >&2
+    diff <(echo "$before") <(echo "$after") >&2 || true
+    exit 1
+fi
+echo "reproducible: ${#OUTPUTS[@]} training outputs rebuilt byte for byte"
