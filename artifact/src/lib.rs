@@ -39,6 +39,11 @@ pub const SIGNATURE_SECTION: &str = "signature";
 /// Upper bound for a manifest; a larger one is refused before JSON parsing.
 pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
+/// Upper bound for any other top-level custom section that is not a model
+/// (`producers`, names, the signature section, ...). Models are bounded by
+/// their digests in the manifest; nothing else has a reason to be large.
+pub const MAX_OTHER_SECTION_BYTES: usize = 1 << 20;
+
 /// What can be wrong with a component file. Every variant says where and what
 /// to do, because these messages reach the people who publish components.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +65,8 @@ pub enum ArtifactError {
     MisplacedSignature(usize),
     #[error("manifest section is {0} bytes; the limit is {MAX_MANIFEST_BYTES}")]
     ManifestTooLarge(usize),
+    #[error("custom section `{name}` at byte {offset} is {size} bytes; the limit for a section that is not a model is {MAX_OTHER_SECTION_BYTES}")]
+    OversizedSection { name: String, offset: usize, size: usize },
     #[error("manifest is not valid JSON for a komp manifest: {0}")]
     ManifestJson(#[from] serde_json::Error),
     #[error("manifest is invalid: {0}")]
@@ -111,6 +118,9 @@ impl Artifact {
                     return Err(ArtifactError::DuplicateSection(name.clone()));
                 }
                 models.push((model.to_string(), s.data.clone()));
+            }
+            if !name.starts_with(MODEL_SECTION_PREFIX) && name != MANIFEST_SECTION && s.data.len() > MAX_OTHER_SECTION_BYTES {
+                return Err(ArtifactError::OversizedSection { name: name.clone(), offset: s.range.start, size: s.data.len() });
             }
         }
         let manifest_range = manifest_range.ok_or(ArtifactError::MissingManifest)?;

@@ -29,6 +29,15 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Directory of the compiled-code cache; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// A component whose calls keep ending in faults (deadline, memory cap,
+    /// stack overflow, trap, bad or too large output: three in a row, each
+    /// within `fault_cooldown` of the last) may run at most this many calls
+    /// at once until `fault_cooldown` has passed without a fault, so a
+    /// hostile component cannot take the slots and cores of the others.
+    pub faulty_max_instances: u32,
+    /// How long a fault limits a component to `faulty_max_instances`.
+    #[serde(with = "millis")]
+    pub fault_cooldown: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -43,6 +52,8 @@ impl Default for RuntimeConfig {
             max_tensor_bytes_per_call: 64 << 20,
             max_instances: 128,
             cache_dir: None,
+            faulty_max_instances: 1,
+            fault_cooldown: Duration::from_secs(10),
         }
     }
 }

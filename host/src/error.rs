@@ -63,6 +63,8 @@ pub enum RuntimeError {
     BadOutput(String),
     #[error("all {0} instance slots are busy; retry shortly")]
     Busy(u32),
+    #[error("component {component} may run only {limit} call(s) at once for now, because a recent call ended in a fault ({fault}); retry shortly")]
+    Throttled { component: String, limit: u32, fault: String },
     #[error("compile cache: {0}")]
     Cache(String),
     #[error("host error: {0}")]
@@ -77,6 +79,21 @@ fn format_violations(v: &[Violation]) -> String {
 }
 
 impl RuntimeError {
+    /// Whether the component misbehaved (deadline, memory cap, stack, trap,
+    /// bad or too large output): such a fault throttles the component for a
+    /// while (see `RuntimeConfig::faulty_max_instances`).
+    pub fn is_component_fault(&self) -> bool {
+        matches!(
+            self,
+            RuntimeError::Timeout(_)
+                | RuntimeError::MemoryLimit(_)
+                | RuntimeError::StackOverflow
+                | RuntimeError::Trap(_)
+                | RuntimeError::OutputTooLarge { .. }
+                | RuntimeError::BadOutput(_)
+        )
+    }
+
     /// Whether the caller's request was at fault (bad input) rather than the
     /// component or the host. The HTTP layer maps this to 4xx versus 5xx.
     pub fn is_caller_error(&self) -> bool {

@@ -13,8 +13,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::clocks::WasiClocksCtxView;
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// Decides whether an artifact may be installed, before anything is compiled
@@ -33,6 +36,10 @@ pub struct InstalledComponent {
     labels: Vec<String>,
     golden_passed: usize,
     withdrawn: RwLock<Option<String>>,
+    /// Calls of this component running now.
+    in_flight: AtomicU32,
+    /// Its recent faults (see [`RuntimeError::is_component_fault`]).
+    faults: Mutex<Faults>,
 }
 
 impl InstalledComponent {
@@ -88,6 +95,11 @@ pub struct CallState {
     wasi: WasiCtx,
     nn: NnState,
     limiter: MemoryLimiter,
+    /// When this call's deadline passes; no sleep in a host call outlasts it.
+    deadline_at: Instant,
+    /// Set when the component asked to sleep past its deadline (the call is
+    /// then a timeout, whatever the component does after waking up).
+    sleep_cut: bool,
 }
 
 impl WasiView for CallState {
@@ -103,6 +115,73 @@ impl HasData for HasNn {
 
 fn nn_view(s: &mut CallState) -> NnView<'_> {
     NnView { table: &mut s.table, state: &mut s.nn }
+}
+
+/// `wasi:clocks/monotonic-clock` whose sleeps end at the call's deadline.
+///
+/// Epoch interruption stops wasm code, not a host call: with the stock
+/// implementation a component could sleep (`subscribe-duration` + `poll`)
+/// far past its deadline, holding a host thread and an instance slot. Here
+/// every subscription wakes up at the deadline at the latest, and a call that
+/// asked to sleep past its deadline ends in [`RuntimeError::Timeout`] (the
+/// epoch ticker can lag wall time under load, so this does not rely on it).
+struct DeadlineClock;
+impl HasData for DeadlineClock {
+    type Data<'a> = DeadlineClockView<'a>;
+}
+
+struct DeadlineClockView<'a> {
+    clocks: WasiClocksCtxView<'a>,
+    deadline: Instant,
+    cut: &'a mut bool,
+}
+
+fn deadline_clock_view(s: &mut CallState) -> DeadlineClockView<'_> {
+    DeadlineClockView {
+        clocks: WasiClocksCtxView { ctx: s.wasi.clocks(), table: &mut s.table },
+        deadline: s.deadline_at,
+        cut: &mut s.sleep_cut,
+    }
+}
+
+struct Sleep(tokio::time::Instant);
+
+#[wasmtime_wasi::async_trait]
+impl wasmtime_wasi::p2::Pollable for Sleep {
+    async fn ready(&mut self) {
+        tokio::time::sleep_until(self.0).await;
+    }
+}
+
+impl DeadlineClockView<'_> {
+    fn sleep(&mut self, requested: Duration) -> wasmtime::Result<Resource<DynPollable>> {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if requested > remaining {
+            *self.cut = true;
+        }
+        let until = tokio::time::Instant::now() + requested.min(remaining);
+        let sleep = self.clocks.table.push(Sleep(until))?;
+        wasmtime_wasi::p2::subscribe(self.clocks.table, sleep)
+    }
+}
+
+impl monotonic_clock::Host for DeadlineClockView<'_> {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        monotonic_clock::Host::now(&mut self.clocks)
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        monotonic_clock::Host::resolution(&mut self.clocks)
+    }
+
+    fn subscribe_instant(&mut self, when: monotonic_clock::Instant) -> wasmtime::Result<Resource<DynPollable>> {
+        let now = monotonic_clock::Host::now(&mut self.clocks)?;
+        self.sleep(Duration::from_nanos(when.saturating_sub(now)))
+    }
+
+    fn subscribe_duration(&mut self, duration: monotonic_clock::Duration) -> wasmtime::Result<Resource<DynPollable>> {
+        self.sleep(Duration::from_nanos(duration))
+    }
 }
 
 /// Caps linear memory and remembers that the cap was hit, so a trap that
@@ -147,6 +226,35 @@ pub struct Runtime {
     _ticker: EpochTicker,
 }
 
+/// A component's recent faults. It is throttled once it has faulted
+/// [`FAULTS_TO_THROTTLE`] times with no gap longer than the cooldown, so a
+/// single timeout of a good component under load does not throttle it.
+#[derive(Default)]
+struct Faults {
+    last: Option<Instant>,
+    count: u32,
+    what: String,
+}
+
+/// Faults in a row (each within the cooldown of the previous one) before a
+/// component is throttled.
+pub const FAULTS_TO_THROTTLE: u32 = 3;
+
+impl Faults {
+    fn record(&mut self, e: &RuntimeError, cooldown: Duration) {
+        let recent = self.last.is_some_and(|t| t.elapsed() < cooldown);
+        self.count = if recent { self.count.saturating_add(1) } else { 1 };
+        self.last = Some(Instant::now());
+        self.what = e.to_string();
+    }
+
+    /// The last fault, if the component is throttled now.
+    fn throttling(&self, cooldown: Duration) -> Option<String> {
+        let recent = self.last.is_some_and(|t| t.elapsed() < cooldown);
+        (recent && self.count >= FAULTS_TO_THROTTLE).then(|| self.what.clone())
+    }
+}
+
 /// Decrements the in-flight counter when a call ends, however it ends.
 struct Slot<'a>(&'a AtomicU32);
 impl Drop for Slot<'_> {
@@ -163,6 +271,10 @@ impl Runtime {
         let mut linker: Linker<CallState> = Linker::new(&engine);
         let host = |e: wasmtime::Error| RuntimeError::Host(format!("cannot link host interfaces: {e:#}"));
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(host)?;
+        // Replace the monotonic clock with one whose sleeps end at the deadline.
+        linker.allow_shadowing(true);
+        monotonic_clock::add_to_linker::<CallState, DeadlineClock>(&mut linker, deadline_clock_view).map_err(host)?;
+        linker.allow_shadowing(false);
         StandardComponent::add_to_linker::<CallState, HasNn>(&mut linker, nn_view).map_err(host)?;
         let cache = config.cache_dir.as_deref().map(|d| CompileCache::open(d, &engine)).transpose()?;
         let ticker = EpochTicker::start(engine.clone());
@@ -264,6 +376,8 @@ impl Runtime {
             labels,
             golden_passed: 0,
             withdrawn: RwLock::new(None),
+            in_flight: AtomicU32::new(0),
+            faults: Mutex::new(Faults::default()),
         };
         self.check_metadata(&installed)?;
         installed.golden_passed = self.check_golden_vectors(&installed)?;
@@ -344,7 +458,11 @@ impl Runtime {
         }
         self.validate_input(component, input)?;
         let started = Instant::now();
-        let prediction = self.call_predict(component, input)?;
+        let prediction = self.call_predict(component, input).inspect_err(|e| {
+            if e.is_component_fault() {
+                component.faults.lock().expect("lock").record(e, self.config.fault_cooldown);
+            }
+        })?;
         let m = component.manifest();
         Ok(PredictionOutcome {
             component: m.name.clone(),
@@ -384,6 +502,8 @@ impl Runtime {
                 held_bytes: 0,
             },
             limiter: MemoryLimiter { cap: self.config.memory_cap, hit: false },
+            deadline_at: Instant::now() + self.config.deadline,
+            sleep_cut: false,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -398,6 +518,17 @@ impl Runtime {
         component: &InstalledComponent,
         f: impl FnOnce(&StandardComponent, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
+        // A component that keeps faulting gets only a few slots, so that a
+        // hostile one cannot take the slots and cores of the others. Checked
+        // before taking a shared slot, so its refused calls take none.
+        let mine = component.in_flight.fetch_add(1, Ordering::AcqRel);
+        let _mine = Slot(&component.in_flight);
+        let limit = self.config.faulty_max_instances.max(1);
+        if mine >= limit {
+            if let Some(fault) = component.faults.lock().expect("lock").throttling(self.config.fault_cooldown) {
+                return Err(RuntimeError::Throttled { component: component.manifest().id(), limit, fault });
+            }
+        }
         let n = self.in_flight.fetch_add(1, Ordering::AcqRel);
         let _slot = Slot(&self.in_flight);
         if n >= self.config.max_instances {
@@ -405,6 +536,9 @@ impl Runtime {
         }
         let mut store = self.new_store(component);
         let result = component.pre.instantiate(&mut store).and_then(|inst| f(&inst, &mut store));
+        if store.data().sleep_cut {
+            return Err(RuntimeError::Timeout(self.config.deadline));
+        }
         result.map_err(|e| self.map_trap(e, store.data()))
     }
 

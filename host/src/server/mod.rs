@@ -95,7 +95,7 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::InputNotJson(_) => StatusCode::BAD_REQUEST,
             RuntimeError::InputSchema(_) | RuntimeError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             RuntimeError::Withdrawn(..) => StatusCode::GONE,
-            RuntimeError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RuntimeError::Busy(_) | RuntimeError::Throttled { .. } => StatusCode::SERVICE_UNAVAILABLE,
             RuntimeError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -120,6 +120,7 @@ pub fn error_kind(e: &RuntimeError) -> &'static str {
         RuntimeError::InvalidInput(_) => "invalid_input",
         RuntimeError::Withdrawn(..) => "withdrawn",
         RuntimeError::Busy(_) => "busy",
+        RuntimeError::Throttled { .. } => "throttled",
         RuntimeError::Timeout(_) => "timeout",
         RuntimeError::MemoryLimit(_) => "memory_limit",
         RuntimeError::StackOverflow => "stack_overflow",

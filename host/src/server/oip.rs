@@ -214,10 +214,11 @@ fn decode_json(name: &str, datatype: &str, data: &Value, count: usize) -> Result
 
 fn decode_binary(name: &str, datatype: &str, bytes: &[u8], count: usize) -> Result<Vec<Value>, BadRequest> {
     let fixed = |size: usize| -> Result<std::slice::ChunksExact<'_, u8>, BadRequest> {
-        if bytes.len() != size * count {
+        // `count` comes from the request's shape: multiply without overflow.
+        if size.checked_mul(count) != Some(bytes.len()) {
             return bad(format!(
                 "input `{name}`: {count} elements of {datatype} need {} bytes, binary_data_size is {}",
-                size * count,
+                size as u128 * count as u128,
                 bytes.len()
             ));
         }
@@ -225,7 +226,9 @@ fn decode_binary(name: &str, datatype: &str, bytes: &[u8], count: usize) -> Resu
     };
     let values: Vec<Value> = match datatype {
         "BYTES" => {
-            let mut out = Vec::with_capacity(count);
+            // Each element takes at least its 4-byte length prefix, so the
+            // claimed count cannot make us reserve more than the body warrants.
+            let mut out = Vec::with_capacity(count.min(bytes.len() / 4));
             let mut rest = bytes;
             for i in 0..count {
                 if rest.len() < 4 {
@@ -406,6 +409,19 @@ mod tests {
         lying[0] = 200;
         let r = req(serde_json::json!({"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": lying.len()}}]}));
         assert!(decode_inputs(&r, &lying).unwrap_err().0.contains("claims 200 bytes"));
+    }
+
+    #[test]
+    fn huge_shapes_are_refused_without_allocating() {
+        for (datatype, size) in [("BYTES", 4usize), ("FP32", 4), ("INT64", 8), ("BOOL", 1)] {
+            for shape in [vec![i64::MAX], vec![1 << 62], vec![1 << 31, 1 << 31], vec![1 << 61]] {
+                let r = req(serde_json::json!({"inputs": [{"name": "x", "shape": shape, "datatype": datatype, "parameters": {"binary_data_size": size}}]}));
+                let e = decode_inputs(&r, &vec![0u8; size]).unwrap_err();
+                assert!(e.0.contains("input `x`"), "{datatype} {shape:?}: {}", e.0);
+            }
+        }
+        let r = req(serde_json::json!({"inputs": [{"name": "x", "shape": [i64::MAX, i64::MAX], "datatype": "BYTES", "data": ["a"]}]}));
+        assert!(decode_inputs(&r, &[]).unwrap_err().0.contains("too large"));
     }
 
     #[test]

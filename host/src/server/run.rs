@@ -115,10 +115,52 @@ pub async fn run(server: Server, listener: tokio::net::TcpListener, shutdown: im
         }
     });
     tracing::info!(addr = %server.addr, components = state.runtime.components().len(), "komp is serving");
-    axum::serve(listener, super::router(state.clone())).with_graceful_shutdown(shutdown).await.context("server failed")?;
+    serve(listener, super::router(state.clone()), Duration::from_millis(state.config.request_timeout_ms), shutdown).await;
     // Every audit record was durable before its response was sent; nothing to flush.
     tracing::info!("komp stopped");
     Ok(())
+}
+
+/// Serves HTTP/1.1 connections until `shutdown`, then lets in-flight
+/// requests finish. Like `axum::serve`, plus a header-read timer: a client
+/// that sends half a request head (or nothing, on a kept-alive connection)
+/// is disconnected after `header_timeout` instead of holding its connection
+/// forever. Bodies are bounded by the request timeout layer of the router.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// Publishes every `*.wasm` in `dir` that the registry does not have yet.

@@ -87,6 +87,56 @@ impl Guest for Hostile {
             "huge-output" => PredictionBuilder::new(&["ok"], &[1.0])?
                 .details(json!({ "blob": "x".repeat(4 << 20) }))
                 .build(),
+            "huge-explanation" => {
+                // Many small features: each is short, together far over the output cap.
+                let n: usize = r.arg.parse().unwrap_or(200_000);
+                let weights = (0..n).map(|i| (format!("feature-{i:08}"), 1.0 + i as f32)).collect();
+                PredictionBuilder::new(&["ok"], &[1.0])?.explanation(weights, n).build()
+            }
+            "sleep" => {
+                // Blocks in a host call (wasi:clocks subscribe + poll), not in wasm code.
+                let ms: u64 = r.arg.parse().unwrap_or(60_000);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                ok(json!({ "slept_ms": ms }))
+            }
+            "sleep-loop" => loop {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            },
+            "clock" => {
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0);
+                let start = std::time::Instant::now();
+                let mut x = 0u64;
+                for i in 0..100_000u64 {
+                    x = std::hint::black_box(x.wrapping_add(i));
+                }
+                ok(json!({ "wall_ms": wall, "monotonic_ns": start.elapsed().as_nanos() as u64, "x": x }))
+            }
+            "random" => {
+                // std's HashMap keys come from wasi:random.
+                use std::hash::BuildHasher;
+                let a = std::collections::hash_map::RandomState::new().hash_one("komp");
+                ok(json!({ "hash": a.to_string() }))
+            }
+            "socket" => {
+                let target = if r.arg.is_empty() { "127.0.0.1:9".to_string() } else { r.arg };
+                let tcp = match target.parse::<std::net::SocketAddr>() {
+                    Ok(addr) => std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(100))
+                        .map(|_| "connected".to_string())
+                        .unwrap_or_else(|e| e.to_string()),
+                    Err(e) => e.to_string(),
+                };
+                let udp = std::net::UdpSocket::bind("0.0.0.0:0")
+                    .and_then(|s| s.send_to(b"komp", &target).map(|_| ()))
+                    .map(|_| "sent".to_string())
+                    .unwrap_or_else(|e| e.to_string());
+                let dns = std::net::ToSocketAddrs::to_socket_addrs("localhost:80")
+                    .map(|a| format!("resolved {}", a.count()))
+                    .unwrap_or_else(|e| e.to_string());
+                ok(json!({ "tcp": tcp, "udp": udp, "dns": dns }))
+            }
             other => Err(Error::InvalidInput(format!("unknown mode {other:?}"))),
         }
     }
