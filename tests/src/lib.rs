@@ -92,3 +92,46 @@ pub fn komp_bin() -> PathBuf {
     assert!(bin.exists(), "{} does not exist; run `cargo build -p komp-host` first (scripts/test.sh does it)", bin.display());
     bin
 }
+
+/// Tight sandbox limits for tests, so the hostile cases end quickly.
+pub fn sandbox_config() -> komp_host::RuntimeConfig {
+    komp_host::RuntimeConfig {
+        deadline: std::time::Duration::from_millis(300),
+        memory_cap: 32 << 20,
+        max_instances: 16,
+        max_output_bytes: 64 << 10,
+        max_tensor_bytes: 4 << 20,
+        ..komp_host::RuntimeConfig::default()
+    }
+}
+
+/// A runtime with [`sandbox_config`] and the given components installed.
+pub fn runtime_with(specs: &[&ComponentSpec]) -> komp_host::Runtime {
+    let rt = komp_host::Runtime::new(sandbox_config()).expect("runtime");
+    for s in specs {
+        rt.install(packed(s)).expect("install");
+    }
+    rt
+}
+
+/// Calls the hostile component in `mode`; returns what it observed (its `details`).
+pub fn hostile(rt: &komp_host::Runtime, mode: &str, arg: &str) -> Result<serde_json::Value, komp_host::RuntimeError> {
+    let input = serde_json::json!({ "mode": mode, "arg": arg }).to_string();
+    rt.predict("hostile", None, &input).map(|o| o.prediction.details)
+}
+
+/// The private key file of `role` (`publisher` or `approver`) in keys/dev/,
+/// made 0600 as the key loader requires (git checks it out 0644).
+pub fn dev_key(role: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::fs::read_dir(root().join("keys/dev"))
+        .expect("keys/dev")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            let n = p.file_name().unwrap_or_default().to_string_lossy().to_string();
+            n.starts_with(role) && n.ends_with(".private.json")
+        })
+        .expect("a development key of that role");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    path
+}

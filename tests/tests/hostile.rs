@@ -10,34 +10,14 @@
 //!   sleep never outlasts the prediction deadline;
 //! - random: the host's CSPRNG (each call sees different bytes).
 
-use komp_host::{Runtime, RuntimeConfig, RuntimeError};
-use komp_tests::{packed, EXAMPLE_FEEDBACK, HOSTILE};
+use komp_host::{Runtime, RuntimeError};
+use komp_tests::{EXAMPLE_FEEDBACK, HOSTILE};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use komp_tests::{hostile, runtime_with, sandbox_config as config};
 
-fn config() -> RuntimeConfig {
-    RuntimeConfig {
-        deadline: Duration::from_millis(300),
-        memory_cap: 32 << 20,
-        max_instances: 16,
-        max_output_bytes: 64 << 10,
-        max_tensor_bytes: 4 << 20,
-        ..RuntimeConfig::default()
-    }
-}
 
-fn runtime_with(specs: &[&komp_tests::ComponentSpec]) -> Runtime {
-    let rt = Runtime::new(config()).expect("runtime");
-    for s in specs {
-        rt.install(packed(s)).expect("install");
-    }
-    rt
-}
 
-fn hostile(rt: &Runtime, mode: &str, arg: &str) -> Result<serde_json::Value, RuntimeError> {
-    let input = serde_json::json!({ "mode": mode, "arg": arg }).to_string();
-    rt.predict("hostile", None, &input).map(|o| o.prediction.details)
-}
 
 #[test]
 fn a_huge_explanation_is_refused_like_a_huge_output() {

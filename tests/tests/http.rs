@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use komp_tests::dev_key;
 
 struct TestServer {
     url: String,
@@ -361,20 +362,6 @@ fn a_yank_on_the_central_registry_reaches_the_municipal_host() {
     assert_eq!(r.status, 200);
 }
 
-fn dev_key(role: &str) -> PathBuf {
-    let dir = komp_tests::root().join("keys/dev");
-    let path = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().to_string();
-            n.starts_with(role) && n.ends_with(".private.json")
-        })
-        .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
-}
 
 #[allow(dead_code)]
 fn _assert_send_sync(s: Arc<komp_host::server::AppState>) -> impl Send + Sync {

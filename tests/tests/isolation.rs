@@ -3,23 +3,14 @@
 //! with every failure mode at full concurrency. In its own test binary so
 //! that no other test disturbs the measurement.
 
-use komp_host::{Runtime, RuntimeConfig};
+use komp_host::Runtime;
 use komp_tests::{packed, EXAMPLE_FEEDBACK, HOSTILE};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use komp_tests::sandbox_config as config;
 
-fn config() -> RuntimeConfig {
-    RuntimeConfig {
-        deadline: Duration::from_millis(300),
-        memory_cap: 32 << 20,
-        max_instances: 16,
-        max_output_bytes: 64 << 10,
-        max_tensor_bytes: 4 << 20,
-        ..RuntimeConfig::default()
-    }
-}
 
 fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
     v.sort();

@@ -2,33 +2,12 @@
 //! run by tract: results, golden vectors, and the sandbox's limits.
 
 use komp_host::{Runtime, RuntimeConfig, RuntimeError};
-use komp_tests::{packed, packed_with, EXAMPLE_FEEDBACK, HOSTILE};
+use komp_tests::{hostile, packed, packed_with, runtime_with, sandbox_config as config, EXAMPLE_FEEDBACK, HOSTILE};
 use std::time::{Duration, Instant};
 use tract_onnx::prelude::*;
 
-fn config() -> RuntimeConfig {
-    RuntimeConfig {
-        deadline: Duration::from_millis(300),
-        memory_cap: 32 << 20,
-        max_instances: 8,
-        max_output_bytes: 64 << 10,
-        max_tensor_bytes: 4 << 20,
-        ..RuntimeConfig::default()
-    }
-}
 
-fn runtime_with(specs: &[&komp_tests::ComponentSpec]) -> Runtime {
-    let rt = Runtime::new(config()).expect("runtime");
-    for s in specs {
-        rt.install(packed(s)).expect("install");
-    }
-    rt
-}
 
-fn hostile(rt: &Runtime, mode: &str, arg: &str) -> Result<serde_json::Value, RuntimeError> {
-    let input = serde_json::json!({ "mode": mode, "arg": arg }).to_string();
-    rt.predict("hostile", None, &input).map(|o| o.prediction.details)
-}
 
 /// Runs feedback.onnx with tract directly, outside any sandbox.
 fn tract_direct(text: &str) -> Vec<f32> {

@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use komp_tests::dev_key;
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -31,21 +32,6 @@ fn komp(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// The private key file of `role` in keys/dev/, made 0600 as the loader requires.
-fn dev_key(role: &str) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = komp_tests::root().join("keys/dev");
-    let path = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().to_string();
-            n.starts_with(role) && n.ends_with(".private.json")
-        })
-        .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path.to_string_lossy().to_string()
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Class {
@@ -117,8 +103,8 @@ fn soak() {
     // The hostile component, signed and endorsed with the development keys for this run.
     let hostile = seeds.join("hostile.wasm");
     std::fs::write(&hostile, komp_tests::packed(&komp_tests::HOSTILE)).unwrap();
-    komp(&["sign", hostile.to_str().unwrap(), "--key", &dev_key("publisher")]);
-    komp(&["endorse", hostile.to_str().unwrap(), "--key", &dev_key("approver")]);
+    komp(&["sign", hostile.to_str().unwrap(), "--key", dev_key("publisher").to_str().unwrap()]);
+    komp(&["endorse", hostile.to_str().unwrap(), "--key", dev_key("approver").to_str().unwrap()]);
     let config = dir.path().join("config.json");
     std::fs::write(
         &config,
