@@ -119,8 +119,15 @@ impl Artifact {
                 }
                 models.push((model.to_string(), s.data.clone()));
             }
-            if !name.starts_with(MODEL_SECTION_PREFIX) && name != MANIFEST_SECTION && s.data.len() > MAX_OTHER_SECTION_BYTES {
-                return Err(ArtifactError::OversizedSection { name: name.clone(), offset: s.range.start, size: s.data.len() });
+            if !name.starts_with(MODEL_SECTION_PREFIX)
+                && name != MANIFEST_SECTION
+                && s.data.len() > MAX_OTHER_SECTION_BYTES
+            {
+                return Err(ArtifactError::OversizedSection {
+                    name: name.clone(),
+                    offset: s.range.start,
+                    size: s.data.len(),
+                });
             }
         }
         let manifest_range = manifest_range.ok_or(ArtifactError::MissingManifest)?;
@@ -130,10 +137,8 @@ impl Artifact {
         let manifest: Manifest = serde_json::from_slice(&bytes[manifest_range])?;
         manifest.validate().map_err(ArtifactError::ManifestInvalid)?;
         for m in &manifest.models {
-            let (_, range) = models
-                .iter()
-                .find(|(n, _)| n == &m.name)
-                .ok_or_else(|| ArtifactError::MissingModel(m.name.clone()))?;
+            let (_, range) =
+                models.iter().find(|(n, _)| n == &m.name).ok_or_else(|| ArtifactError::MissingModel(m.name.clone()))?;
             let actual = sha256_hex(&bytes[range.clone()]);
             if !actual.eq_ignore_ascii_case(&m.sha256) {
                 return Err(ArtifactError::ModelDigestMismatch {
@@ -146,7 +151,8 @@ impl Artifact {
         if let Some((name, _)) = models.iter().find(|(n, _)| !manifest.models.iter().any(|m| &m.name == n)) {
             return Err(ArtifactError::UnlistedModel(name.clone()));
         }
-        let signed_from = sections.first().filter(|s| signature.is_some() && s.custom_name.is_some()).map_or(8, |s| s.range.end);
+        let signed_from =
+            sections.first().filter(|s| signature.is_some() && s.custom_name.is_some()).map_or(8, |s| s.range.end);
         let digest = sha256_hex(&bytes[signed_from..]);
         Ok(Artifact { bytes, manifest, models, signature, signed_from, digest })
     }
@@ -209,9 +215,11 @@ impl Artifact {
 /// if the manifest already states one) so authors cannot ship a stale digest.
 pub fn pack(component: &[u8], mut manifest: Manifest, models: &[(String, Vec<u8>)]) -> Result<Artifact, ArtifactError> {
     let sections = top_level_sections(component)?;
-    if let Some(name) = sections.iter().filter_map(|s| s.custom_name.as_deref()).find(|n| {
-        *n == MANIFEST_SECTION || *n == SIGNATURE_SECTION || n.starts_with(MODEL_SECTION_PREFIX)
-    }) {
+    if let Some(name) = sections
+        .iter()
+        .filter_map(|s| s.custom_name.as_deref())
+        .find(|n| *n == MANIFEST_SECTION || *n == SIGNATURE_SECTION || n.starts_with(MODEL_SECTION_PREFIX))
+    {
         return Err(ArtifactError::AlreadyPacked(name.to_string()));
     }
     for (name, bytes) in models {
@@ -219,7 +227,11 @@ pub fn pack(component: &[u8], mut manifest: Manifest, models: &[(String, Vec<u8>
         match manifest.models.iter_mut().find(|m| &m.name == name) {
             Some(m) if m.sha256.is_empty() => m.sha256 = actual,
             Some(m) if !m.sha256.eq_ignore_ascii_case(&actual) => {
-                return Err(ArtifactError::ModelDigestMismatch { name: name.clone(), expected: m.sha256.clone(), actual })
+                return Err(ArtifactError::ModelDigestMismatch {
+                    name: name.clone(),
+                    expected: m.sha256.clone(),
+                    actual,
+                })
             }
             Some(_) => {}
             None => manifest.models.push(ModelRef { name: name.clone(), sha256: actual, format: "onnx".into() }),

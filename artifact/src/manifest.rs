@@ -141,10 +141,7 @@ impl Manifest {
             || !self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             || self.name.starts_with('-')
         {
-            return Err(format!(
-                "name {:?} is not valid: use 1-64 lowercase ASCII letters, digits and '-'",
-                self.name
-            ));
+            return Err(format!("name {:?} is not valid: use 1-64 lowercase ASCII letters, digits and '-'", self.name));
         }
         if self.world != STANDARD_WORLD {
             return Err(format!("world {:?} is not supported; expected {STANDARD_WORLD:?}", self.world));
@@ -169,7 +166,10 @@ impl Manifest {
         }
         for (i, g) in self.golden_vectors.iter().enumerate() {
             if !self.labels.iter().any(|l| l.id == g.expected.label) {
-                return Err(format!("golden_vectors[{i}] expects label {:?}, which is not in labels", g.expected.label));
+                return Err(format!(
+                    "golden_vectors[{i}] expects label {:?}, which is not in labels",
+                    g.expected.label
+                ));
             }
             if !(g.tolerance >= 0.0 && g.tolerance.is_finite()) {
                 return Err(format!("golden_vectors[{i}].tolerance must be a finite number >= 0"));

@@ -77,7 +77,10 @@ pub fn top_level_sections(bytes: &[u8]) -> Result<Vec<Section>, ArtifactError> {
                 // only move our offset; `skip_section` is for code bodies only
                 // and panics here.
                 if unchecked_range.end > bytes.len() {
-                    return Err(ArtifactError::Malformed { offset: start, reason: "file ends inside a nested module or component".into() });
+                    return Err(ArtifactError::Malformed {
+                        offset: start,
+                        reason: "file ends inside a nested module or component".into(),
+                    });
                 }
                 offset = unchecked_range.end;
                 sections.push(Section { range: start..offset, custom_name: None, data: start..offset });
@@ -88,7 +91,10 @@ pub fn top_level_sections(bytes: &[u8]) -> Result<Vec<Section>, ArtifactError> {
         }
     }
     if offset != bytes.len() {
-        return Err(ArtifactError::Malformed { offset, reason: "trailing bytes after the end of the component".into() });
+        return Err(ArtifactError::Malformed {
+            offset,
+            reason: "trailing bytes after the end of the component".into(),
+        });
     }
     Ok(sections)
 }

@@ -91,7 +91,8 @@ pub(crate) fn walk(dir: &Path, strict: bool, mut sink: impl FnMut(&Record, Loc))
     let mut anchor_backed = anchor.is_none();
     let nfiles = files.len();
     for (i, (first_seq, path)) in files.into_iter().enumerate() {
-        let mut info = SegmentInfo { first_seq, path: path.clone(), last: None, first_time_ms: None, last_time_ms: 0, bytes: 0 };
+        let mut info =
+            SegmentInfo { first_seq, path: path.clone(), last: None, first_time_ms: None, last_time_ms: 0, bytes: 0 };
         let mut line_no = 0u64;
         let mut brk: Option<ChainBreak> = None;
         let tail = scan_lines(&path, |off, line| {
@@ -125,7 +126,10 @@ pub(crate) fn walk(dir: &Path, strict: bool, mut sink: impl FnMut(&Record, Loc))
                 }
             }
             if seq != exp_seq {
-                report(exp_seq, format!("expected seq {exp_seq}, found seq {seq} (record deleted, inserted or reordered)"))?;
+                report(
+                    exp_seq,
+                    format!("expected seq {exp_seq}, found seq {seq} (record deleted, inserted or reordered)"),
+                )?;
             } else if rec.prev_hash() != prev {
                 report(seq, format!("prev_hash {} does not match hash of seq {} ({prev})", rec.prev_hash(), seq - 1))?;
             }
@@ -135,7 +139,8 @@ pub(crate) fn walk(dir: &Path, strict: bool, mut sink: impl FnMut(&Record, Loc))
                         anchor_backed = true;
                     }
                 }
-                w.last_purge = Some((p.seq, p.through_seq, p.through_hash.clone(), p.through_time_ms, p.segments.clone()));
+                w.last_purge =
+                    Some((p.seq, p.through_seq, p.through_hash.clone(), p.through_time_ms, p.segments.clone()));
             }
             // Continue from this record (in lenient mode this resynchronises after a break).
             exp_seq = seq + 1;
@@ -155,7 +160,12 @@ pub(crate) fn walk(dir: &Path, strict: bool, mut sink: impl FnMut(&Record, Loc))
             if i + 1 == nfiles {
                 w.torn = Some((path.clone(), off, bytes));
             } else {
-                let b = ChainBreak { seq: exp_seq, file: path.clone(), line: line_no + 1, reason: "partial line at the end of a non-final segment".into() };
+                let b = ChainBreak {
+                    seq: exp_seq,
+                    file: path.clone(),
+                    line: line_no + 1,
+                    reason: "partial line at the end of a non-final segment".into(),
+                };
                 if strict {
                     return Err(AuditError::ChainBroken(Box::new(b)));
                 }
@@ -189,7 +199,10 @@ pub fn verify_dir(dir: impl AsRef<Path>) -> Result<VerifyReport> {
 
 pub(crate) fn verify_with_head(dir: &Path, head: Option<(u64, String)>) -> Result<VerifyReport> {
     if !dir.is_dir() {
-        return Err(AuditError::Io { path: dir.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory") });
+        return Err(AuditError::Io {
+            path: dir.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
+        });
     }
     let mut first_seq = None;
     let mut seen_head = false;
@@ -210,7 +223,9 @@ pub(crate) fn verify_with_head(dir: &Path, head: Option<(u64, String)>) -> Resul
                 seq: s,
                 file,
                 line: 0,
-                reason: format!("acknowledged record seq {s} (hash {h}) is missing: the end of the log was truncated or rewritten"),
+                reason: format!(
+                    "acknowledged record seq {s} (hash {h}) is missing: the end of the log was truncated or rewritten"
+                ),
             })));
         }
     }

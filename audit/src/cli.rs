@@ -60,7 +60,10 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                     println!("  starts at retention anchor seq {} (hash {})", a.seq, a.hash);
                 }
                 if r.torn_tail_bytes > 0 {
-                    println!("  {} bytes of unterminated last line (crash or write in progress; never acknowledged)", r.torn_tail_bytes);
+                    println!(
+                        "  {} bytes of unterminated last line (crash or write in progress; never acknowledged)",
+                        r.torn_tail_bytes
+                    );
                 }
             }
             Ok(())

@@ -146,10 +146,24 @@ impl State {
                     *m.label_counts.entry(l.clone()).or_default() += 1;
                 }
                 let t = self.tenants.entry(p.tenant.clone()).or_default();
-                t.entries.push(Entry { seq: p.seq, time_ms: p.time_ms, kind: Kind::Prediction, component: component.clone(), loc });
+                t.entries.push(Entry {
+                    seq: p.seq,
+                    time_ms: p.time_ms,
+                    kind: Kind::Prediction,
+                    component: component.clone(),
+                    loc,
+                });
                 t.by_request.insert(
                     p.request_id.clone(),
-                    PredInfo { seq: p.seq, component, label: p.label.clone(), ok, human_review: p.requires_human_review, feedback: Vec::new(), latest: None },
+                    PredInfo {
+                        seq: p.seq,
+                        component,
+                        label: p.label.clone(),
+                        ok,
+                        human_review: p.requires_human_review,
+                        feedback: Vec::new(),
+                        latest: None,
+                    },
                 );
             }
             Record::Feedback(f) => {

@@ -43,8 +43,8 @@ pub use chain::{verify_dir, VerifyReport};
 pub use error::{AuditError, ChainBreak, Result};
 pub use index::{Kind, Monitoring};
 pub use record::{
-    new_request_id, valid_tenant, Decision, Feedback, FeedbackRecord, InputHmac, NewRecord, Outcome, PredictionRecord, PurgeRecord, Record,
-    GENESIS_HASH, MAX_ERROR_CHARS, MAX_NOTE_CHARS,
+    new_request_id, valid_tenant, Decision, Feedback, FeedbackRecord, InputHmac, NewRecord, Outcome, PredictionRecord,
+    PurgeRecord, Record, GENESIS_HASH, MAX_ERROR_CHARS, MAX_NOTE_CHARS,
 };
 pub use storage::Anchor;
 pub use time::{format_rfc3339, ms_system_time, parse_rfc3339, system_time_ms};
@@ -109,7 +109,13 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { retention: MIN_RETENTION, max_segment_bytes: 64 << 20, max_batch: 4096, key_file: None, clock: Clock::default() }
+        AuditConfig {
+            retention: MIN_RETENTION,
+            max_segment_bytes: 64 << 20,
+            max_batch: 4096,
+            key_file: None,
+            clock: Clock::default(),
+        }
     }
 }
 
@@ -200,11 +206,15 @@ impl Audit {
     pub fn open(dir: impl AsRef<Path>, config: AuditConfig) -> Result<Audit> {
         let dir = dir.as_ref().to_path_buf();
         if config.retention < MIN_RETENTION {
-            return Err(AuditError::InvalidRecord(format!("retention must be at least {} days", MIN_RETENTION.as_secs() / 86_400)));
+            return Err(AuditError::InvalidRecord(format!(
+                "retention must be at least {} days",
+                MIN_RETENTION.as_secs() / 86_400
+            )));
         }
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock_file = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
+        let lock_file =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
         match lock_file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => return Err(AuditError::Locked(dir)),
@@ -260,7 +270,14 @@ impl Audit {
         let (head_seq, head_hash, head_time) = w.head.clone();
         if w.segments.last().is_none_or(|s| s.last.is_none() && s.first_seq != head_seq + 1) {
             let path = dir.join(segment_name(head_seq + 1));
-            w.segments.push(chain::SegmentInfo { first_seq: head_seq + 1, path, last: None, first_time_ms: None, last_time_ms: 0, bytes: 0 });
+            w.segments.push(chain::SegmentInfo {
+                first_seq: head_seq + 1,
+                path,
+                last: None,
+                first_time_ms: None,
+                last_time_ms: 0,
+                bytes: 0,
+            });
         }
         let active = w.segments.last_mut().unwrap();
         let file = Writer::open_segment(&active.path)?;
@@ -366,7 +383,11 @@ impl Audit {
         let p = st.tenants.get(tenant).and_then(|t| t.by_request.get(request_id)).ok_or(AuditError::NotFound)?;
         let predicted = match (&p.label, p.ok) {
             (Some(l), true) => l.clone(),
-            _ => return Err(AuditError::InvalidFeedback("the prediction failed; there is no label to accept or override".into())),
+            _ => {
+                return Err(AuditError::InvalidFeedback(
+                    "the prediction failed; there is no label to accept or override".into(),
+                ))
+            }
         };
         let (final_label, note) = fb.validate(&predicted)?;
         Ok(FeedbackRecord {
@@ -402,7 +423,12 @@ impl Audit {
             buf.resize(loc.len as usize, 0);
             file.read_exact_at(&mut buf, loc.off).map_err(io_err(path))?;
             let rec = record::decode(&buf).map_err(|reason| {
-                AuditError::ChainBroken(Box::new(ChainBreak { seq: 0, file: path.clone(), line: 0, reason: format!("record at byte {}: {reason}", loc.off) }))
+                AuditError::ChainBroken(Box::new(ChainBreak {
+                    seq: 0,
+                    file: path.clone(),
+                    line: 0,
+                    reason: format!("record at byte {}: {reason}", loc.off),
+                }))
             })?;
             f(&buf, rec)?;
         }
@@ -476,7 +502,13 @@ impl Audit {
 
     /// Writes the tenant's records committed in `[since, until)` as JSON Lines, oldest first,
     /// byte-for-byte as stored (so each line's `hash` can be checked). Returns the line count.
-    pub fn export_jsonl(&self, tenant: &str, since: Option<SystemTime>, until: Option<SystemTime>, out: &mut dyn Write) -> Result<u64> {
+    pub fn export_jsonl(
+        &self,
+        tenant: &str,
+        since: Option<SystemTime>,
+        until: Option<SystemTime>,
+        out: &mut dyn Write,
+    ) -> Result<u64> {
         let filter = Filter { since, until, order: Order::OldestFirst, ..Default::default() };
         let locs = self.select(tenant, &filter, usize::MAX);
         let mut n = 0;
@@ -517,12 +549,37 @@ impl Audit {
         let mut counter = |name: &str, help: &str, kind: &str, v: String| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         };
-        counter("komp_audit_commits_total", "Group commits (write + fdatasync) of the audit log.", "counter", s.commits.to_string());
+        counter(
+            "komp_audit_commits_total",
+            "Group commits (write + fdatasync) of the audit log.",
+            "counter",
+            s.commits.to_string(),
+        );
         counter("komp_audit_records_total", "Audit records made durable.", "counter", s.records.to_string());
-        counter("komp_audit_failed_commits_total", "Batches refused because the audit log could not write or fsync.", "counter", s.failed_commits.to_string());
-        counter("komp_audit_last_batch_size", "Records in the most recent group commit.", "gauge", s.last_batch_size.to_string());
-        counter("komp_audit_head_seq", "Sequence number of the last acknowledged audit record.", "gauge", self.head().0.to_string());
-        counter("komp_audit_chain_broken", "1 if open found damage in the hash chain.", "gauge", u8::from(self.integrity().is_some()).to_string());
+        counter(
+            "komp_audit_failed_commits_total",
+            "Batches refused because the audit log could not write or fsync.",
+            "counter",
+            s.failed_commits.to_string(),
+        );
+        counter(
+            "komp_audit_last_batch_size",
+            "Records in the most recent group commit.",
+            "gauge",
+            s.last_batch_size.to_string(),
+        );
+        counter(
+            "komp_audit_head_seq",
+            "Sequence number of the last acknowledged audit record.",
+            "gauge",
+            self.head().0.to_string(),
+        );
+        counter(
+            "komp_audit_chain_broken",
+            "1 if open found damage in the hash chain.",
+            "gauge",
+            u8::from(self.integrity().is_some()).to_string(),
+        );
         let _ = writeln!(o, "# HELP komp_audit_commit_seconds Duration of write + fdatasync per group commit.\n# TYPE komp_audit_commit_seconds histogram");
         for (le, c) in &s.latency_buckets {
             let _ = writeln!(o, "komp_audit_commit_seconds_bucket{{le=\"{}\"}} {c}", *le as f64 / 1e6);
@@ -543,7 +600,13 @@ impl Audit {
         for (name, help, get) in series {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge");
             for e in &all {
-                let _ = writeln!(o, "{name}{{tenant=\"{}\",component=\"{}\"}} {}", e.tenant, e.component, get(&e.monitoring));
+                let _ = writeln!(
+                    o,
+                    "{name}{{tenant=\"{}\",component=\"{}\"}} {}",
+                    e.tenant,
+                    e.component,
+                    get(&e.monitoring)
+                );
             }
         }
         o
@@ -584,7 +647,13 @@ fn chain_decode(line: &[u8], path: &Path) -> Result<Record> {
 /// Exports one tenant's records from a log directory without opening it for writing (the CLI's
 /// `komp audit export`; works while the host runs). Lines are copied as stored; lines whose own
 /// hash does not verify are refused.
-pub fn export_dir(dir: impl AsRef<Path>, tenant: &str, since: Option<SystemTime>, until: Option<SystemTime>, out: &mut dyn Write) -> Result<u64> {
+pub fn export_dir(
+    dir: impl AsRef<Path>,
+    tenant: &str,
+    since: Option<SystemTime>,
+    until: Option<SystemTime>,
+    out: &mut dyn Write,
+) -> Result<u64> {
     let dir = dir.as_ref();
     if !valid_tenant(tenant) {
         return Err(AuditError::InvalidRecord("tenant must be a four-digit kommunekode".into()));

@@ -188,7 +188,10 @@ pub(crate) fn encode(rec: &Record) -> (Vec<u8>, String) {
 /// Checks a line's own hash and parses it. Does not check the chain link (`prev_hash`, `seq`).
 pub(crate) fn decode(line: &[u8]) -> std::result::Result<Record, String> {
     let n = line.len();
-    if n <= SUFFIX_LEN || &line[n - SUFFIX_LEN..n - SUFFIX_LEN + SUFFIX_HEAD.len()] != SUFFIX_HEAD || &line[n - 2..] != b"\"}" {
+    if n <= SUFFIX_LEN
+        || &line[n - SUFFIX_LEN..n - SUFFIX_LEN + SUFFIX_HEAD.len()] != SUFFIX_HEAD
+        || &line[n - 2..] != b"\"}"
+    {
         return Err("malformed line (no trailing hash field)".into());
     }
     let stored = &line[n - 66..n - 2];
@@ -200,7 +203,10 @@ pub(crate) fn decode(line: &[u8]) -> std::result::Result<Record, String> {
     h.update(b"}");
     let computed = hex::encode(h.finalize());
     if computed.as_bytes() != stored {
-        return Err(format!("hash mismatch (record was altered): stored {}, computed {computed}", String::from_utf8_lossy(stored)));
+        return Err(format!(
+            "hash mismatch (record was altered): stored {}, computed {computed}",
+            String::from_utf8_lossy(stored)
+        ));
     }
     let mut rec: Record = serde_json::from_slice(line).map_err(|e| format!("unparseable record: {e}"))?;
     rec.set_hash(computed);
@@ -328,8 +334,14 @@ impl NewRecord {
                 ("ok".to_string(), None)
             }
             Outcome::Error { kind, message } => {
-                if kind == "ok" || kind.is_empty() || kind.len() > 64 || !kind.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_.-".contains(&c)) {
-                    return Err(AuditError::InvalidRecord("error kind must be 1-64 characters of [a-z0-9_.-] and not \"ok\"".into()));
+                if kind == "ok"
+                    || kind.is_empty()
+                    || kind.len() > 64
+                    || !kind.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_.-".contains(&c))
+                {
+                    return Err(AuditError::InvalidRecord(
+                        "error kind must be 1-64 characters of [a-z0-9_.-] and not \"ok\"".into(),
+                    ));
                 }
                 (kind, Some(truncate_chars(&message, MAX_ERROR_CHARS)))
             }
@@ -361,7 +373,8 @@ impl Feedback {
     /// Validates against the prediction's label; returns (final_label, note).
     pub(crate) fn validate(&self, predicted: &str) -> Result<(String, Option<String>)> {
         let bad = |m: &str| AuditError::InvalidFeedback(m.to_string());
-        check_id("token_id", &self.token_id).map_err(|_| bad("token_id must be 1-128 characters of [A-Za-z0-9._:-@/+]"))?;
+        check_id("token_id", &self.token_id)
+            .map_err(|_| bad("token_id must be 1-128 characters of [A-Za-z0-9._:-@/+]"))?;
         if let Some(note) = &self.note {
             if note.chars().count() > MAX_NOTE_CHARS {
                 return Err(bad(&format!("note longer than {MAX_NOTE_CHARS} characters")));
@@ -376,9 +389,15 @@ impl Feedback {
         let final_label = match (self.decision, &self.final_label) {
             (Decision::Accepted, None) => predicted.to_string(),
             (Decision::Accepted, Some(l)) if l == predicted => l.clone(),
-            (Decision::Accepted, Some(_)) => return Err(bad("accepted, but final_label differs from the prediction (use overridden)")),
-            (Decision::Overridden, None) => return Err(bad("final_label is required when the prediction is overridden")),
-            (Decision::Overridden, Some(l)) if l == predicted => return Err(bad("overridden, but final_label equals the prediction (use accepted)")),
+            (Decision::Accepted, Some(_)) => {
+                return Err(bad("accepted, but final_label differs from the prediction (use overridden)"))
+            }
+            (Decision::Overridden, None) => {
+                return Err(bad("final_label is required when the prediction is overridden"))
+            }
+            (Decision::Overridden, Some(l)) if l == predicted => {
+                return Err(bad("overridden, but final_label equals the prediction (use accepted)"))
+            }
             (Decision::Overridden, Some(l)) => l.clone(),
         };
         let note = self.note.clone().filter(|n| !n.trim().is_empty());

@@ -128,9 +128,7 @@ pub struct Anchor {
 pub(crate) fn read_anchor(dir: &Path) -> Result<Option<Anchor>> {
     let path = dir.join(ANCHOR_FILE);
     match fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| AuditError::Metadata { path, reason: e.to_string() }),
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| AuditError::Metadata { path, reason: e.to_string() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path)(e)),
     }

@@ -73,7 +73,8 @@ pub(crate) enum Cmd {
 }
 
 /// Upper bounds (µs) of the commit latency histogram buckets.
-pub const LATENCY_BUCKETS_US: [u64; 12] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 1_000_000];
+pub const LATENCY_BUCKETS_US: [u64; 12] =
+    [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 1_000_000];
 
 /// Group-commit statistics, for Prometheus.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -242,7 +243,14 @@ impl Writer {
         sync_dir(&self.shared.dir)?;
         self.file = file;
         self.seg_day = day;
-        self.segments.push(SegmentInfo { first_seq: self.next_seq, path, last: None, first_time_ms: None, last_time_ms: 0, bytes: 0 });
+        self.segments.push(SegmentInfo {
+            first_seq: self.next_seq,
+            path,
+            last: None,
+            first_time_ms: None,
+            last_time_ms: 0,
+            bytes: 0,
+        });
         Ok(())
     }
 
@@ -315,7 +323,8 @@ impl Writer {
             // Nothing was acknowledged: cut the partial batch off and carry on (e.g. disk full).
             let rolled_back = self.file.set_len(base).and_then(|_| self.file.sync_data());
             if let Err(e2) = rolled_back {
-                self.poisoned = Some(format!("write to {} failed ({e}) and could not be rolled back ({e2})", path.display()));
+                self.poisoned =
+                    Some(format!("write to {} failed ({e}) and could not be rolled back ({e2})", path.display()));
                 tracing::error!(error = %e2, "audit log poisoned");
             }
             self.fail(start_seq, start_prev, done, format!("write to {} failed: {e}", path.display()));

@@ -100,9 +100,15 @@ fn child(dir: &Path) -> ! {
                 let tenant = TENANTS[t % TENANTS.len()];
                 for i in 0.. {
                     let id = format!("c{cycle}-t{t}-{i}");
-                    a.append(rec(&a, tenant, &id, "underretning", if i % 2 == 0 { "acute" } else { "not_acute" })).unwrap();
+                    a.append(rec(&a, tenant, &id, "underretning", if i % 2 == 0 { "acute" } else { "not_acute" }))
+                        .unwrap();
                     if i % 5 == 0 {
-                        let fb = Feedback { token_id: "cw".into(), decision: Decision::Accepted, final_label: None, note: None };
+                        let fb = Feedback {
+                            token_id: "cw".into(),
+                            decision: Decision::Accepted,
+                            final_label: None,
+                            note: None,
+                        };
                         a.add_feedback(tenant, &id, fb).unwrap();
                     }
                     let mut out = std::io::stdout().lock();

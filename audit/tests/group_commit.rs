@@ -57,7 +57,13 @@ fn concurrent_appends_are_group_committed() {
 #[test]
 fn verify_and_queries_run_while_appending() {
     let d = tempfile::tempdir().unwrap();
-    let a = Arc::new(komp_audit::Audit::open(d.path(), komp_audit::AuditConfig { max_segment_bytes: 16 * 1024, ..Default::default() }).unwrap());
+    let a = Arc::new(
+        komp_audit::Audit::open(
+            d.path(),
+            komp_audit::AuditConfig { max_segment_bytes: 16 * 1024, ..Default::default() },
+        )
+        .unwrap(),
+    );
     let writers: Vec<_> = (0..4)
         .map(|t| {
             let a = a.clone();

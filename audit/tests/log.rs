@@ -100,7 +100,10 @@ fn duplicate_request_ids_are_refused_per_tenant() {
     a.append(rec(&a, "0147", "same", "c", "acute")).unwrap();
     drop(a);
     let a = open(d.path());
-    assert!(matches!(a.append(rec(&a, "0101", "same", "c", "acute")), Err(AuditError::DuplicateRequestId)), "after reopen too");
+    assert!(
+        matches!(a.append(rec(&a, "0101", "same", "c", "acute")), Err(AuditError::DuplicateRequestId)),
+        "after reopen too"
+    );
     a.verify().unwrap();
 }
 
@@ -110,11 +113,26 @@ fn reopen_continues_chain_and_rebuilds_index_and_monitoring() {
     let (m1, h) = {
         let a = open(d.path());
         for i in 0..20 {
-            a.append(rec(&a, "0101", &format!("r{i}"), "underretning", if i % 3 == 0 { "acute" } else { "not_acute" })).unwrap();
+            a.append(rec(&a, "0101", &format!("r{i}"), "underretning", if i % 3 == 0 { "acute" } else { "not_acute" }))
+                .unwrap();
         }
-        a.add_feedback("0101", "r0", Feedback { token_id: "cw".into(), decision: Decision::Accepted, final_label: None, note: None }).unwrap();
-        a.add_feedback("0101", "r1", Feedback { token_id: "cw".into(), decision: Decision::Overridden, final_label: Some("acute".into()), note: Some("police report".into()) })
-            .unwrap();
+        a.add_feedback(
+            "0101",
+            "r0",
+            Feedback { token_id: "cw".into(), decision: Decision::Accepted, final_label: None, note: None },
+        )
+        .unwrap();
+        a.add_feedback(
+            "0101",
+            "r1",
+            Feedback {
+                token_id: "cw".into(),
+                decision: Decision::Overridden,
+                final_label: Some("acute".into()),
+                note: Some("police report".into()),
+            },
+        )
+        .unwrap();
         (a.monitoring("0101", "underretning"), a.head())
     };
     let a = open(d.path());
@@ -265,7 +283,8 @@ fn tamper_deleting_a_segment_is_detected() {
     let rec: Record = serde_json::from_str(first.lines().next().unwrap()).unwrap();
     fs::write(
         d.path().join("anchor.json"),
-        serde_json::to_string(&Anchor { seq: rec.seq() - 1, hash: rec.prev_hash().into(), time_ms: 0, purge_seq: 1 }).unwrap(),
+        serde_json::to_string(&Anchor { seq: rec.seq() - 1, hash: rec.prev_hash().into(), time_ms: 0, purge_seq: 1 })
+            .unwrap(),
     )
     .unwrap();
     assert!(broken(d.path()).reason.contains("not vouched"));
@@ -334,7 +353,10 @@ fn feedback_validation() {
     assert!(invalid(fb(Decision::Overridden, Some("a\u{7}"), None)));
     assert!(invalid(fb(Decision::Accepted, None, Some("x".repeat(MAX_NOTE_CHARS + 1)))));
     assert!(invalid(fb(Decision::Accepted, None, Some("bell\u{7}".into()))));
-    assert!(matches!(a.add_feedback("0101", "failed", fb(Decision::Accepted, None, None)), Err(AuditError::InvalidFeedback(_))));
+    assert!(matches!(
+        a.add_feedback("0101", "failed", fb(Decision::Accepted, None, None)),
+        Err(AuditError::InvalidFeedback(_))
+    ));
     assert_eq!(a.head().0, 2, "nothing appended by refused feedback");
 
     let r = a.add_feedback("0101", "p", fb(Decision::Accepted, None, Some("æøå ".repeat(MAX_NOTE_CHARS / 4)))).unwrap();
@@ -343,7 +365,10 @@ fn feedback_validation() {
     let case = a.get("0101", "p").unwrap().unwrap();
     assert_eq!(case.feedback.len(), 2);
     let f = &case.feedback[1];
-    assert_eq!((f.decision, f.final_label.as_str(), f.predicted_label.as_str()), (Decision::Overridden, "not_acute", "acute"));
+    assert_eq!(
+        (f.decision, f.final_label.as_str(), f.predicted_label.as_str()),
+        (Decision::Overridden, "not_acute", "acute")
+    );
     assert_eq!(f.component, "c");
     assert_eq!(f.token_id, "cw-7");
     assert_eq!(case.feedback[0].final_label, "acute", "accepted: final label is the prediction");
@@ -368,7 +393,12 @@ fn monitoring_counts() {
         a.add_feedback("0101", &format!("r{i}"), acc.clone()).unwrap();
     }
     for i in 6..8 {
-        a.add_feedback("0101", &format!("r{i}"), Feedback { decision: Decision::Overridden, final_label: Some("acute".into()), ..acc.clone() }).unwrap();
+        a.add_feedback(
+            "0101",
+            &format!("r{i}"),
+            Feedback { decision: Decision::Overridden, final_label: Some("acute".into()), ..acc.clone() },
+        )
+        .unwrap();
     }
     let m = a.monitoring("0101", "underretning");
     assert_eq!((m.predictions, m.errors, m.human_review), (11, 1, 4));
@@ -400,7 +430,12 @@ fn queries_filter_order_and_page() {
         a.append(rec(&a, "0101", &format!("r{i}"), comp, "acute")).unwrap();
         a.append(rec(&a, "0147", &format!("r{i}"), comp, "acute")).unwrap();
     }
-    a.add_feedback("0101", "r4", Feedback { token_id: "cw".into(), decision: Decision::Accepted, final_label: None, note: None }).unwrap();
+    a.add_feedback(
+        "0101",
+        "r4",
+        Feedback { token_id: "cw".into(), decision: Decision::Accepted, final_label: None, note: None },
+    )
+    .unwrap();
     let q = |f: Filter| a.query("0101", &f).unwrap();
     let seqs = |v: &[Record]| v.iter().map(Record::seq).collect::<Vec<_>>();
 
@@ -416,7 +451,12 @@ fn queries_filter_order_and_page() {
     let page2 = q(Filter { order: Order::OldestFirst, limit: Some(3), after_seq: Some(5), ..Default::default() });
     assert_eq!(seqs(&page2), vec![7, 9, 11]);
 
-    let odd = q(Filter { component: Some("odd".into()), kind: Some(Kind::Prediction), limit: Some(100), ..Default::default() });
+    let odd = q(Filter {
+        component: Some("odd".into()),
+        kind: Some(Kind::Prediction),
+        limit: Some(100),
+        ..Default::default()
+    });
     assert_eq!(odd.len(), 15);
     assert_eq!(q(Filter { kind: Some(Kind::Feedback), ..Default::default() }).len(), 1);
     assert_eq!(q(Filter { limit: None, ..Default::default() }).len(), 31);
@@ -477,8 +517,20 @@ fn cli_verify_and_export() {
         a.append(rec(&a, "0101", "r", "c", "acute")).unwrap();
     }
     cli::run(cli::AuditCommand::Verify { dir: d.path().into(), json: true }).unwrap();
-    cli::run(cli::AuditCommand::Export { dir: d.path().into(), tenant: "0101".into(), since: Some("2020-01-01".into()), until: None }).unwrap();
-    assert!(cli::run(cli::AuditCommand::Export { dir: d.path().into(), tenant: "0101".into(), since: Some("yesterday".into()), until: None }).is_err());
+    cli::run(cli::AuditCommand::Export {
+        dir: d.path().into(),
+        tenant: "0101".into(),
+        since: Some("2020-01-01".into()),
+        until: None,
+    })
+    .unwrap();
+    assert!(cli::run(cli::AuditCommand::Export {
+        dir: d.path().into(),
+        tenant: "0101".into(),
+        since: Some("yesterday".into()),
+        until: None
+    })
+    .is_err());
     let seg = segments(d.path()).remove(0);
     rewrite_lines(&seg, |l| l[0] = l[0].replacen("acute", "acutE", 1));
     let err = cli::run(cli::AuditCommand::Verify { dir: d.path().into(), json: false }).unwrap_err();
@@ -492,7 +544,9 @@ async fn async_append_and_feedback() {
     let mut tasks = Vec::new();
     for i in 0..50 {
         let a = a.clone();
-        tasks.push(tokio::spawn(async move { a.append_async(rec(&a, "0101", &format!("r{i}"), "c", "acute")).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            a.append_async(rec(&a, "0101", &format!("r{i}"), "c", "acute")).await.unwrap()
+        }));
     }
     let mut seqs = Vec::new();
     for t in tasks {
@@ -500,9 +554,20 @@ async fn async_append_and_feedback() {
     }
     seqs.sort();
     assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
-    a.add_feedback_async("0101", "r7", Feedback { token_id: "cw".into(), decision: Decision::Accepted, final_label: None, note: None }).await.unwrap();
+    a.add_feedback_async(
+        "0101",
+        "r7",
+        Feedback { token_id: "cw".into(), decision: Decision::Accepted, final_label: None, note: None },
+    )
+    .await
+    .unwrap();
     assert!(matches!(
-        a.add_feedback_async("0147", "r7", Feedback { token_id: "cw".into(), decision: Decision::Accepted, final_label: None, note: None }).await,
+        a.add_feedback_async(
+            "0147",
+            "r7",
+            Feedback { token_id: "cw".into(), decision: Decision::Accepted, final_label: None, note: None }
+        )
+        .await,
         Err(AuditError::NotFound)
     ));
     assert!(a.stats().commits < 51, "async appends are group-committed too: {:?}", a.stats());

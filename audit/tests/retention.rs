@@ -38,7 +38,12 @@ fn purge_deletes_expired_segments_and_verify_starts_at_anchor() {
     for i in 0..5 {
         a.append(rec(&a, "0101", &format!("d1-{i}"), "c", "not_acute")).unwrap();
     }
-    a.add_feedback("0101", "d0-1", Feedback { token_id: "cw".into(), decision: Decision::Overridden, final_label: Some("x".into()), note: None }).unwrap();
+    a.add_feedback(
+        "0101",
+        "d0-1",
+        Feedback { token_id: "cw".into(), decision: Decision::Overridden, final_label: Some("x".into()), note: None },
+    )
+    .unwrap();
     // day 100
     now.store(t0 + 100 * DAY, Ordering::SeqCst);
     for i in 0..5 {
@@ -60,7 +65,11 @@ fn purge_deletes_expired_segments_and_verify_starts_at_anchor() {
     assert!(a.get("0101", "d0-0").unwrap().is_none());
     assert!(a.get("0101", "d1-0").unwrap().is_some());
     let m = a.monitoring("0101", "c");
-    assert_eq!((m.predictions, m.feedback, m.overridden), (5, 0, 0), "purged predictions (and their feedback) no longer count");
+    assert_eq!(
+        (m.predictions, m.feedback, m.overridden),
+        (5, 0, 0),
+        "purged predictions (and their feedback) no longer count"
+    );
     assert_eq!(m.label_counts.get("acute"), None);
 
     let v = a.verify().unwrap();

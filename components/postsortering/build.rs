@@ -9,11 +9,18 @@ fn main() {
     println!("cargo:rerun-if-changed={path}");
     let meta: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read meta")).expect("meta JSON");
     let mut out = String::new();
-    let labels: Vec<&str> = meta["labels"].as_array().expect("labels").iter().map(|l| l["id"].as_str().expect("id")).collect();
+    let labels: Vec<&str> =
+        meta["labels"].as_array().expect("labels").iter().map(|l| l["id"].as_str().expect("id")).collect();
     writeln!(out, "pub const LABELS: [&str; {}] = {:?};", labels.len(), labels).unwrap();
     writeln!(out, "pub const DIM: usize = {};", meta["dim"].as_u64().expect("dim")).unwrap();
-    writeln!(out, "pub const REVIEW_BELOW: f32 = {:?};", meta["review_threshold"]["value"].as_f64().expect("threshold") as f32).unwrap();
-    let sender: Vec<&str> = meta["sender"]["order"].as_array().expect("sender order").iter().map(|s| s.as_str().unwrap()).collect();
+    writeln!(
+        out,
+        "pub const REVIEW_BELOW: f32 = {:?};",
+        meta["review_threshold"]["value"].as_f64().expect("threshold") as f32
+    )
+    .unwrap();
+    let sender: Vec<&str> =
+        meta["sender"]["order"].as_array().expect("sender order").iter().map(|s| s.as_str().unwrap()).collect();
     writeln!(out, "pub const SENDER_TYPES: [&str; {}] = {:?};", sender.len(), sender).unwrap();
     writeln!(out, "pub const MODEL_VERSION: &str = {:?};", meta["version"].as_str().expect("version")).unwrap();
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("meta.rs");

@@ -6,10 +6,22 @@ use serde_json::Value;
 use std::fmt::Write;
 
 const KNOWN: &[&str] = &[
-    "age_0_2", "age_3_5", "age_6_12", "age_13_17",
-    "reporter_school", "reporter_daycare", "reporter_health_visitor", "reporter_police", "reporter_hospital",
-    "reporter_gp", "reporter_relative", "reporter_anonymous", "reporter_social_services", "reporter_other",
-    "prior_notifications_capped", "known_to_municipality",
+    "age_0_2",
+    "age_3_5",
+    "age_6_12",
+    "age_13_17",
+    "reporter_school",
+    "reporter_daycare",
+    "reporter_health_visitor",
+    "reporter_police",
+    "reporter_hospital",
+    "reporter_gp",
+    "reporter_relative",
+    "reporter_anonymous",
+    "reporter_social_services",
+    "reporter_other",
+    "prior_notifications_capped",
+    "known_to_municipality",
 ];
 
 fn main() {
@@ -17,7 +29,8 @@ fn main() {
     println!("cargo:rerun-if-changed={path}");
     let meta: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read meta")).expect("meta JSON");
     let mut out = String::new();
-    let labels: Vec<&str> = meta["labels"].as_array().expect("labels").iter().map(|l| l["id"].as_str().expect("id")).collect();
+    let labels: Vec<&str> =
+        meta["labels"].as_array().expect("labels").iter().map(|l| l["id"].as_str().expect("id")).collect();
     assert_eq!(labels[0], meta["positive_label"].as_str().unwrap(), "the positive label must come first");
     writeln!(out, "pub const LABELS: [&str; {}] = {:?};", labels.len(), labels).unwrap();
     writeln!(out, "pub const DIM: usize = {};", meta["dim"].as_u64().expect("dim")).unwrap();
@@ -27,9 +40,13 @@ fn main() {
     writeln!(out, "pub const RISK_MEDIUM: f32 = {:?};", f(&cuts["medium"])).unwrap();
     writeln!(out, "pub const RISK_HIGH: f32 = {:?};", f(&cuts["high"])).unwrap();
     writeln!(out, "pub const RISK_ACUTE: f32 = {:?};", f(&cuts["acute"])).unwrap();
-    let order: Vec<&str> = meta["structured_features"]["order"].as_array().expect("order").iter().map(|s| s.as_str().unwrap()).collect();
+    let order: Vec<&str> =
+        meta["structured_features"]["order"].as_array().expect("order").iter().map(|s| s.as_str().unwrap()).collect();
     for name in &order {
-        assert!(KNOWN.contains(name), "training defines structured feature {name:?}, which the component cannot compute");
+        assert!(
+            KNOWN.contains(name),
+            "training defines structured feature {name:?}, which the component cannot compute"
+        );
     }
     writeln!(out, "pub const STRUCTURED: [&str; {}] = {:?};", order.len(), order).unwrap();
     writeln!(out, "pub const MODEL_VERSION: &str = {:?};", meta["version"].as_str().expect("version")).unwrap();

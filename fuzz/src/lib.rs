@@ -78,11 +78,13 @@ pub fn json_input(rt: &komp_host::Runtime, component: &komp_host::InstalledCompo
 /// A runtime with the signed standard components installed from
 /// `target/komp-components` (built by `scripts/build-components.sh`).
 pub fn runtime_with_components(root: &std::path::Path) -> komp_host::Runtime {
-    let rt = komp_host::Runtime::new(komp_host::RuntimeConfig { max_instances: 2, ..komp_host::RuntimeConfig::default() })
-        .expect("runtime");
+    let rt =
+        komp_host::Runtime::new(komp_host::RuntimeConfig { max_instances: 2, ..komp_host::RuntimeConfig::default() })
+            .expect("runtime");
     for name in ["example-feedback", "postsortering", "underretning"] {
         let path = root.join("target/komp-components").join(format!("{name}.wasm"));
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-components.sh", path.display()));
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-components.sh", path.display()));
         rt.install(bytes).expect("install");
     }
     rt

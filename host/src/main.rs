@@ -161,7 +161,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Pack { component, manifest, models, golden, output } => pack(component, manifest, models, golden, output),
+        Command::Pack { component, manifest, models, golden, output } => {
+            pack(component, manifest, models, golden, output)
+        }
         Command::Inspect { file, json } => inspect(file, json),
         Command::Predict { file, input, deadline_ms, memory_mib } => predict(file, input, deadline_ms, memory_mib),
         Command::Serve(args) => serve(args),
@@ -177,17 +179,36 @@ fn serve(a: ServeArgs) -> Result<()> {
         Some(path) => ServerConfig::from_file(path)?,
         None => ServerConfig::default(),
     };
-    if let Some(v) = a.listen { config.listen = v; }
-    if let Some(v) = a.data_dir { config.data_dir = v; }
-    if let Some(v) = a.seed_dir { config.seed_dir = Some(v); }
-    if let Some(v) = a.trust_policy { config.trust_policy = Some(v); }
-    if let Some(v) = a.upstream { config.upstream = Some(v); }
-    if let Some(v) = a.sync_interval_secs { config.sync_interval_secs = v; }
-    if let Some(v) = a.max_concurrent { config.max_concurrent_predictions = v; }
-    if let Some(v) = a.deadline_ms { config.runtime.deadline = std::time::Duration::from_millis(v); }
-    if a.log_json { config.log_json = true; }
+    if let Some(v) = a.listen {
+        config.listen = v;
+    }
+    if let Some(v) = a.data_dir {
+        config.data_dir = v;
+    }
+    if let Some(v) = a.seed_dir {
+        config.seed_dir = Some(v);
+    }
+    if let Some(v) = a.trust_policy {
+        config.trust_policy = Some(v);
+    }
+    if let Some(v) = a.upstream {
+        config.upstream = Some(v);
+    }
+    if let Some(v) = a.sync_interval_secs {
+        config.sync_interval_secs = v;
+    }
+    if let Some(v) = a.max_concurrent {
+        config.max_concurrent_predictions = v;
+    }
+    if let Some(v) = a.deadline_ms {
+        config.runtime.deadline = std::time::Duration::from_millis(v);
+    }
+    if a.log_json {
+        config.log_json = true;
+    }
     limit_malloc_arenas();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let (server, listener) = komp_host::server::run::start(config).await?;
         println!("komp listening on http://{}", server.addr);
@@ -239,7 +260,14 @@ fn token(cmd: TokenCommand) -> Result<()> {
         }
         TokenCommand::List { data_dir } => {
             for t in TokenStore::open(&data_dir)?.list()? {
-                println!("{}  tenant {}  {:<9}  created {}  {}", t.id, t.tenant, format!("{:?}", t.role).to_lowercase(), t.created, t.note);
+                println!(
+                    "{}  tenant {}  {:<9}  created {}  {}",
+                    t.id,
+                    t.tenant,
+                    format!("{:?}", t.role).to_lowercase(),
+                    t.created,
+                    t.note
+                );
             }
         }
         TokenCommand::Revoke { data_dir, id } => {
@@ -252,13 +280,21 @@ fn token(cmd: TokenCommand) -> Result<()> {
     Ok(())
 }
 
-fn pack(component: PathBuf, manifest: PathBuf, models: Vec<String>, golden: Option<PathBuf>, output: PathBuf) -> Result<()> {
+fn pack(
+    component: PathBuf,
+    manifest: PathBuf,
+    models: Vec<String>,
+    golden: Option<PathBuf>,
+    output: PathBuf,
+) -> Result<()> {
     let wasm = std::fs::read(&component).with_context(|| format!("cannot read component {}", component.display()))?;
-    let text = std::fs::read_to_string(&manifest).with_context(|| format!("cannot read manifest {}", manifest.display()))?;
-    let mut manifest_value: Manifest =
-        serde_json::from_str(&text).with_context(|| format!("manifest {} is not a valid komp manifest", manifest.display()))?;
+    let text =
+        std::fs::read_to_string(&manifest).with_context(|| format!("cannot read manifest {}", manifest.display()))?;
+    let mut manifest_value: Manifest = serde_json::from_str(&text)
+        .with_context(|| format!("manifest {} is not a valid komp manifest", manifest.display()))?;
     if let Some(g) = golden {
-        let text = std::fs::read_to_string(&g).with_context(|| format!("cannot read golden vectors {}", g.display()))?;
+        let text =
+            std::fs::read_to_string(&g).with_context(|| format!("cannot read golden vectors {}", g.display()))?;
         manifest_value.golden_vectors =
             serde_json::from_str(&text).with_context(|| format!("golden vectors {} are not valid", g.display()))?;
     }
@@ -276,14 +312,22 @@ fn pack(component: PathBuf, manifest: PathBuf, models: Vec<String>, golden: Opti
     let artifact = komp_artifact::pack(&wasm, manifest_value, &model_bytes)
         .with_context(|| format!("cannot pack {}", component.display()))?;
     write_file(&output, artifact.bytes())?;
-    println!("{} {} -> {} ({} bytes, digest {})", artifact.manifest().name, artifact.manifest().version, output.display(), artifact.bytes().len(), artifact.digest());
+    println!(
+        "{} {} -> {} ({} bytes, digest {})",
+        artifact.manifest().name,
+        artifact.manifest().version,
+        output.display(),
+        artifact.bytes().len(),
+        artifact.digest()
+    );
     Ok(())
 }
 
 fn inspect(file: PathBuf, json: bool) -> Result<()> {
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let size = bytes.len();
-    let artifact = Artifact::parse(bytes).with_context(|| format!("{} is not a valid komp component", file.display()))?;
+    let artifact =
+        Artifact::parse(bytes).with_context(|| format!("{} is not a valid komp component", file.display()))?;
     let m = artifact.manifest();
     if json {
         println!("{}", serde_json::to_string_pretty(m)?);
@@ -299,7 +343,10 @@ fn inspect(file: PathBuf, json: bool) -> Result<()> {
     println!("labels       {}", m.labels.iter().map(|l| l.id.as_str()).collect::<Vec<_>>().join(", "));
     println!("ai act       {:?}: {}", m.ai_act.risk_class, m.ai_act.reasoning);
     println!("golden       {} vectors", m.golden_vectors.len());
-    println!("signatures   {}", if artifact.signature_section().is_some() { "present (check with `komp verify`)" } else { "none" });
+    println!(
+        "signatures   {}",
+        if artifact.signature_section().is_some() { "present (check with `komp verify`)" } else { "none" }
+    );
     println!("models");
     for (name, bytes) in artifact.models() {
         println!("  {name:<20} onnx  {:>9} bytes  sha256 {}", bytes.len(), komp_artifact::sha256_hex(bytes));

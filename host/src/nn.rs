@@ -79,7 +79,10 @@ impl LoadedModel {
     }
 
     /// Runs the model on named tensors (any order) and returns all outputs.
-    pub fn run(&self, named: Vec<(String, tract_onnx::prelude::Tensor)>) -> Result<Vec<(String, tract_onnx::prelude::Tensor)>, String> {
+    pub fn run(
+        &self,
+        named: Vec<(String, tract_onnx::prelude::Tensor)>,
+    ) -> Result<Vec<(String, tract_onnx::prelude::Tensor)>, String> {
         let mut by_name: HashMap<String, tract_onnx::prelude::Tensor> = HashMap::new();
         for (n, t) in named {
             if by_name.insert(n.clone(), t).is_some() {
@@ -97,7 +100,12 @@ impl LoadedModel {
             let ok = t.rank() == spec.shape.len()
                 && t.shape().iter().zip(&spec.shape).all(|(a, b)| b.is_none_or(|b| b == *a));
             if !ok {
-                return Err(format!("input `{}` must have shape {}, got {:?}", spec.name, fmt_shape(&spec.shape), t.shape()));
+                return Err(format!(
+                    "input `{}` must have shape {}, got {:?}",
+                    spec.name,
+                    fmt_shape(&spec.shape),
+                    t.shape()
+                ));
             }
             values.push(t.into_tvalue());
         }
@@ -277,7 +285,8 @@ impl inference::HostGraphExecutionContext for NnView<'_> {
             match to_tract(&t) {
                 Ok(tt) => named.push((name, tt)),
                 Err(msg) => {
-                    return self.error(ErrorCode::InvalidArgument, format!("input `{name}` of model `{}`: {msg}", model.name))
+                    return self
+                        .error(ErrorCode::InvalidArgument, format!("input `{name}` of model `{}`: {msg}", model.name))
                 }
             }
         }
@@ -344,7 +353,11 @@ pub fn to_tract(t: &Tensor) -> Result<tract_onnx::prelude::Tensor, String> {
             t.data.len()
         ));
     }
-    fn build<T: Datum + Copy, const N: usize>(shape: &[usize], data: &[u8], f: fn([u8; N]) -> T) -> Result<tract_onnx::prelude::Tensor, String> {
+    fn build<T: Datum + Copy, const N: usize>(
+        shape: &[usize],
+        data: &[u8],
+        f: fn([u8; N]) -> T,
+    ) -> Result<tract_onnx::prelude::Tensor, String> {
         let v: Vec<T> = data.chunks_exact(N).map(|c| f(c.try_into().expect("chunk"))).collect();
         tract_onnx::prelude::Tensor::from_shape(shape, &v).map_err(|e| format!("{e:#}"))
     }
@@ -360,8 +373,12 @@ pub fn to_tract(t: &Tensor) -> Result<tract_onnx::prelude::Tensor, String> {
 
 /// Converts a tract tensor to a `wasi:nn` tensor.
 pub fn from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, String> {
-    let dims: Vec<u32> = t.shape().iter().map(|d| u32::try_from(*d).map_err(|_| "dimension too large")).collect::<Result<_, _>>()?;
-    fn bytes<T: Datum + Copy, const N: usize>(t: &tract_onnx::prelude::Tensor, f: fn(T) -> [u8; N]) -> Result<Vec<u8>, String> {
+    let dims: Vec<u32> =
+        t.shape().iter().map(|d| u32::try_from(*d).map_err(|_| "dimension too large")).collect::<Result<_, _>>()?;
+    fn bytes<T: Datum + Copy, const N: usize>(
+        t: &tract_onnx::prelude::Tensor,
+        f: fn(T) -> [u8; N],
+    ) -> Result<Vec<u8>, String> {
         let s = t.try_as_plain_ram().and_then(|v| v.as_slice::<T>()).map_err(|e| format!("{e:#}"))?;
         let mut out = Vec::with_capacity(s.len() * N);
         for v in s {
@@ -375,7 +392,15 @@ pub fn from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, String> {
         DatumType::I32 => (TensorType::I32, bytes(t, i32::to_le_bytes)?),
         DatumType::I64 => (TensorType::I64, bytes(t, i64::to_le_bytes)?),
         DatumType::U8 => (TensorType::U8, bytes(t, u8::to_le_bytes)?),
-        DatumType::Bool => (TensorType::U8, t.try_as_plain_ram().and_then(|v| v.as_slice::<bool>()).map_err(|e| format!("{e:#}"))?.iter().map(|b| *b as u8).collect()),
+        DatumType::Bool => (
+            TensorType::U8,
+            t.try_as_plain_ram()
+                .and_then(|v| v.as_slice::<bool>())
+                .map_err(|e| format!("{e:#}"))?
+                .iter()
+                .map(|b| *b as u8)
+                .collect(),
+        ),
         other => return Err(format!("model produced {other:?}, which wasi:nn cannot carry")),
     };
     Ok(Tensor { dims, ty, data })

@@ -336,7 +336,11 @@ impl Runtime {
             Some(c) => c.get_or_compile(&self.engine, artifact.digest(), artifact.bytes()),
             None => wasmtime::component::Component::new(&self.engine, artifact.bytes()).map(|c| (c, false)),
         }
-        .map_err(|e| RuntimeError::Compile { name: name.clone(), version: version.to_string(), reason: format!("{e:#}") })?;
+        .map_err(|e| RuntimeError::Compile {
+            name: name.clone(),
+            version: version.to_string(),
+            reason: format!("{e:#}"),
+        })?;
         let compile_ms = started.elapsed().as_millis() as u64;
 
         let wrong_world = |reason: String| RuntimeError::WrongWorld {
@@ -355,10 +359,8 @@ impl Runtime {
             let loaded = match cached {
                 Some(m) => m,
                 None => {
-                    let m = Arc::new(LoadedModel::load(model_name, &digest, onnx).map_err(|reason| RuntimeError::Model {
-                        component: manifest.id(),
-                        model: model_name.to_string(),
-                        reason,
+                    let m = Arc::new(LoadedModel::load(model_name, &digest, onnx).map_err(|reason| {
+                        RuntimeError::Model { component: manifest.id(), model: model_name.to_string(), reason }
                     })?);
                     self.models.lock().expect("lock").insert(digest, m.clone());
                     m
@@ -446,7 +448,12 @@ impl Runtime {
 
     /// Validates `input` against the component's schema and runs one
     /// prediction in a fresh instance.
-    pub fn predict(&self, name: &str, version: Option<&Version>, input: &str) -> Result<PredictionOutcome, RuntimeError> {
+    pub fn predict(
+        &self,
+        name: &str,
+        version: Option<&Version>,
+        input: &str,
+    ) -> Result<PredictionOutcome, RuntimeError> {
         let component = self.lookup(name, version)?;
         self.predict_with(&component, input)
     }
@@ -474,11 +481,16 @@ impl Runtime {
     }
 
     /// Checks size, JSON syntax and the input schema; returns every violation.
-    pub fn validate_input(&self, component: &InstalledComponent, input: &str) -> Result<serde_json::Value, RuntimeError> {
+    pub fn validate_input(
+        &self,
+        component: &InstalledComponent,
+        input: &str,
+    ) -> Result<serde_json::Value, RuntimeError> {
         if input.len() > self.config.max_input_bytes {
             return Err(RuntimeError::InputTooLarge { size: input.len(), limit: self.config.max_input_bytes });
         }
-        let value: serde_json::Value = serde_json::from_str(input).map_err(|e| RuntimeError::InputNotJson(e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(input).map_err(|e| RuntimeError::InputNotJson(e.to_string()))?;
         let violations: Vec<Violation> = component
             .schema
             .iter_errors(&value)
@@ -559,7 +571,8 @@ impl Runtime {
             // A Rust guest keeps its stack in linear memory below its data;
             // too deep recursion runs off the bottom of memory.
             Some(Trap::MemoryOutOfBounds) => RuntimeError::Trap(
-                "the component accessed memory out of bounds (typically its stack overflowed from too deep recursion)".into(),
+                "the component accessed memory out of bounds (typically its stack overflowed from too deep recursion)"
+                    .into(),
             ),
             Some(t) => RuntimeError::Trap(t.to_string()),
             None => {
@@ -614,7 +627,11 @@ impl Runtime {
         Ok(Prediction {
             label: p.label,
             scores: p.scores.into_iter().map(|s| LabelScore { label: s.label, score: s.score }).collect(),
-            explanation: p.explanation.into_iter().map(|f| FeatureWeight { feature: f.feature, weight: f.weight }).collect(),
+            explanation: p
+                .explanation
+                .into_iter()
+                .map(|f| FeatureWeight { feature: f.feature, weight: f.weight })
+                .collect(),
             requires_human_review: p.requires_human_review,
             details,
         })
@@ -653,7 +670,8 @@ impl Runtime {
                 Err(e) => report.push(format!("  golden vector {i}: prediction failed: {e}")),
                 Ok(p) => {
                     if p.label != g.expected.label {
-                        report.push(format!("  golden vector {i}: label {:?}, expected {:?}", p.label, g.expected.label));
+                        report
+                            .push(format!("  golden vector {i}: label {:?}, expected {:?}", p.label, g.expected.label));
                     }
                     for (label, expected) in &g.expected.scores {
                         match p.scores.iter().find(|s| &s.label == label) {
@@ -675,8 +693,17 @@ impl Runtime {
         if report.is_empty() {
             Ok(vectors.len())
         } else {
-            let failed = report.iter().map(|l| l.split(':').next().unwrap_or_default().to_string()).collect::<std::collections::BTreeSet<_>>().len();
-            Err(RuntimeError::GoldenVectors { component: c.manifest().id(), failed, total: vectors.len(), report: report.join("\n") })
+            let failed = report
+                .iter()
+                .map(|l| l.split(':').next().unwrap_or_default().to_string())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            Err(RuntimeError::GoldenVectors {
+                component: c.manifest().id(),
+                failed,
+                total: vectors.len(),
+                report: report.join("\n"),
+            })
         }
     }
 

@@ -238,27 +238,14 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
 /// Runs a command, printing to `out` (for tests and embedding).
 pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
     match cmd {
-        RegistryCommand::Keygen {
-            role,
-            owner,
-            out: dir,
-        } => {
+        RegistryCommand::Keygen { role, owner, out: dir } => {
             let pair = KeyPair::generate(role, &owner);
             let (private, public) = pair.save(&dir)?;
             writeln!(out, "created {role} key {} for {owner}", pair.key_id())?;
             writeln!(out, "  private: {} (keep secret)", private.display())?;
-            writeln!(
-                out,
-                "  public:  {} (add it to the trust policies of the hosts)",
-                public.display()
-            )?;
+            writeln!(out, "  public:  {} (add it to the trust policies of the hosts)", public.display())?;
         }
-        RegistryCommand::TrustPolicy {
-            publisher,
-            approver,
-            no_endorsement,
-            output,
-        } => {
+        RegistryCommand::TrustPolicy { publisher, approver, no_endorsement, output } => {
             let load = |paths: &[PathBuf]| -> Result<Vec<PublicKey>> {
                 paths.iter().map(|p| Ok(PublicKey::load(p)?)).collect()
             };
@@ -276,69 +263,38 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 output.display(),
                 policy.publishers.len(),
                 policy.approvers.len(),
-                if policy.require_endorsement {
-                    "required"
-                } else {
-                    "not required"
-                }
+                if policy.require_endorsement { "required" } else { "not required" }
             )?;
         }
-        RegistryCommand::Sign { file, key, output } => {
-            sign_file(&file, &key, output.as_deref(), Role::Publisher, out)?
-        }
+        RegistryCommand::Sign { file, key, output } => sign_file(&file, &key, output.as_deref(), Role::Publisher, out)?,
         RegistryCommand::Endorse { file, key, output } => {
             sign_file(&file, &key, output.as_deref(), Role::Approver, out)?
         }
-        RegistryCommand::Verify {
-            file,
-            policy,
-            revocations,
-        } => verify_file(&file, &policy, revocations.as_deref(), out)?,
-        RegistryCommand::Revoke {
-            key_id,
-            reason,
-            list,
-        } => {
+        RegistryCommand::Verify { file, policy, revocations } => {
+            verify_file(&file, &policy, revocations.as_deref(), out)?
+        }
+        RegistryCommand::Revoke { key_id, reason, list } => {
             let (key, mut next) = next_list(&list)?;
             next.revoke_key(&key_id, &reason);
             save_list(&list, &key, &next, out)?;
             writeln!(out, "revoked {key_id}: {reason}")?;
         }
-        RegistryCommand::Yank {
-            component,
-            reason,
-            list,
-        } => {
+        RegistryCommand::Yank { component, reason, list } => {
             let (name, version) = split_spec(&component)?;
-            let version =
-                version.ok_or_else(|| anyhow!("yank needs NAME@VERSION, got {component:?}"))?;
+            let version = version.ok_or_else(|| anyhow!("yank needs NAME@VERSION, got {component:?}"))?;
             let (key, mut next) = next_list(&list)?;
             next.yank(&name, &version, &reason);
             save_list(&list, &key, &next, out)?;
             writeln!(out, "yanked {name}@{version}: {reason}")?;
         }
-        RegistryCommand::Publish {
-            file,
-            registry,
-            policy,
-        } => {
+        RegistryCommand::Publish { file, registry, policy } => {
             let policy = TrustPolicy::load(&policy)?;
             let bytes = read(&file)?;
             let reg = Registry::open(&registry)?;
             let p = reg.publish(bytes, &policy)?;
-            writeln!(
-                out,
-                "{:?}: {} (digest {})",
-                p.outcome,
-                p.entry.id(),
-                p.entry.digest
-            )?;
+            writeln!(out, "{:?}: {} (digest {})", p.outcome, p.entry.id(), p.entry.digest)?;
         }
-        RegistryCommand::ApplyRevocations {
-            list,
-            registry,
-            policy,
-        } => {
+        RegistryCommand::ApplyRevocations { list, registry, policy } => {
             let policy = TrustPolicy::load(&policy)?;
             let signed = SignedRevocationList::load(&list)?;
             let applied = Registry::open(&registry)?.set_revocations(&signed, &policy)?;
@@ -363,31 +319,13 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 let versions: Vec<String> = c
                     .versions
                     .iter()
-                    .map(|v| {
-                        if v.yanked {
-                            format!("{} (yanked)", v.version)
-                        } else {
-                            v.version.to_string()
-                        }
-                    })
+                    .map(|v| if v.yanked { format!("{} (yanked)", v.version) } else { v.version.to_string() })
                     .collect();
-                let latest = c
-                    .latest
-                    .map_or("none installable".to_string(), |v| v.to_string());
-                writeln!(
-                    out,
-                    "{}  latest {latest}  versions {}",
-                    c.name,
-                    versions.join(", ")
-                )?;
+                let latest = c.latest.map_or("none installable".to_string(), |v| v.to_string());
+                writeln!(out, "{}  latest {latest}  versions {}", c.name, versions.join(", "))?;
             }
         }
-        RegistryCommand::Show {
-            component,
-            registry,
-            from,
-            json,
-        } => {
+        RegistryCommand::Show { component, registry, from, json } => {
             let (name, version) = split_spec(&component)?;
             let (info, manifest) = match (registry, from) {
                 (Some(dir), _) => Registry::open(&dir)?.show(&name, version.as_ref())?,
@@ -415,12 +353,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "  published:   {}", e.published_at)?;
             for s in &e.signatures {
                 let role = s.role.map_or("unknown".into(), |r| r.to_string());
-                writeln!(
-                    out,
-                    "  signed by:   {} ({role}, {})",
-                    s.key_id,
-                    s.owner.as_deref().unwrap_or("?")
-                )?;
+                writeln!(out, "  signed by:   {} ({role}, {})", s.key_id, s.owner.as_deref().unwrap_or("?"))?;
             }
             if let Some(y) = &info.yanked {
                 writeln!(out, "  YANKED at {}: {}", y.yanked_at, y.reason)?;
@@ -429,13 +362,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 writeln!(out, "{}", serde_json::to_string_pretty(&manifest)?)?;
             }
         }
-        RegistryCommand::Pull {
-            component,
-            registry,
-            from,
-            policy,
-            output,
-        } => {
+        RegistryCommand::Pull { component, registry, from, policy, output } => {
             let (name, version) = split_spec(&component)?;
             let policy = policy.map(|p| TrustPolicy::load(&p)).transpose()?;
             let (bytes, id) = match (registry, from) {
@@ -443,9 +370,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                     let reg = Registry::open(&dir)?;
                     let version = match version {
                         Some(v) => v,
-                        None => reg
-                            .latest(&name)?
-                            .ok_or_else(|| anyhow!("{name} has no installable version"))?,
+                        None => reg.latest(&name)?.ok_or_else(|| anyhow!("{name} has no installable version"))?,
                     };
                     let bytes = reg.get(&name, &version)?;
                     if let Some(p) = &policy {
@@ -468,10 +393,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                     let policy = policy.as_ref().expect("clap requires --policy with --from");
                     let revocations = match client.revocations()? {
                         Some(s) => s.verify(policy).unwrap_or_else(|e| {
-                            let _ = writeln!(
-                                out,
-                                "warning: ignoring the registry's revocation list: {e}"
-                            );
+                            let _ = writeln!(out, "warning: ignoring the registry's revocation list: {e}");
                             RevocationList::empty()
                         }),
                         None => RevocationList::empty(),
@@ -479,10 +401,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                     let (art, _) = crate::trust::verify_bytes(bytes, policy, &revocations)?;
                     let m = art.manifest();
                     if m.name != name || m.version != version {
-                        bail!(
-                            "asked for {name}@{version}, but the registry sent {}",
-                            m.id()
-                        );
+                        bail!("asked for {name}@{version}, but the registry sent {}", m.id());
                     }
                     (art.into_bytes(), format!("{name}@{version}"))
                 }
@@ -490,18 +409,9 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
             };
             crate::fsutil::write_atomic(&output, &bytes)
                 .with_context(|| format!("cannot write {}", output.display()))?;
-            writeln!(
-                out,
-                "pulled {id} -> {} ({} bytes)",
-                output.display(),
-                bytes.len()
-            )?;
+            writeln!(out, "pulled {id} -> {} ({} bytes)", output.display(), bytes.len())?;
         }
-        RegistryCommand::Sync {
-            from,
-            registry,
-            policy,
-        } => {
+        RegistryCommand::Sync { from, registry, policy } => {
             let policy = TrustPolicy::load(&policy)?;
             let reg = Registry::open(&registry)?;
             let r = sync_from(&from, &reg, &policy)?;
@@ -528,41 +438,26 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 bail!("{} release(s) were refused", r.refused.len());
             }
         }
-        RegistryCommand::ServeRegistry {
-            registry,
-            policy,
-            listen,
-            push_token_hashes,
-        } => {
+        RegistryCommand::ServeRegistry { registry, policy, listen, push_token_hashes } => {
             let policy = TrustPolicy::load(&policy)?;
             let reg = Registry::open(&registry)?;
             let auth = match &push_token_hashes {
                 Some(p) => {
-                    let text = std::fs::read_to_string(p)
-                        .with_context(|| format!("cannot read {}", p.display()))?;
+                    let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
                     PushTokenHashes::from_hex(
-                        text.lines()
-                            .map(str::trim)
-                            .filter(|l| !l.is_empty() && !l.starts_with('#')),
+                        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')),
                     )
                     .map_err(|e| anyhow!("{}: {e}", p.display()))?
                 }
                 None => PushTokenHashes::default(),
             };
-            let router = RegistryServer::new(reg, policy)
-                .auth(Arc::new(auth))
-                .router();
+            let router = RegistryServer::new(reg, policy).auth(Arc::new(auth)).router();
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
-                writeln!(
-                    out,
-                    "serving registry {} on http://{}",
-                    registry.display(),
-                    listener.local_addr()?
-                )?;
+                writeln!(out, "serving registry {} on http://{}", registry.display(), listener.local_addr()?)?;
                 out.flush()?;
                 crate::http::server::serve(listener, router).await?;
                 Ok::<_, anyhow::Error>(())
@@ -581,44 +476,26 @@ fn split_spec(spec: &str) -> Result<(String, Option<semver::Version>)> {
     match spec.split_once('@') {
         None => Ok((spec.to_string(), None)),
         Some((name, v)) => {
-            let version = v
-                .parse()
-                .map_err(|e| anyhow!("{v:?} in {spec:?} is not a semantic version: {e}"))?;
+            let version = v.parse().map_err(|e| anyhow!("{v:?} in {spec:?} is not a semantic version: {e}"))?;
             Ok((name.to_string(), Some(version)))
         }
     }
 }
 
-fn sign_file(
-    file: &Path,
-    key: &Path,
-    output: Option<&Path>,
-    role: Role,
-    out: &mut dyn Write,
-) -> Result<()> {
+fn sign_file(file: &Path, key: &Path, output: Option<&Path>, role: Role, out: &mut dyn Write) -> Result<()> {
     let pair = KeyPair::load(key)?;
     if pair.role != role {
         let hint = match role {
             Role::Publisher => "use `endorse` with an approver key",
             Role::Approver => "use `sign` with a publisher key",
         };
-        bail!(
-            "{} is a {} key, but this command needs a {role} key; {hint}",
-            pair.key_id(),
-            pair.role
-        );
+        bail!("{} is a {} key, but this command needs a {role} key; {hint}", pair.key_id(), pair.role);
     }
-    let art = Artifact::parse(read(file)?)
-        .with_context(|| format!("{} is not a komp component", file.display()))?;
+    let art = Artifact::parse(read(file)?).with_context(|| format!("{} is not a komp component", file.display()))?;
     let signed = sign(&art, &pair.signing, &pair.key_id())?;
     let dest = output.unwrap_or(file);
-    crate::fsutil::write_atomic(dest, &signed)
-        .with_context(|| format!("cannot write {}", dest.display()))?;
-    let verb = if role == Role::Approver {
-        "endorsed"
-    } else {
-        "signed"
-    };
+    crate::fsutil::write_atomic(dest, &signed).with_context(|| format!("cannot write {}", dest.display()))?;
+    let verb = if role == Role::Approver { "endorsed" } else { "signed" };
     writeln!(
         out,
         "{verb} {} (digest {}) with {} ({}) -> {}",
@@ -631,12 +508,7 @@ fn sign_file(
     Ok(())
 }
 
-fn verify_file(
-    file: &Path,
-    policy: &Path,
-    revocations: Option<&Path>,
-    out: &mut dyn Write,
-) -> Result<()> {
+fn verify_file(file: &Path, policy: &Path, revocations: Option<&Path>, out: &mut dyn Write) -> Result<()> {
     let policy = TrustPolicy::load(policy)?;
     let revocations = match revocations {
         Some(p) => SignedRevocationList::load(p)?
@@ -644,8 +516,7 @@ fn verify_file(
             .with_context(|| format!("revocation list {}", p.display()))?,
         None => RevocationList::empty(),
     };
-    let art = Artifact::parse(read(file)?)
-        .with_context(|| format!("{} is not a komp component", file.display()))?;
+    let art = Artifact::parse(read(file)?).with_context(|| format!("{} is not a komp component", file.display()))?;
     writeln!(out, "{}  {}", file.display(), art.manifest().id())?;
     writeln!(out, "  digest: {}", art.digest())?;
     let checks = check_signatures(art.signature_section(), art.signed_content(), &policy);
@@ -658,12 +529,7 @@ fn verify_file(
                 SignatureStatus::Invalid => "INVALID: bad signature",
                 SignatureStatus::UnknownKey => "unknown key (not checked)",
             };
-            writeln!(
-                out,
-                "  signature {}  {role}  {}  {status}",
-                c.key_id,
-                c.owner.as_deref().unwrap_or("-")
-            )?;
+            writeln!(out, "  signature {}  {role}  {}  {status}", c.key_id, c.owner.as_deref().unwrap_or("-"))?;
         }
     }
     let result = checks
@@ -686,22 +552,14 @@ fn verify_file(
 fn next_list(args: &ListArgs) -> Result<(KeyPair, RevocationList)> {
     let key = KeyPair::load(&args.key)?;
     if key.role != Role::Approver {
-        bail!(
-            "{} is a {} key; revocation lists are signed with an approver key",
-            key.key_id(),
-            key.role
-        );
+        bail!("{} is a {} key; revocation lists are signed with an approver key", key.key_id(), key.role);
     }
     if !args.list.exists() {
         return Ok((key, RevocationList::empty().next()));
     }
     let current = SignedRevocationList::load(&args.list)?;
     let policy = if current.key_id == key.key_id() {
-        TrustPolicy {
-            publishers: vec![],
-            approvers: vec![key.public()],
-            require_endorsement: true,
-        }
+        TrustPolicy { publishers: vec![], approvers: vec![key.public()], require_endorsement: true }
     } else {
         let p = args.policy.as_ref().ok_or_else(|| {
             anyhow!(
@@ -712,26 +570,13 @@ fn next_list(args: &ListArgs) -> Result<(KeyPair, RevocationList)> {
         })?;
         TrustPolicy::load(p)?
     };
-    let list = current
-        .verify(&policy)
-        .with_context(|| format!("existing list {}", args.list.display()))?;
+    let list = current.verify(&policy).with_context(|| format!("existing list {}", args.list.display()))?;
     Ok((key, list.next()))
 }
 
-fn save_list(
-    args: &ListArgs,
-    key: &KeyPair,
-    list: &RevocationList,
-    out: &mut dyn Write,
-) -> Result<()> {
+fn save_list(args: &ListArgs, key: &KeyPair, list: &RevocationList, out: &mut dyn Write) -> Result<()> {
     let signed = SignedRevocationList::sign(list, key)?;
     signed.save(&args.list)?;
-    writeln!(
-        out,
-        "wrote {} (serial {}, signed by {})",
-        args.list.display(),
-        list.serial,
-        key.key_id()
-    )?;
+    writeln!(out, "wrote {} (serial {}, signed by {})", args.list.display(), list.serial, key.key_id())?;
     Ok(())
 }

@@ -46,26 +46,14 @@ impl std::fmt::Display for Role {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot read key file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot write key file {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("{path} already exists; refusing to overwrite a key")]
     Exists { path: PathBuf },
     #[error("{path} is not a komp {expected} file: {reason}")]
-    Format {
-        path: PathBuf,
-        expected: &'static str,
-        reason: String,
-    },
-    #[error(
-        "private key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`"
-    )]
+    Format { path: PathBuf, expected: &'static str, reason: String },
+    #[error("private key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")]
     Permissions { path: PathBuf, mode: u32 },
     #[error("key id {stated} does not match the key (its id is {actual})")]
     KeyIdMismatch { stated: String, actual: String },
@@ -112,32 +100,21 @@ impl TryFrom<PublicKeyFile> for PublicKey {
     fn try_from(f: PublicKeyFile) -> Result<Self, KeyError> {
         if let Some(kind) = &f.kind {
             if kind != PUBLIC_KIND {
-                return Err(KeyError::InvalidKey(format!(
-                    "kind is {kind:?}, expected {PUBLIC_KIND:?}"
-                )));
+                return Err(KeyError::InvalidKey(format!("kind is {kind:?}, expected {PUBLIC_KIND:?}")));
             }
         }
         let raw = B64
             .decode(f.public_key.trim())
             .map_err(|e| KeyError::InvalidKey(format!("public_key is not base64: {e}")))?;
-        let raw: [u8; 32] = raw.try_into().map_err(|v: Vec<u8>| {
-            KeyError::InvalidKey(format!("public_key is {} bytes; expected 32", v.len()))
-        })?;
-        let key =
-            VerifyingKey::from_bytes(&raw).map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let raw: [u8; 32] = raw
+            .try_into()
+            .map_err(|v: Vec<u8>| KeyError::InvalidKey(format!("public_key is {} bytes; expected 32", v.len())))?;
+        let key = VerifyingKey::from_bytes(&raw).map_err(|e| KeyError::InvalidKey(e.to_string()))?;
         let actual = key_id(&key);
         if actual != f.key_id {
-            return Err(KeyError::KeyIdMismatch {
-                stated: f.key_id,
-                actual,
-            });
+            return Err(KeyError::KeyIdMismatch { stated: f.key_id, actual });
         }
-        Ok(PublicKey {
-            key_id: actual,
-            role: f.role,
-            owner: f.owner,
-            key,
-        })
+        Ok(PublicKey { key_id: actual, role: f.role, owner: f.owner, key })
     }
 }
 
@@ -156,10 +133,7 @@ impl From<PublicKey> for PublicKeyFile {
 impl PublicKey {
     /// Reads a public key file written by [`KeyPair::save`] (or by hand).
     pub fn load(path: &Path) -> Result<PublicKey, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
         serde_json::from_str(&text).map_err(|e| KeyError::Format {
             path: path.into(),
             expected: "public key",
@@ -204,20 +178,12 @@ struct PrivateKeyFile {
 impl KeyPair {
     /// A fresh key from the operating system's random source.
     pub fn generate(role: Role, owner: &str) -> KeyPair {
-        KeyPair {
-            signing: SigningKey::generate(&mut rand::rngs::OsRng),
-            role,
-            owner: owner.to_string(),
-        }
+        KeyPair { signing: SigningKey::generate(&mut rand::rngs::OsRng), role, owner: owner.to_string() }
     }
 
     /// A key from a known 32-byte seed (tests and test vectors).
     pub fn from_seed(seed: [u8; 32], role: Role, owner: &str) -> KeyPair {
-        KeyPair {
-            signing: SigningKey::from_bytes(&seed),
-            role,
-            owner: owner.to_string(),
-        }
+        KeyPair { signing: SigningKey::from_bytes(&seed), role, owner: owner.to_string() }
     }
 
     pub fn key_id(&self) -> String {
@@ -243,10 +209,7 @@ impl KeyPair {
     /// Writes the private key (mode 0600, never overwriting) and the public
     /// key into `dir`, creating it if needed. Returns (private, public) paths.
     pub fn save(&self, dir: &Path) -> Result<(PathBuf, PathBuf), KeyError> {
-        std::fs::create_dir_all(dir).map_err(|source| KeyError::Write {
-            path: dir.into(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| KeyError::Write { path: dir.into(), source })?;
         let private = dir.join(format!("{}.private.json", self.file_stem()));
         let public = dir.join(format!("{}.public.json", self.file_stem()));
         for p in [&private, &public] {
@@ -270,52 +233,30 @@ impl KeyPair {
     /// Reads a private key file. Refuses files that others can read, as ssh
     /// does, because a leaked publisher or approver key must be revoked.
     pub fn load(path: &Path) -> Result<KeyPair, KeyError> {
-        let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let meta = std::fs::metadata(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
-                return Err(KeyError::Permissions {
-                    path: path.into(),
-                    mode,
-                });
+                return Err(KeyError::Permissions { path: path.into(), mode });
             }
         }
         #[cfg(not(unix))]
         let _ = meta;
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let format_err = |reason: String| KeyError::Format {
-            path: path.into(),
-            expected: "private key",
-            reason,
-        };
-        let f: PrivateKeyFile =
-            serde_json::from_str(&text).map_err(|e| format_err(e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
+        let format_err = |reason: String| KeyError::Format { path: path.into(), expected: "private key", reason };
+        let f: PrivateKeyFile = serde_json::from_str(&text).map_err(|e| format_err(e.to_string()))?;
         if f.kind != PRIVATE_KIND {
-            return Err(format_err(format!(
-                "kind is {:?}, expected {PRIVATE_KIND:?}",
-                f.kind
-            )));
+            return Err(format_err(format!("kind is {:?}, expected {PRIVATE_KIND:?}", f.kind)));
         }
-        let seed = B64
-            .decode(f.secret_key.trim())
-            .map_err(|e| format_err(format!("secret_key is not base64: {e}")))?;
-        let seed: [u8; 32] = seed.try_into().map_err(|v: Vec<u8>| {
-            format_err(format!("secret_key is {} bytes; expected 32", v.len()))
-        })?;
+        let seed = B64.decode(f.secret_key.trim()).map_err(|e| format_err(format!("secret_key is not base64: {e}")))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|v: Vec<u8>| format_err(format!("secret_key is {} bytes; expected 32", v.len())))?;
         let pair = KeyPair::from_seed(seed, f.role, &f.owner);
         if pair.key_id() != f.key_id {
-            return Err(KeyError::KeyIdMismatch {
-                stated: f.key_id,
-                actual: pair.key_id(),
-            });
+            return Err(KeyError::KeyIdMismatch { stated: f.key_id, actual: pair.key_id() });
         }
         Ok(pair)
     }
@@ -331,10 +272,7 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
     }
     #[cfg(not(unix))]
     let _ = mode;
-    let werr = |source| KeyError::Write {
-        path: path.into(),
-        source,
-    };
+    let werr = |source| KeyError::Write { path: path.into(), source };
     let mut f = opts.open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             KeyError::Exists { path: path.into() }

@@ -75,18 +75,12 @@ impl RevocationList {
 
     /// The yank of `name@version`, if any.
     pub fn yanked(&self, name: &str, version: &semver::Version) -> Option<&Yanked> {
-        self.yanked
-            .iter()
-            .find(|y| y.name == name && &y.version == version)
+        self.yanked.iter().find(|y| y.name == name && &y.version == version)
     }
 
     /// The next list: serial + 1, issued now, same entries. Edit it, then sign it.
     pub fn next(&self) -> RevocationList {
-        RevocationList {
-            serial: self.serial + 1,
-            issued_at: crate::time::now_rfc3339(),
-            ..self.clone()
-        }
+        RevocationList { serial: self.serial + 1, issued_at: crate::time::now_rfc3339(), ..self.clone() }
     }
 
     /// Adds (or replaces the reason of) a key revocation.
@@ -101,8 +95,7 @@ impl RevocationList {
 
     /// Adds (or replaces the reason of) a yank.
     pub fn yank(&mut self, name: &str, version: &semver::Version, reason: &str) {
-        self.yanked
-            .retain(|y| !(y.name == name && &y.version == version));
+        self.yanked.retain(|y| !(y.name == name && &y.version == version));
         self.yanked.push(Yanked {
             name: name.into(),
             version: version.clone(),
@@ -117,23 +110,16 @@ impl RevocationList {
 pub enum RevocationError {
     #[error("revocation lists must be signed with an approver key; {key_id} is a {role} key")]
     NotApproverKey { key_id: String, role: Role },
-    #[error(
-        "the revocation list is signed by {key_id}, which is not an approver in the trust policy"
-    )]
+    #[error("the revocation list is signed by {key_id}, which is not an approver in the trust policy")]
     UntrustedSigner { key_id: String },
-    #[error(
-        "the revocation list's signature by {key_id} is invalid: the list was changed or forged"
-    )]
+    #[error("the revocation list's signature by {key_id} is invalid: the list was changed or forged")]
     BadSignature { key_id: String },
     #[error("the revocation list's body is not valid: {0}")]
     Body(String),
     #[error("the offered revocation list has serial {offered}, not newer than the current serial {current}")]
     NotNewer { current: u64, offered: u64 },
     #[error("cannot read or write revocation list {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a signed revocation list: {reason}")]
     Format { path: PathBuf, reason: String },
 }
@@ -150,23 +136,13 @@ pub struct SignedRevocationList {
 
 impl SignedRevocationList {
     /// Signs `list` with an approver key.
-    pub fn sign(
-        list: &RevocationList,
-        key: &KeyPair,
-    ) -> Result<SignedRevocationList, RevocationError> {
+    pub fn sign(list: &RevocationList, key: &KeyPair) -> Result<SignedRevocationList, RevocationError> {
         if key.role != Role::Approver {
-            return Err(RevocationError::NotApproverKey {
-                key_id: key.key_id(),
-                role: key.role,
-            });
+            return Err(RevocationError::NotApproverKey { key_id: key.key_id(), role: key.role });
         }
         let body = serde_json::to_string_pretty(list).expect("revocation list serialises");
         let sig = key.signing.sign(&message(&body));
-        Ok(SignedRevocationList {
-            body,
-            key_id: key.key_id(),
-            signature: B64.encode(sig.to_bytes()),
-        })
+        Ok(SignedRevocationList { body, key_id: key.key_id(), signature: B64.encode(sig.to_bytes()) })
     }
 
     /// Checks the signature against the approvers of `policy` and returns the
@@ -176,17 +152,11 @@ impl SignedRevocationList {
             .approvers
             .iter()
             .find(|k| k.key_id == self.key_id)
-            .ok_or_else(|| RevocationError::UntrustedSigner {
-                key_id: self.key_id.clone(),
-            })?;
-        let bad = || RevocationError::BadSignature {
-            key_id: self.key_id.clone(),
-        };
+            .ok_or_else(|| RevocationError::UntrustedSigner { key_id: self.key_id.clone() })?;
+        let bad = || RevocationError::BadSignature { key_id: self.key_id.clone() };
         let raw = B64.decode(self.signature.trim()).map_err(|_| bad())?;
         let sig = ed25519_dalek::Signature::from_slice(&raw).map_err(|_| bad())?;
-        key.key
-            .verify(&message(&self.body), &sig)
-            .map_err(|_| bad())?;
+        key.key.verify(&message(&self.body), &sig).map_err(|_| bad())?;
         self.body_unverified()
     }
 
@@ -204,10 +174,7 @@ impl SignedRevocationList {
     ) -> Result<RevocationList, RevocationError> {
         let list = self.verify(policy)?;
         if list.serial <= current.serial {
-            return Err(RevocationError::NotNewer {
-                current: current.serial,
-                offered: list.serial,
-            });
+            return Err(RevocationError::NotNewer { current: current.serial, offered: list.serial });
         }
         Ok(list)
     }
@@ -222,25 +189,15 @@ impl SignedRevocationList {
 
     /// Reads a signed list from a file (not yet verified).
     pub fn load(path: &Path) -> Result<SignedRevocationList, RevocationError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RevocationError::Io {
-            path: path.into(),
-            source,
-        })?;
-        Self::from_json(&text).map_err(|e| RevocationError::Format {
-            path: path.into(),
-            reason: e.to_string(),
-        })
+        let text = std::fs::read_to_string(path).map_err(|source| RevocationError::Io { path: path.into(), source })?;
+        Self::from_json(&text).map_err(|e| RevocationError::Format { path: path.into(), reason: e.to_string() })
     }
 
     /// Writes the list atomically (temporary file, fsync, rename), so a crash
     /// leaves either the old or the new list, never half of one.
     pub fn save(&self, path: &Path) -> Result<(), RevocationError> {
-        crate::fsutil::write_atomic(path, (self.to_json() + "\n").as_bytes()).map_err(|source| {
-            RevocationError::Io {
-                path: path.into(),
-                source,
-            }
-        })
+        crate::fsutil::write_atomic(path, (self.to_json() + "\n").as_bytes())
+            .map_err(|source| RevocationError::Io { path: path.into(), source })
     }
 }
 

@@ -73,17 +73,9 @@ pub enum SignatureError {
     #[error("signature at byte {at} is {len} bytes long; an Ed25519 signature is 64 bytes")]
     BadSignatureLength { at: usize, len: usize },
     #[error("{count} unexpected byte(s) at byte {at} of the {within}")]
-    TrailingBytes {
-        at: usize,
-        count: usize,
-        within: &'static str,
-    },
+    TrailingBytes { at: usize, count: usize, within: &'static str },
     #[error("signature section declares {count} {what}; at most {max} are allowed")]
-    TooMany {
-        what: &'static str,
-        count: usize,
-        max: usize,
-    },
+    TooMany { what: &'static str, count: usize, max: usize },
     #[error("malformed LEB128 number at byte {at} of the signature section")]
     BadVarint { at: usize },
     #[error("key id of {0} bytes is too long (at most {MAX_KEY_ID})")]
@@ -193,11 +185,7 @@ impl SignatureData {
     /// nested record must be consumed exactly, and nothing may follow the last
     /// signature.
     pub fn parse(bytes: &[u8]) -> Result<SignatureData, SignatureError> {
-        let mut r = Reader {
-            bytes,
-            pos: 0,
-            end: bytes.len(),
-        };
+        let mut r = Reader { bytes, pos: 0, end: bytes.len() };
         let version = r.byte("the specification version")?;
         if version != SPEC_VERSION {
             return Err(SignatureError::UnknownVersion(version));
@@ -285,10 +273,7 @@ fn parse_signed_hashes(r: &mut Reader<'_>) -> Result<SignedHashes, SignatureErro
         let alg_at = s.pos;
         let alg = s.byte("the signature algorithm")?;
         if alg != ALG_ED25519 {
-            return Err(SignatureError::UnknownAlgorithm {
-                at: alg_at,
-                id: alg,
-            });
+            return Err(SignatureError::UnknownAlgorithm { at: alg_at, id: alg });
         }
         let sig_at = s.pos;
         let len = s.varint("signature_len")?;
@@ -297,11 +282,7 @@ fn parse_signed_hashes(r: &mut Reader<'_>) -> Result<SignedHashes, SignatureErro
         }
         let signature = s.take(len, "the signature")?.to_vec();
         s.finish("signature record")?;
-        signatures.push(RawSignature {
-            key_id,
-            algorithm: Algorithm::Ed25519,
-            signature,
-        });
+        signatures.push(RawSignature { key_id, algorithm: Algorithm::Ed25519, signature });
     }
     Ok(SignedHashes { hashes, signatures })
 }
@@ -347,11 +328,7 @@ impl<'a> Reader<'a> {
     fn count(&mut self, what: &'static str, max: usize) -> Result<usize, SignatureError> {
         let n = self.varint(what)?;
         if n > max {
-            return Err(SignatureError::TooMany {
-                what,
-                count: n,
-                max,
-            });
+            return Err(SignatureError::TooMany { what, count: n, max });
         }
         Ok(n)
     }
@@ -360,20 +337,12 @@ impl<'a> Reader<'a> {
         let len = self.varint(what)?;
         let start = self.pos;
         self.take(len, what)?;
-        Ok(Reader {
-            bytes: self.bytes,
-            pos: start,
-            end: start + len,
-        })
+        Ok(Reader { bytes: self.bytes, pos: start, end: start + len })
     }
 
     fn finish(&self, within: &'static str) -> Result<(), SignatureError> {
         if self.pos != self.end {
-            return Err(SignatureError::TrailingBytes {
-                at: self.pos,
-                count: self.end - self.pos,
-                within,
-            });
+            return Err(SignatureError::TrailingBytes { at: self.pos, count: self.end - self.pos, within });
         }
         Ok(())
     }
@@ -404,11 +373,7 @@ pub fn read_signatures(artifact: &Artifact) -> Result<Vec<SignatureEntry>, Signa
 /// already present are kept (signing again with the same key id replaces that
 /// key's signature), so a publisher signs and an approver endorses the same
 /// file. `key_id` is stored in the clear so that verifiers can pick the key.
-pub fn sign(
-    artifact: &Artifact,
-    key: &SigningKey,
-    key_id: &str,
-) -> Result<Vec<u8>, SignatureError> {
+pub fn sign(artifact: &Artifact, key: &SigningKey, key_id: &str) -> Result<Vec<u8>, SignatureError> {
     if key_id.len() > MAX_KEY_ID {
         return Err(SignatureError::KeyIdTooLong(key_id.len()));
     }
@@ -417,22 +382,13 @@ pub fn sign(
         Some(payload) => SignatureData::parse(payload)?,
     };
     let h = content_hash(artifact.signed_content());
-    let stale: usize = data
-        .signed_hashes
-        .iter()
-        .filter(|s| !s.hashes.contains(&h))
-        .map(|s| s.signatures.len())
-        .sum();
+    let stale: usize = data.signed_hashes.iter().filter(|s| !s.hashes.contains(&h)).map(|s| s.signatures.len()).sum();
     if stale > 0 {
         return Err(SignatureError::StaleSignatures(stale));
     }
     let hashes = vec![h];
     let signature = key.sign(&signed_message(&hashes)).to_bytes().to_vec();
-    let record = RawSignature {
-        key_id: key_id.as_bytes().to_vec(),
-        algorithm: Algorithm::Ed25519,
-        signature,
-    };
+    let record = RawSignature { key_id: key_id.as_bytes().to_vec(), algorithm: Algorithm::Ed25519, signature };
     match data.signed_hashes.iter_mut().find(|s| s.hashes == hashes) {
         Some(set) => {
             set.signatures.retain(|s| s.key_id != record.key_id);
@@ -445,10 +401,7 @@ pub fn sign(
             }
             set.signatures.push(record);
         }
-        None => data.signed_hashes.push(SignedHashes {
-            hashes,
-            signatures: vec![record],
-        }),
+        None => data.signed_hashes.push(SignedHashes { hashes, signatures: vec![record] }),
     }
     Ok(artifact.with_signature_section(Some(&data.encode())))
 }

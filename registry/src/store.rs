@@ -40,11 +40,7 @@ pub enum StoreError {
         "{id} is already published with digest {existing}; versions are immutable, so publish this \
          component (digest {offered}) under a new version"
     )]
-    VersionExists {
-        id: String,
-        existing: String,
-        offered: String,
-    },
+    VersionExists { id: String, existing: String, offered: String },
     #[error("{id} is already published with signatures this file lacks ({}); refusing to drop them", .missing.join(", "))]
     WouldDropSignatures { id: String, missing: Vec<String> },
     #[error("expected {expected}, but the file is {found}")]
@@ -59,9 +55,7 @@ pub enum StoreError {
     CorruptRecord { what: String, reason: String },
     #[error(transparent)]
     Revocation(#[from] RevocationError),
-    #[error(
-        "{path} is not a komp registry of a format this version understands (found {found:?})"
-    )]
+    #[error("{path} is not a komp registry of a format this version understands (found {found:?})")]
     Format { path: String, found: String },
 }
 
@@ -228,10 +222,7 @@ impl Registry {
         let manifest = artifact.manifest();
         if let Some((name, version)) = expected {
             if manifest.name != name || &manifest.version != version {
-                return Err(StoreError::WrongComponent {
-                    expected: format!("{name}@{version}"),
-                    found: manifest.id(),
-                });
+                return Err(StoreError::WrongComponent { expected: format!("{name}@{version}"), found: manifest.id() });
             }
         }
         let manifest_json = serde_json::to_vec(manifest).expect("manifest serialises");
@@ -244,18 +235,10 @@ impl Registry {
             size: artifact.bytes().len() as u64,
             manifest_sha256: sha256_hex(&manifest_json),
             published_at: crate::time::now_rfc3339(),
-            signatures: verification
-                .signatures
-                .iter()
-                .filter(|s| s.valid())
-                .cloned()
-                .collect(),
+            signatures: verification.signatures.iter().filter(|s| s.valid()).cloned().collect(),
         };
-        let signer_keys: Vec<PublicKey> = entry
-            .signatures
-            .iter()
-            .filter_map(|s| policy.key(&s.key_id).cloned())
-            .collect();
+        let signer_keys: Vec<PublicKey> =
+            entry.signatures.iter().filter_map(|s| policy.key(&s.key_id).cloned()).collect();
         let entry_json = serde_json::to_vec(&entry).expect("entry serialises");
 
         // One transaction: blob, manifest, index entry and signer keys become
@@ -271,13 +254,11 @@ impl Registry {
                         })
                     })?;
                     if old.digest != entry.digest {
-                        return Err(ConflictableTransactionError::Abort(
-                            StoreError::VersionExists {
-                                id: entry.id(),
-                                existing: old.digest,
-                                offered: entry.digest.clone(),
-                            },
-                        ));
+                        return Err(ConflictableTransactionError::Abort(StoreError::VersionExists {
+                            id: entry.id(),
+                            existing: old.digest,
+                            offered: entry.digest.clone(),
+                        }));
                     }
                     if old.blob_sha256 == entry.blob_sha256 {
                         return Ok((PublishOutcome::Unchanged, old));
@@ -289,12 +270,10 @@ impl Registry {
                         .map(|o| o.key_id.clone())
                         .collect();
                     if !missing.is_empty() {
-                        return Err(ConflictableTransactionError::Abort(
-                            StoreError::WouldDropSignatures {
-                                id: entry.id(),
-                                missing,
-                            },
-                        ));
+                        return Err(ConflictableTransactionError::Abort(StoreError::WouldDropSignatures {
+                            id: entry.id(),
+                            missing,
+                        }));
                     }
                     if entry.signatures.len() == old.signatures.len() {
                         // Same signers, different signature bytes (e.g. a
@@ -315,10 +294,7 @@ impl Registry {
             .map_err(tx_err)?;
         // Acknowledge only what is on disk.
         self.db.flush()?;
-        Ok(Published {
-            entry: stored,
-            outcome,
-        })
+        Ok(Published { entry: stored, outcome })
     }
 
     /// All components with their versions (ascending) and latest version.
@@ -343,11 +319,7 @@ impl Registry {
                         digest: e.digest,
                     })
                     .collect();
-                ComponentSummary {
-                    name,
-                    versions,
-                    latest,
-                }
+                ComponentSummary { name, versions, latest }
             })
             .collect())
     }
@@ -359,20 +331,14 @@ impl Registry {
         entries.sort_by(|a, b| a.version.cmp(&b.version));
         Ok(entries
             .into_iter()
-            .map(|e| VersionInfo {
-                yanked: revocations.yanked(&e.name, &e.version).cloned(),
-                entry: e,
-            })
+            .map(|e| VersionInfo { yanked: revocations.yanked(&e.name, &e.version).cloned(), entry: e })
             .collect())
     }
 
     fn entries(&self, name: &str) -> Result<Vec<IndexEntry>, StoreError> {
         let mut prefix = name.as_bytes().to_vec();
         prefix.push(0);
-        self.index
-            .scan_prefix(prefix)
-            .map(|item| parse_entry(&item?.1))
-            .collect()
+        self.index.scan_prefix(prefix).map(|item| parse_entry(&item?.1)).collect()
     }
 
     /// The version a host installs when none is named: the highest version
@@ -394,16 +360,12 @@ impl Registry {
 
     /// Index entry, manifest and yank status of `name@version`, or of the
     /// latest version when `version` is `None`.
-    pub fn show(
-        &self,
-        name: &str,
-        version: Option<&semver::Version>,
-    ) -> Result<(VersionInfo, Manifest), StoreError> {
+    pub fn show(&self, name: &str, version: Option<&semver::Version>) -> Result<(VersionInfo, Manifest), StoreError> {
         let version = match version {
             Some(v) => v.clone(),
-            None => self
-                .latest(name)?
-                .ok_or_else(|| StoreError::NotFound(format!("an installable version of {name}")))?,
+            None => {
+                self.latest(name)?.ok_or_else(|| StoreError::NotFound(format!("an installable version of {name}")))?
+            }
         };
         let entry = self.entry(name, &version)?;
         let manifest = self.manifest(&entry)?;
@@ -412,13 +374,9 @@ impl Registry {
     }
 
     fn manifest(&self, entry: &IndexEntry) -> Result<Manifest, StoreError> {
-        let raw = self
-            .manifests
-            .get(index_key(&entry.name, &entry.version))?
-            .ok_or_else(|| StoreError::CorruptRecord {
-                what: format!("manifest of {}", entry.id()),
-                reason: "missing".into(),
-            })?;
+        let raw = self.manifests.get(index_key(&entry.name, &entry.version))?.ok_or_else(|| {
+            StoreError::CorruptRecord { what: format!("manifest of {}", entry.id()), reason: "missing".into() }
+        })?;
         let actual = sha256_hex(&raw);
         if actual != entry.manifest_sha256 {
             return Err(StoreError::CorruptRecord {
@@ -436,10 +394,7 @@ impl Registry {
     pub fn get(&self, name: &str, version: &semver::Version) -> Result<Vec<u8>, StoreError> {
         let entry = self.entry(name, version)?;
         self.blob(&entry.blob_sha256)?
-            .ok_or_else(|| StoreError::MissingBlob {
-                id: entry.id(),
-                blob: entry.blob_sha256.clone(),
-            })
+            .ok_or_else(|| StoreError::MissingBlob { id: entry.id(), blob: entry.blob_sha256.clone() })
     }
 
     /// A blob by the sha256 of its bytes, checked on read.
@@ -449,10 +404,7 @@ impl Registry {
         };
         let actual = sha256_hex(&v);
         if actual != sha256 {
-            return Err(StoreError::CorruptBlob {
-                blob: sha256.to_string(),
-                actual,
-            });
+            return Err(StoreError::CorruptBlob { blob: sha256.to_string(), actual });
         }
         Ok(Some(v.to_vec()))
     }
@@ -460,8 +412,7 @@ impl Registry {
     /// Records a public key (publishers' keys are also recorded on publish),
     /// so that clients can fetch the keys behind the signatures they see.
     pub fn put_key(&self, key: &PublicKey) -> Result<(), StoreError> {
-        self.keys
-            .insert(key.key_id.as_bytes(), key.to_json().as_bytes())?;
+        self.keys.insert(key.key_id.as_bytes(), key.to_json().as_bytes())?;
         self.db.flush()?;
         Ok(())
     }
@@ -493,17 +444,12 @@ impl Registry {
         // serial backwards.
         let old = self.meta.get(REVOCATIONS_KEY)?;
         let new = list.to_json().into_bytes();
-        match self
-            .meta
-            .compare_and_swap(REVOCATIONS_KEY, old, Some(new))?
-        {
+        match self.meta.compare_and_swap(REVOCATIONS_KEY, old, Some(new))? {
             Ok(()) => {}
             Err(_) => {
-                return Err(RevocationError::NotNewer {
-                    current: self.revocations()?.serial,
-                    offered: accepted.serial,
-                }
-                .into())
+                return Err(
+                    RevocationError::NotNewer { current: self.revocations()?.serial, offered: accepted.serial }.into()
+                )
             }
         }
         self.db.flush()?;
@@ -515,14 +461,9 @@ impl Registry {
     pub fn signed_revocations(&self) -> Result<Option<SignedRevocationList>, StoreError> {
         match self.meta.get(REVOCATIONS_KEY)? {
             None => Ok(None),
-            Some(v) => {
-                serde_json::from_slice(&v)
-                    .map(Some)
-                    .map_err(|e| StoreError::CorruptRecord {
-                        what: "revocation list".into(),
-                        reason: e.to_string(),
-                    })
-            }
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| StoreError::CorruptRecord { what: "revocation list".into(), reason: e.to_string() }),
         }
     }
 
@@ -537,22 +478,16 @@ impl Registry {
 }
 
 fn parse_entry(v: &[u8]) -> Result<IndexEntry, StoreError> {
-    serde_json::from_slice(v).map_err(|e| StoreError::CorruptRecord {
-        what: "index entry".into(),
-        reason: e.to_string(),
-    })
+    serde_json::from_slice(v)
+        .map_err(|e| StoreError::CorruptRecord { what: "index entry".into(), reason: e.to_string() })
 }
 
 fn pick_latest(entries: &[IndexEntry], revocations: &RevocationList) -> Option<semver::Version> {
     let installable = entries.iter().filter(|e| {
         revocations.yanked(&e.name, &e.version).is_none()
-            && !e
-                .signatures
-                .iter()
-                .any(|s| revocations.revoked_key(&s.key_id).is_some())
+            && !e.signatures.iter().any(|s| revocations.revoked_key(&s.key_id).is_some())
     });
-    let (pre, stable): (Vec<&IndexEntry>, Vec<&IndexEntry>) =
-        installable.partition(|e| !e.version.pre.is_empty());
+    let (pre, stable): (Vec<&IndexEntry>, Vec<&IndexEntry>) = installable.partition(|e| !e.version.pre.is_empty());
     let best = |v: Vec<&IndexEntry>| v.into_iter().map(|e| e.version.clone()).max();
     best(stable).or_else(|| best(pre))
 }

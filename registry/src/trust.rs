@@ -39,10 +39,7 @@ fn default_true() -> bool {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error("cannot read trust policy {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("trust policy {path} is not valid: {reason}")]
     Invalid { path: PathBuf, reason: String },
 }
@@ -58,14 +55,8 @@ impl TrustPolicy {
 
     /// Reads a policy file (see [`Self::from_json`]).
     pub fn load(path: &Path) -> Result<TrustPolicy, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
-            path: path.into(),
-            source,
-        })?;
-        Self::from_json(&text).map_err(|reason| PolicyError::Invalid {
-            path: path.into(),
-            reason,
-        })
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.into(), source })?;
+        Self::from_json(&text).map_err(|reason| PolicyError::Invalid { path: path.into(), reason })
     }
 
     pub fn to_json(&self) -> String {
@@ -73,36 +64,20 @@ impl TrustPolicy {
     }
 
     fn check(&self) -> Result<(), String> {
-        for (list, role) in [
-            (&self.publishers, Role::Publisher),
-            (&self.approvers, Role::Approver),
-        ] {
+        for (list, role) in [(&self.publishers, Role::Publisher), (&self.approvers, Role::Approver)] {
             if let Some(k) = list.iter().find(|k| k.role != role) {
-                return Err(format!(
-                    "key {} ({}) is listed as {role} but its file says {}",
-                    k.key_id, k.owner, k.role
-                ));
+                return Err(format!("key {} ({}) is listed as {role} but its file says {}", k.key_id, k.owner, k.role));
             }
         }
-        if let Some(k) = self
-            .publishers
-            .iter()
-            .find(|p| self.approvers.iter().any(|a| a.key_id == p.key_id))
-        {
-            return Err(format!(
-                "key {} is listed both as publisher and approver; use one key per role",
-                k.key_id
-            ));
+        if let Some(k) = self.publishers.iter().find(|p| self.approvers.iter().any(|a| a.key_id == p.key_id)) {
+            return Err(format!("key {} is listed both as publisher and approver; use one key per role", k.key_id));
         }
         Ok(())
     }
 
     /// The trusted key with this id, if any.
     pub fn key(&self, key_id: &str) -> Option<&PublicKey> {
-        self.publishers
-            .iter()
-            .chain(&self.approvers)
-            .find(|k| k.key_id == key_id)
+        self.publishers.iter().chain(&self.approvers).find(|k| k.key_id == key_id)
     }
 
     fn all_keys(&self) -> impl Iterator<Item = &PublicKey> {
@@ -153,11 +128,7 @@ pub struct Verification {
 impl Verification {
     /// Key ids of valid signatures by trusted keys with `role`.
     pub fn valid_keys(&self, role: Role) -> Vec<String> {
-        self.signatures
-            .iter()
-            .filter(|s| s.valid() && s.role == Some(role))
-            .map(|s| s.key_id.clone())
-            .collect()
+        self.signatures.iter().filter(|s| s.valid() && s.role == Some(role)).map(|s| s.key_id.clone()).collect()
     }
 }
 
@@ -173,14 +144,8 @@ pub enum TrustError {
     ContentChanged { key_id: String },
     #[error("the signature by {key_id} does not verify with that key: it was damaged or forged")]
     BadSignature { key_id: String },
-    #[error(
-        "the component is signed by key {key_id}, which was revoked at {revoked_at}: {reason}"
-    )]
-    KeyRevoked {
-        key_id: String,
-        reason: String,
-        revoked_at: String,
-    },
+    #[error("the component is signed by key {key_id}, which was revoked at {revoked_at}: {reason}")]
+    KeyRevoked { key_id: String, reason: String, revoked_at: String },
     #[error(
         "the component is signed only by keys this host does not trust ({}); add the publisher's public key \
          to the trust policy if you trust it", .key_ids.join(", ")
@@ -194,11 +159,7 @@ pub enum TrustError {
     )]
     MissingEndorsement { signed_by: Vec<String> },
     #[error("{component} was yanked at {yanked_at}: {reason}")]
-    Yanked {
-        component: String,
-        reason: String,
-        yanked_at: String,
-    },
+    Yanked { component: String, reason: String, yanked_at: String },
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
 }
@@ -228,9 +189,7 @@ fn check_one(e: &SignatureEntry, h: &[u8; 32], policy: &TrustPolicy) -> Signatur
     let candidate = if e.key_id.is_empty() {
         policy.all_keys().find(|k| e.signature_is_valid(&k.key))
     } else {
-        std::str::from_utf8(&e.key_id)
-            .ok()
-            .and_then(|id| policy.key(id))
+        std::str::from_utf8(&e.key_id).ok().and_then(|id| policy.key(id))
     };
     let status = match candidate {
         _ if !e.covers(h) => SignatureStatus::ContentChanged,
@@ -255,18 +214,11 @@ pub fn enforce(
     policy: &TrustPolicy,
     revocations: &RevocationList,
 ) -> Result<(), TrustError> {
-    if let Some(c) = checks
-        .iter()
-        .find(|c| c.status == SignatureStatus::ContentChanged)
-    {
-        return Err(TrustError::ContentChanged {
-            key_id: c.key_id.clone(),
-        });
+    if let Some(c) = checks.iter().find(|c| c.status == SignatureStatus::ContentChanged) {
+        return Err(TrustError::ContentChanged { key_id: c.key_id.clone() });
     }
     if let Some(c) = checks.iter().find(|c| c.status == SignatureStatus::Invalid) {
-        return Err(TrustError::BadSignature {
-            key_id: c.key_id.clone(),
-        });
+        return Err(TrustError::BadSignature { key_id: c.key_id.clone() });
     }
     // Any signature by a revoked key taints the file, trusted or not.
     for c in checks {
@@ -278,15 +230,9 @@ pub fn enforce(
             });
         }
     }
-    let valid: Vec<String> = checks
-        .iter()
-        .filter(|c| c.valid())
-        .map(|c| c.key_id.clone())
-        .collect();
+    let valid: Vec<String> = checks.iter().filter(|c| c.valid()).map(|c| c.key_id.clone()).collect();
     if valid.is_empty() {
-        return Err(TrustError::UnknownKeys {
-            key_ids: checks.iter().map(|c| c.key_id.clone()).collect(),
-        });
+        return Err(TrustError::UnknownKeys { key_ids: checks.iter().map(|c| c.key_id.clone()).collect() });
     }
     let has = |role| checks.iter().any(|c| c.valid() && c.role == Some(role));
     if !has(Role::Publisher) {
@@ -299,17 +245,11 @@ pub fn enforce(
 }
 
 /// Refuses a yanked `name@version`.
-pub fn check_yank(
-    name: &str,
-    version: &semver::Version,
-    revocations: &RevocationList,
-) -> Result<(), TrustError> {
+pub fn check_yank(name: &str, version: &semver::Version, revocations: &RevocationList) -> Result<(), TrustError> {
     match revocations.yanked(name, version) {
-        Some(y) => Err(TrustError::Yanked {
-            component: y.id(),
-            reason: y.reason.clone(),
-            yanked_at: y.yanked_at.clone(),
-        }),
+        Some(y) => {
+            Err(TrustError::Yanked { component: y.id(), reason: y.reason.clone(), yanked_at: y.yanked_at.clone() })
+        }
         None => Ok(()),
     }
 }
@@ -321,11 +261,7 @@ pub fn verify(
     policy: &TrustPolicy,
     revocations: &RevocationList,
 ) -> Result<Verification, TrustError> {
-    let checks = check_signatures(
-        artifact.signature_section(),
-        artifact.signed_content(),
-        policy,
-    )?;
+    let checks = check_signatures(artifact.signature_section(), artifact.signed_content(), policy)?;
     enforce(&checks, policy, revocations)?;
     let m = artifact.manifest();
     check_yank(&m.name, &m.version, revocations)?;
@@ -351,16 +287,10 @@ pub fn verify_bytes(
             (Some(&bytes[s.data.clone()]), &bytes[s.range.end..])
         }
         _ => {
-            if let Some(s) = sections
-                .iter()
-                .find(|s| s.custom_name.as_deref() == Some(SIGNATURE_SECTION))
-            {
+            if let Some(s) = sections.iter().find(|s| s.custom_name.as_deref() == Some(SIGNATURE_SECTION)) {
                 return Err(ArtifactError::MisplacedSignature(s.range.start).into());
             }
-            (
-                None,
-                &bytes[komp_artifact::sections::COMPONENT_PREAMBLE.len()..],
-            )
+            (None, &bytes[komp_artifact::sections::COMPONENT_PREAMBLE.len()..])
         }
     };
     let checks = check_signatures(payload, content, policy)?;

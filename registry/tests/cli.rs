@@ -97,54 +97,21 @@ fn clap_definitions_are_consistent() {
 fn keys_sign_endorse_verify_publish_yank_pull() {
     let t = tempfile::tempdir().unwrap();
     let (pubdir, appdir) = (t.path().join("pub"), t.path().join("app"));
-    ok(&[
-        "keygen",
-        "--role",
-        "publisher",
-        "--owner",
-        "Testkommune",
-        "--out",
-        s(&pubdir),
-    ]);
-    let out = ok(&[
-        "keygen",
-        "--role",
-        "approver",
-        "--owner",
-        "Fælles",
-        "--out",
-        s(&appdir),
-    ]);
+    ok(&["keygen", "--role", "publisher", "--owner", "Testkommune", "--out", s(&pubdir)]);
+    let out = ok(&["keygen", "--role", "approver", "--owner", "Fælles", "--out", s(&appdir)]);
     assert!(out.contains("created approver key ed25519:"), "{out}");
-    let (pub_key, pub_pub) = (
-        only_file(&pubdir, ".private.json"),
-        only_file(&pubdir, ".public.json"),
-    );
-    let (app_key, app_pub) = (
-        only_file(&appdir, ".private.json"),
-        only_file(&appdir, ".public.json"),
-    );
+    let (pub_key, pub_pub) = (only_file(&pubdir, ".private.json"), only_file(&pubdir, ".public.json"));
+    let (app_key, app_pub) = (only_file(&appdir, ".private.json"), only_file(&appdir, ".public.json"));
 
     let policy = t.path().join("policy.json");
-    let out = ok(&[
-        "trust-policy",
-        "--publisher",
-        s(&pub_pub),
-        "--approver",
-        s(&app_pub),
-        "-o",
-        s(&policy),
-    ]);
+    let out = ok(&["trust-policy", "--publisher", s(&pub_pub), "--approver", s(&app_pub), "-o", s(&policy)]);
     assert!(out.contains("endorsement required"), "{out}");
 
     let file = t.path().join("c.wasm");
     std::fs::write(&file, unsigned("cli", "1.0.0")).unwrap();
 
     let (err, out) = fails(&["verify", s(&file), "--policy", s(&policy)]);
-    assert!(
-        err.contains("not signed") && out.contains("policy: NOT met"),
-        "{err}\n{out}"
-    );
+    assert!(err.contains("not signed") && out.contains("policy: NOT met"), "{err}\n{out}");
 
     // Role mix-ups are refused with a hint.
     let (err, _) = fails(&["sign", s(&file), "--key", s(&app_key)]);
@@ -158,20 +125,10 @@ fn keys_sign_endorse_verify_publish_yank_pull() {
     assert!(out.contains("publisher  Testkommune  valid"), "{out}");
 
     let endorsed = t.path().join("endorsed.wasm");
-    let out = ok(&[
-        "endorse",
-        s(&file),
-        "--key",
-        s(&app_key),
-        "-o",
-        s(&endorsed),
-    ]);
+    let out = ok(&["endorse", s(&file), "--key", s(&app_key), "-o", s(&endorsed)]);
     assert!(out.starts_with("endorsed cli@1.0.0"), "{out}");
     let out = ok(&["verify", s(&endorsed), "--policy", s(&policy)]);
-    assert!(
-        out.contains("approver  Fælles  valid") && out.contains("policy: met"),
-        "{out}"
-    );
+    assert!(out.contains("approver  Fælles  valid") && out.contains("policy: met"), "{out}");
 
     // One flipped byte: refused with the exact reason.
     let mut bytes = std::fs::read(&endorsed).unwrap();
@@ -180,81 +137,28 @@ fn keys_sign_endorse_verify_publish_yank_pull() {
     let tampered = t.path().join("tampered.wasm");
     std::fs::write(&tampered, bytes).unwrap();
     let (err, out) = fails(&["verify", s(&tampered), "--policy", s(&policy)]);
-    assert!(
-        err.contains("the component's bytes do not match what was signed"),
-        "{err}"
-    );
-    assert!(
-        out.contains("INVALID: content changed after signing"),
-        "{out}"
-    );
+    assert!(err.contains("the component's bytes do not match what was signed"), "{err}");
+    assert!(out.contains("INVALID: content changed after signing"), "{out}");
 
     // Publish, list, show, pull.
     let reg = t.path().join("registry");
-    let out = ok(&[
-        "publish",
-        s(&endorsed),
-        "--registry",
-        s(&reg),
-        "--policy",
-        s(&policy),
-    ]);
+    let out = ok(&["publish", s(&endorsed), "--registry", s(&reg), "--policy", s(&policy)]);
     assert!(out.starts_with("Added: cli@1.0.0"), "{out}");
-    let (err, _) = fails(&[
-        "publish",
-        s(&tampered),
-        "--registry",
-        s(&reg),
-        "--policy",
-        s(&policy),
-    ]);
+    let (err, _) = fails(&["publish", s(&tampered), "--registry", s(&reg), "--policy", s(&policy)]);
     assert!(err.contains("refused"), "{err}");
     let out = ok(&["list", "--registry", s(&reg)]);
     assert!(out.contains("cli  latest 1.0.0  versions 1.0.0"), "{out}");
     let out = ok(&["show", "cli", "--registry", s(&reg)]);
-    assert!(
-        out.contains("cli@1.0.0") && out.contains("(approver, Fælles)"),
-        "{out}"
-    );
+    assert!(out.contains("cli@1.0.0") && out.contains("(approver, Fælles)"), "{out}");
     let pulled = t.path().join("pulled.wasm");
-    ok(&[
-        "pull",
-        "cli@1.0.0",
-        "--registry",
-        s(&reg),
-        "-o",
-        s(&pulled),
-        "--policy",
-        s(&policy),
-    ]);
-    assert_eq!(
-        std::fs::read(&pulled).unwrap(),
-        std::fs::read(&endorsed).unwrap()
-    );
+    ok(&["pull", "cli@1.0.0", "--registry", s(&reg), "-o", s(&pulled), "--policy", s(&policy)]);
+    assert_eq!(std::fs::read(&pulled).unwrap(), std::fs::read(&endorsed).unwrap());
 
     // Yank and revoke through the signed list file; the list is re-verified each time.
     let list = t.path().join("revocations.json");
-    let (err, _) = fails(&[
-        "yank",
-        "cli@1.0.0",
-        "--reason",
-        "x",
-        "--key",
-        s(&pub_key),
-        "--list",
-        s(&list),
-    ]);
+    let (err, _) = fails(&["yank", "cli@1.0.0", "--reason", "x", "--key", s(&pub_key), "--list", s(&list)]);
     assert!(err.contains("approver key"), "{err}");
-    let out = ok(&[
-        "yank",
-        "cli@1.0.0",
-        "--reason",
-        "wrong threshold",
-        "--key",
-        s(&app_key),
-        "--list",
-        s(&list),
-    ]);
+    let out = ok(&["yank", "cli@1.0.0", "--reason", "wrong threshold", "--key", s(&app_key), "--list", s(&list)]);
     assert!(out.contains("serial 1"), "{out}");
     let out = ok(&[
         "revoke",
@@ -268,37 +172,14 @@ fn keys_sign_endorse_verify_publish_yank_pull() {
         s(&list),
     ]);
     assert!(out.contains("serial 2"), "{out}");
-    let (err, out) = fails(&[
-        "verify",
-        s(&endorsed),
-        "--policy",
-        s(&policy),
-        "--revocations",
-        s(&list),
-    ]);
-    assert!(
-        err.contains("cli@1.0.0 was yanked at") && err.contains("wrong threshold"),
-        "{err}\n{out}"
-    );
+    let (err, out) = fails(&["verify", s(&endorsed), "--policy", s(&policy), "--revocations", s(&list)]);
+    assert!(err.contains("cli@1.0.0 was yanked at") && err.contains("wrong threshold"), "{err}\n{out}");
 
-    ok(&[
-        "apply-revocations",
-        s(&list),
-        "--registry",
-        s(&reg),
-        "--policy",
-        s(&policy),
-    ]);
+    ok(&["apply-revocations", s(&list), "--registry", s(&reg), "--policy", s(&policy)]);
     let out = ok(&["list", "--registry", s(&reg)]);
-    assert!(
-        out.contains("latest none installable") && out.contains("1.0.0 (yanked)"),
-        "{out}"
-    );
+    assert!(out.contains("latest none installable") && out.contains("1.0.0 (yanked)"), "{out}");
     let out = ok(&["show", "cli@1.0.0", "--registry", s(&reg)]);
-    assert!(
-        out.contains("YANKED") && out.contains("wrong threshold"),
-        "{out}"
-    );
+    assert!(out.contains("YANKED") && out.contains("wrong threshold"), "{out}");
 }
 
 #[test]
@@ -307,77 +188,32 @@ fn remote_list_show_pull_and_sync() {
     let k = keys();
     let t = tempfile::tempdir().unwrap();
     let upstream = komp_registry::Registry::open(&t.path().join("up")).unwrap();
-    upstream
-        .publish(endorsed("remote", "0.1.0"), &policy(&k, true))
-        .unwrap();
-    upstream
-        .publish(endorsed("remote", "0.2.0"), &policy(&k, true))
-        .unwrap();
+    upstream.publish(endorsed("remote", "0.1.0"), &policy(&k, true)).unwrap();
+    upstream.publish(endorsed("remote", "0.2.0"), &policy(&k, true)).unwrap();
     let server = spawn(RegistryServer::new(upstream, policy(&k, true)).router());
     let policy_file = t.path().join("policy.json");
     std::fs::write(&policy_file, policy(&k, true).to_json()).unwrap();
 
     let out = ok(&["list", "--from", &server.url]);
-    assert!(
-        out.contains("remote  latest 0.2.0  versions 0.1.0, 0.2.0"),
-        "{out}"
-    );
+    assert!(out.contains("remote  latest 0.2.0  versions 0.1.0, 0.2.0"), "{out}");
     let out = ok(&["show", "remote", "--from", &server.url]);
     assert!(out.starts_with("remote@0.2.0"), "{out}");
 
     // --from needs a policy: the transport is never trusted.
     let pulled = t.path().join("r.wasm");
-    assert!(Cli::try_parse_from([
-        "komp",
-        "pull",
-        "remote",
-        "--from",
-        &server.url,
-        "-o",
-        s(&pulled)
-    ])
-    .is_err());
-    ok(&[
-        "pull",
-        "remote@0.1.0",
-        "--from",
-        &server.url,
-        "--policy",
-        s(&policy_file),
-        "-o",
-        s(&pulled),
-    ]);
+    assert!(Cli::try_parse_from(["komp", "pull", "remote", "--from", &server.url, "-o", s(&pulled)]).is_err());
+    ok(&["pull", "remote@0.1.0", "--from", &server.url, "--policy", s(&policy_file), "-o", s(&pulled)]);
     assert_eq!(std::fs::read(&pulled).unwrap(), endorsed("remote", "0.1.0"));
 
     // A policy that trusts nobody refuses the download and writes nothing.
     let empty = t.path().join("empty.json");
     std::fs::write(&empty, r#"{"publishers": [], "approvers": []}"#).unwrap();
     let other = t.path().join("other.wasm");
-    let (err, _) = fails(&[
-        "pull",
-        "remote",
-        "--from",
-        &server.url,
-        "--policy",
-        s(&empty),
-        "-o",
-        s(&other),
-    ]);
+    let (err, _) = fails(&["pull", "remote", "--from", &server.url, "--policy", s(&empty), "-o", s(&other)]);
     assert!(err.contains("does not trust"), "{err}");
     assert!(!other.exists());
 
     let local = t.path().join("local");
-    let out = ok(&[
-        "sync",
-        "--from",
-        &server.url,
-        "--registry",
-        s(&local),
-        "--policy",
-        s(&policy_file),
-    ]);
-    assert!(
-        out.contains("added 2, updated 0, unchanged 0, yanked 0, refused 0"),
-        "{out}"
-    );
+    let out = ok(&["sync", "--from", &server.url, "--registry", s(&local), "--policy", s(&policy_file)]);
+    assert!(out.contains("added 2, updated 0, unchanged 0, yanked 0, refused 0"), "{out}");
 }

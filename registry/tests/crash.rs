@@ -39,8 +39,7 @@ fn child(dir: &str, cycle: u32) {
             break;
         }
         let ver = version(cycle, i);
-        reg.publish(endorsed(NAME, &ver), &p)
-            .expect("child publishes");
+        reg.publish(endorsed(NAME, &ver), &p).expect("child publishes");
         writeln!(out, "ACK {ver}").unwrap();
         out.flush().unwrap();
     }
@@ -94,47 +93,26 @@ fn acknowledged_publishes_survive_sigkill() {
             if n < first_new && !full_sweep {
                 continue;
             }
-            let bytes = reg
-                .get(NAME, &ver.parse().unwrap())
-                .unwrap_or_else(|e| panic!("acknowledged {ver} lost: {e}"));
-            assert_eq!(
-                bytes,
-                endorsed(NAME, ver),
-                "{ver} has other bytes than were published"
-            );
+            let bytes = reg.get(NAME, &ver.parse().unwrap()).unwrap_or_else(|e| panic!("acknowledged {ver} lost: {e}"));
+            assert_eq!(bytes, endorsed(NAME, ver), "{ver} has other bytes than were published");
             verify_bytes(bytes, &p, &RevocationList::empty())
                 .unwrap_or_else(|e| panic!("{ver} no longer verifies: {e}"));
         }
         // Nothing half-written: every visible version is complete (blob and
         // manifest check out), and there are no blobs without an index entry.
         let infos = reg.versions(NAME).unwrap();
-        for info in infos
-            .iter()
-            .filter(|i| full_sweep || i.entry.version.minor == u64::from(cycle))
-        {
+        for info in infos.iter().filter(|i| full_sweep || i.entry.version.minor == u64::from(cycle)) {
             let v = &info.entry.version;
-            reg.get(NAME, v)
-                .unwrap_or_else(|e| panic!("visible {v} is incomplete: {e}"));
-            reg.show(NAME, Some(v))
-                .unwrap_or_else(|e| panic!("visible {v} has no manifest: {e}"));
+            reg.get(NAME, v).unwrap_or_else(|e| panic!("visible {v} is incomplete: {e}"));
+            reg.show(NAME, Some(v)).unwrap_or_else(|e| panic!("visible {v} has no manifest: {e}"));
         }
-        assert_eq!(
-            reg.db().open_tree("blobs").unwrap().len(),
-            infos.len(),
-            "orphan blobs after cycle {cycle}"
-        );
+        assert_eq!(reg.db().open_tree("blobs").unwrap().len(), infos.len(), "orphan blobs after cycle {cycle}");
         assert!(infos.len() >= acked.len());
-        eprintln!(
-            "cycle {cycle}: {this_cycle} acknowledged, {} visible",
-            infos.len()
-        );
+        eprintln!("cycle {cycle}: {this_cycle} acknowledged, {} visible", infos.len());
         drop(reg);
         if started.elapsed() > Duration::from_secs(40) {
             break;
         }
     }
-    assert!(
-        !acked.is_empty(),
-        "the child never acknowledged a publish; the test proved nothing"
-    );
+    assert!(!acked.is_empty(), "the child never acknowledged a publish; the test proved nothing");
 }

@@ -30,9 +30,7 @@ fn router_serves_reads_and_guards_pushes() {
     let p = policy(&k, true);
     let (_d, reg) = registry();
     let server = spawn(
-        RegistryServer::new(reg.clone(), p.clone())
-            .auth(Arc::new(PushTokenHashes::from_tokens(["s3cret"])))
-            .router(),
+        RegistryServer::new(reg.clone(), p.clone()).auth(Arc::new(PushTokenHashes::from_tokens(["s3cret"]))).router(),
     );
     let c = Client::new(&server.url);
     let bytes = endorsed("sentiment", "1.0.0");
@@ -40,41 +38,24 @@ fn router_serves_reads_and_guards_pushes() {
     let err = c.push(&bytes, None).unwrap_err();
     assert_eq!(err.status(), Some(401), "{err}");
     assert!(err.to_string().contains("Bearer"), "{err}");
-    assert_eq!(
-        c.push(&bytes, Some("guess")).unwrap_err().status(),
-        Some(401)
-    );
+    assert_eq!(c.push(&bytes, Some("guess")).unwrap_err().status(), Some(401));
 
     let p1 = c.push(&bytes, Some("s3cret")).unwrap();
     assert_eq!(p1.outcome, PublishOutcome::Added);
-    assert_eq!(
-        c.push(&bytes, Some("s3cret")).unwrap().outcome,
-        PublishOutcome::Unchanged
-    );
+    assert_eq!(c.push(&bytes, Some("s3cret")).unwrap().outcome, PublishOutcome::Unchanged);
 
-    let err = c
-        .push(&unsigned("sentiment", "1.0.1"), Some("s3cret"))
-        .unwrap_err();
+    let err = c.push(&unsigned("sentiment", "1.0.1"), Some("s3cret")).unwrap_err();
     assert_eq!(err.status(), Some(422));
     assert!(err.to_string().contains("not signed"), "{err}");
 
-    let other = komp_artifact::pack(
-        &raw_component("x"),
-        manifest("sentiment", "1.0.0"),
-        &[("clf".into(), model_bytes("x"))],
-    )
-    .unwrap();
-    let err = c
-        .push(
-            &signed_by(other.into_bytes(), &[&k.publisher, &k.approver]),
-            Some("s3cret"),
-        )
-        .unwrap_err();
+    let other =
+        komp_artifact::pack(&raw_component("x"), manifest("sentiment", "1.0.0"), &[("clf".into(), model_bytes("x"))])
+            .unwrap();
+    let err = c.push(&signed_by(other.into_bytes(), &[&k.publisher, &k.approver]), Some("s3cret")).unwrap_err();
     assert_eq!(err.status(), Some(409));
     assert!(err.to_string().contains("immutable"), "{err}");
 
-    c.push(&endorsed("sentiment", "1.2.0"), Some("s3cret"))
-        .unwrap();
+    c.push(&endorsed("sentiment", "1.2.0"), Some("s3cret")).unwrap();
     let list = c.list().unwrap();
     assert_eq!(list.len(), 1);
     let listed: Vec<_> = list[0].versions.iter().map(|x| x.version.clone()).collect();
@@ -89,60 +70,27 @@ fn router_serves_reads_and_guards_pushes() {
     assert_eq!(c.artifact("sentiment", &v("1.0.0")).unwrap(), bytes);
 
     assert_eq!(c.versions("nope").unwrap_err().status(), Some(404));
-    assert_eq!(
-        c.artifact("sentiment", &v("9.0.0")).unwrap_err().status(),
-        Some(404)
-    );
+    assert_eq!(c.artifact("sentiment", &v("9.0.0")).unwrap_err().status(), Some(404));
     // A malformed version in the path is a 400 with a JSON `{"error": ...}` body.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut resp = agent
-        .get(&format!(
-            "{}/registry/v1/components/sentiment/not-a-version",
-            server.url
-        ))
-        .call()
-        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).http_status_as_error(false).build().into();
+    let mut resp = agent.get(&format!("{}/registry/v1/components/sentiment/not-a-version", server.url)).call().unwrap();
     assert_eq!(resp.status(), 400);
-    let body: serde_json::Value =
-        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("not a semantic version"),
-        "{body}"
-    );
+    let body: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert!(body["error"].as_str().unwrap().contains("not a semantic version"), "{body}");
 
     // Revocations: none yet, then a pushed list (signed by our approver).
     assert_eq!(c.revocations().unwrap(), None);
     let mut list = RevocationList::empty().next();
     list.yank("sentiment", &v("1.2.0"), "wrong labels");
     let signed = SignedRevocationList::sign(&list, &k.approver).unwrap();
-    assert_eq!(
-        c.push_revocations(&signed, None).unwrap_err().status(),
-        Some(401)
-    );
+    assert_eq!(c.push_revocations(&signed, None).unwrap_err().status(), Some(401));
     c.push_revocations(&signed, Some("s3cret")).unwrap();
-    assert_eq!(
-        c.push_revocations(&signed, Some("s3cret"))
-            .unwrap_err()
-            .status(),
-        Some(409),
-        "same serial again"
-    );
+    assert_eq!(c.push_revocations(&signed, Some("s3cret")).unwrap_err().status(), Some(409), "same serial again");
     assert_eq!(c.revocations().unwrap(), Some(signed));
     assert_eq!(c.versions("sentiment").unwrap().latest, Some(v("1.0.0")));
     let rogue = KeyPair::from_seed([7; 32], Role::Approver, "rogue");
-    let err = c
-        .push_revocations(
-            &SignedRevocationList::sign(&list.next(), &rogue).unwrap(),
-            Some("s3cret"),
-        )
-        .unwrap_err();
+    let err =
+        c.push_revocations(&SignedRevocationList::sign(&list.next(), &rogue).unwrap(), Some("s3cret")).unwrap_err();
     assert_eq!(err.status(), Some(422), "{err}");
 }
 
@@ -155,22 +103,13 @@ fn authorisation_is_pluggable() {
         Some(_) => AuthDecision::Forbidden("this tenant may not use the registry".into()),
         None => AuthDecision::Unauthenticated,
     };
-    let server = spawn(
-        RegistryServer::new(reg, policy(&k, true))
-            .auth(Arc::new(auth))
-            .router(),
-    );
+    let server = spawn(RegistryServer::new(reg, policy(&k, true)).auth(Arc::new(auth)).router());
     let c = Client::new(&server.url);
     assert_eq!(c.list().unwrap_err().status(), Some(401));
-    let err = c
-        .push(&endorsed("a", "1.0.0"), Some("kommune-101-caller"))
-        .unwrap_err();
+    let err = c.push(&endorsed("a", "1.0.0"), Some("kommune-101-caller")).unwrap_err();
     assert_eq!(err.status(), Some(403));
-    assert!(err
-        .to_string()
-        .contains("this tenant may not use the registry"));
-    c.push(&endorsed("a", "1.0.0"), Some("kommune-751-admin"))
-        .unwrap();
+    assert!(err.to_string().contains("this tenant may not use the registry"));
+    c.push(&endorsed("a", "1.0.0"), Some("kommune-751-admin")).unwrap();
 }
 
 #[test]
@@ -178,20 +117,13 @@ fn sync_between_two_registries_verifies_and_follows_revocations() {
     let k = keys();
     let (_u, upstream) = registry();
     let lax = policy(&k, false);
-    upstream
-        .publish(signed_by(unsigned("a", "1.0.0"), &[&k.publisher]), &lax)
-        .unwrap();
+    upstream.publish(signed_by(unsigned("a", "1.0.0"), &[&k.publisher]), &lax).unwrap();
     upstream.publish(endorsed("a", "1.1.0"), &lax).unwrap();
     upstream.publish(endorsed("b", "0.1.0"), &lax).unwrap();
     upstream.publish(endorsed("c", "2.0.0"), &lax).unwrap();
     let mut list = RevocationList::empty().next();
     list.yank("c", &v("2.0.0"), "recalled");
-    upstream
-        .set_revocations(
-            &SignedRevocationList::sign(&list, &k.approver).unwrap(),
-            &lax,
-        )
-        .unwrap();
+    upstream.set_revocations(&SignedRevocationList::sign(&list, &k.approver).unwrap(), &lax).unwrap();
     let server = spawn(RegistryServer::new(upstream.clone(), lax.clone()).router());
 
     // The municipality requires endorsements.
@@ -203,15 +135,8 @@ fn sync_between_two_registries_verifies_and_follows_revocations() {
     assert_eq!(r.yanked, vec!["c@2.0.0"]);
     assert_eq!(r.refused.len(), 1);
     assert_eq!(r.refused[0].0, "a@1.0.0");
-    assert!(
-        r.refused[0].1.contains("requires an approver endorsement"),
-        "{}",
-        r.refused[0].1
-    );
-    assert_eq!(
-        local.get("b", &v("0.1.0")).unwrap(),
-        upstream.get("b", &v("0.1.0")).unwrap()
-    );
+    assert!(r.refused[0].1.contains("requires an approver endorsement"), "{}", r.refused[0].1);
+    assert_eq!(local.get("b", &v("0.1.0")).unwrap(), upstream.get("b", &v("0.1.0")).unwrap());
     assert_eq!(local.revocations().unwrap().serial, 1);
 
     // Nothing new: everything unchanged.
@@ -268,30 +193,12 @@ fn sync_never_trusts_the_transport() {
     let claims_versions = serde_json::json!({"name": "claims", "latest": "1.0.0",
         "versions": [VersionInfo { entry: claims_entry, yanked: None }]});
     let router = Router::new()
-        .route(
-            "/registry/v1/components",
-            get(move || async move { Json(listing) }),
-        )
-        .route(
-            "/registry/v1/components/evil",
-            get(move || async move { Json(evil_versions) }),
-        )
-        .route(
-            "/registry/v1/components/claims",
-            get(move || async move { Json(claims_versions) }),
-        )
-        .route(
-            "/registry/v1/components/evil/1.0.0/artifact",
-            get(move || async move { tampered }),
-        )
-        .route(
-            "/registry/v1/components/claims/1.0.0/artifact",
-            get(move || async move { impostor }),
-        )
-        .route(
-            "/registry/v1/revocations",
-            get(move || async move { Json(rogue_list) }),
-        );
+        .route("/registry/v1/components", get(move || async move { Json(listing) }))
+        .route("/registry/v1/components/evil", get(move || async move { Json(evil_versions) }))
+        .route("/registry/v1/components/claims", get(move || async move { Json(claims_versions) }))
+        .route("/registry/v1/components/evil/1.0.0/artifact", get(move || async move { tampered }))
+        .route("/registry/v1/components/claims/1.0.0/artifact", get(move || async move { impostor }))
+        .route("/registry/v1/revocations", get(move || async move { Json(rogue_list) }));
     let server = spawn(router);
 
     let (_l, local) = registry();
@@ -303,14 +210,8 @@ fn sync_never_trusts_the_transport() {
     );
     assert!(r.added.is_empty());
     let refused: std::collections::BTreeMap<_, _> = r.refused.into_iter().collect();
-    assert!(
-        refused["evil@1.0.0"].contains("the component's bytes do not match what was signed"),
-        "{refused:?}"
-    );
-    assert!(
-        refused["claims@1.0.0"].contains("expected claims@1.0.0, but the file is good@1.0.0"),
-        "{refused:?}"
-    );
+    assert!(refused["evil@1.0.0"].contains("the component's bytes do not match what was signed"), "{refused:?}");
+    assert!(refused["claims@1.0.0"].contains("expected claims@1.0.0, but the file is good@1.0.0"), "{refused:?}");
     assert!(local.list().unwrap().is_empty());
     assert_eq!(local.revocations().unwrap().serial, 0);
 }
@@ -325,13 +226,7 @@ fn oversized_uploads_get_413_with_a_json_error() {
             .max_artifact_bytes(256)
             .router(),
     );
-    let err = Client::new(&server.url)
-        .push(&endorsed("big", "1.0.0"), Some("t"))
-        .unwrap_err();
+    let err = Client::new(&server.url).push(&endorsed("big", "1.0.0"), Some("t")).unwrap_err();
     assert_eq!(err.status(), Some(413), "{err}");
-    assert!(
-        err.to_string()
-            .contains("larger than this registry accepts"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("larger than this registry accepts"), "{err}");
 }

@@ -13,10 +13,7 @@ fn key_files_round_trip_with_private_key_mode_0600() {
     let dir = tempfile::tempdir().unwrap();
     let pair = KeyPair::generate(Role::Approver, "Fælles godkendelse");
     let (private, public) = pair.save(dir.path()).unwrap();
-    assert_eq!(
-        std::fs::metadata(&private).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
     let loaded = KeyPair::load(&private).unwrap();
     assert_eq!(loaded.key_id(), pair.key_id());
     assert_eq!(loaded.role, Role::Approver);
@@ -26,10 +23,7 @@ fn key_files_round_trip_with_private_key_mode_0600() {
     assert!(pubkey.key_id.starts_with("ed25519:") && pubkey.key_id.len() == 24);
     assert_eq!(pubkey.key_id, key_id(&pair.signing.verifying_key()));
     // Never overwrite a key.
-    assert!(matches!(
-        pair.save(dir.path()),
-        Err(KeyError::Exists { .. })
-    ));
+    assert!(matches!(pair.save(dir.path()), Err(KeyError::Exists { .. })));
 }
 
 #[test]
@@ -40,10 +34,7 @@ fn key_loading_errors_are_clear() {
 
     std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = KeyPair::load(&private).unwrap_err();
-    assert!(
-        matches!(err, KeyError::Permissions { mode: 0o644, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, KeyError::Permissions { mode: 0o644, .. }), "{err}");
     assert!(err.to_string().contains("chmod 600"));
 
     let err = KeyPair::load(&dir.path().join("missing.json")).unwrap_err();
@@ -54,20 +45,9 @@ fn key_loading_errors_are_clear() {
     std::fs::copy(&public, &copy).unwrap();
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
     let err = KeyPair::load(&copy).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KeyError::Format {
-                expected: "private key",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, KeyError::Format { expected: "private key", .. }), "{err}");
 
-    let text = std::fs::read_to_string(&public)
-        .unwrap()
-        .replace(&pair.key_id(), "ed25519:ffffffffffffffff");
+    let text = std::fs::read_to_string(&public).unwrap().replace(&pair.key_id(), "ed25519:ffffffffffffffff");
     std::fs::write(&copy, text).unwrap();
     let err = PublicKey::load(&copy).unwrap_err();
     assert!(err.to_string().contains("does not match the key"), "{err}");
@@ -81,10 +61,7 @@ fn revocation_lists_are_signed_by_trusted_approvers_only() {
     list.revoke_key(&k.stranger.key_id(), "lost laptop");
     list.yank("c", &"1.0.0".parse().unwrap(), "bug");
 
-    assert!(matches!(
-        SignedRevocationList::sign(&list, &k.publisher),
-        Err(RevocationError::NotApproverKey { .. })
-    ));
+    assert!(matches!(SignedRevocationList::sign(&list, &k.publisher), Err(RevocationError::NotApproverKey { .. })));
 
     let signed = SignedRevocationList::sign(&list, &k.approver).unwrap();
     assert_eq!(signed.verify(&p).unwrap(), list);
@@ -93,22 +70,13 @@ fn revocation_lists_are_signed_by_trusted_approvers_only() {
 
     // Signed by an approver this host does not trust.
     let rogue = KeyPair::from_seed([9; 32], Role::Approver, "rogue");
-    let err = SignedRevocationList::sign(&list, &rogue)
-        .unwrap()
-        .verify(&p)
-        .unwrap_err();
-    assert!(
-        matches!(err, RevocationError::UntrustedSigner { .. }),
-        "{err}"
-    );
+    let err = SignedRevocationList::sign(&list, &rogue).unwrap().verify(&p).unwrap_err();
+    assert!(matches!(err, RevocationError::UntrustedSigner { .. }), "{err}");
 
     // A changed body (un-revoking the key) breaks the signature.
     let mut tampered = signed.clone();
     tampered.body = tampered.body.replace("lost laptop", "never mind");
-    assert!(matches!(
-        tampered.verify(&p),
-        Err(RevocationError::BadSignature { .. })
-    ));
+    assert!(matches!(tampered.verify(&p), Err(RevocationError::BadSignature { .. })));
 }
 
 #[test]
@@ -120,28 +88,11 @@ fn only_newer_serials_are_accepted() {
     second.revoke_key("ed25519:0123456789abcdef", "test");
     let s1 = SignedRevocationList::sign(&first, &k.approver).unwrap();
     let s2 = SignedRevocationList::sign(&second, &k.approver).unwrap();
-    assert_eq!(
-        s1.accept_newer(&RevocationList::empty(), &p)
-            .unwrap()
-            .serial,
-        1
-    );
+    assert_eq!(s1.accept_newer(&RevocationList::empty(), &p).unwrap().serial, 1);
     assert_eq!(s2.accept_newer(&first, &p).unwrap().serial, 2);
     let err = s1.accept_newer(&second, &p).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            RevocationError::NotNewer {
-                current: 2,
-                offered: 1
-            }
-        ),
-        "{err}"
-    );
-    assert!(
-        s2.accept_newer(&second, &p).is_err(),
-        "a replay of the same serial is not newer"
-    );
+    assert!(matches!(err, RevocationError::NotNewer { current: 2, offered: 1 }), "{err}");
+    assert!(s2.accept_newer(&second, &p).is_err(), "a replay of the same serial is not newer");
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("revocations.json");

@@ -7,8 +7,8 @@ use common::*;
 use ed25519_dalek::Signer;
 use komp_artifact::Artifact;
 use komp_registry::signature::{
-    content_hash, read_signatures, sign, signed_message, Algorithm, RawSignature, SignatureData,
-    SignatureError, SignedHashes,
+    content_hash, read_signatures, sign, signed_message, Algorithm, RawSignature, SignatureData, SignatureError,
+    SignedHashes,
 };
 use komp_registry::trust::{check_signatures, SignatureStatus};
 
@@ -79,32 +79,18 @@ fn hand_built_vector_parses_and_verifies() {
             }]
         }
     );
-    assert_eq!(
-        data.encode(),
-        payload,
-        "encoding reproduces the hand-built bytes"
-    );
+    assert_eq!(data.encode(), payload, "encoding reproduces the hand-built bytes");
 
     // Our signer writes exactly these bytes (Ed25519 is deterministic).
-    let ours =
-        Artifact::parse(sign(&art, &k.publisher.signing, &k.publisher.key_id()).unwrap()).unwrap();
+    let ours = Artifact::parse(sign(&art, &k.publisher.signing, &k.publisher.key_id()).unwrap()).unwrap();
     assert_eq!(ours.signature_section().unwrap(), payload.as_slice());
 
     // And the hand-built section embedded in the file verifies.
     let file = Artifact::parse(art.with_signature_section(Some(&payload))).unwrap();
-    let checks = check_signatures(
-        file.signature_section(),
-        file.signed_content(),
-        &policy(&k, false),
-    )
-    .unwrap();
+    let checks = check_signatures(file.signature_section(), file.signed_content(), &policy(&k, false)).unwrap();
     assert_eq!(checks.len(), 1);
     assert_eq!(checks[0].status, SignatureStatus::Valid);
-    assert_eq!(
-        file.digest(),
-        art.digest(),
-        "signing does not change the component digest"
-    );
+    assert_eq!(file.digest(), art.digest(), "signing does not change the component digest");
 }
 
 #[test]
@@ -113,33 +99,18 @@ fn wasmsign2_signature_verifies_here_and_is_byte_identical() {
     let unsigned_bytes = unsigned("interop", "1.2.3");
     let module = wasmsign2::Module::deserialize(&mut &unsigned_bytes[..]).unwrap();
     let key_id = k.publisher.key_id().into_bytes();
-    let (module, _) = ws2_secret(&k.publisher)
-        .sign_multi(module, Some(&key_id), false, false)
-        .unwrap();
+    let (module, _) = ws2_secret(&k.publisher).sign_multi(module, Some(&key_id), false, false).unwrap();
     let mut theirs = Vec::new();
     module.serialize(&mut theirs).unwrap();
 
-    let ours = sign(
-        &Artifact::parse(unsigned_bytes).unwrap(),
-        &k.publisher.signing,
-        &k.publisher.key_id(),
-    )
-    .unwrap();
-    assert_eq!(
-        theirs, ours,
-        "wasmsign2 and komp produce the same signed file"
-    );
+    let ours = sign(&Artifact::parse(unsigned_bytes).unwrap(), &k.publisher.signing, &k.publisher.key_id()).unwrap();
+    assert_eq!(theirs, ours, "wasmsign2 and komp produce the same signed file");
 
     let art = Artifact::parse(theirs).unwrap();
     let sigs = read_signatures(&art).unwrap();
     assert_eq!(sigs.len(), 1);
     assert_eq!(sigs[0].key_id_text(), k.publisher.key_id());
-    let checks = check_signatures(
-        art.signature_section(),
-        art.signed_content(),
-        &policy(&k, false),
-    )
-    .unwrap();
+    let checks = check_signatures(art.signature_section(), art.signed_content(), &policy(&k, false)).unwrap();
     assert_eq!(checks[0].status, SignatureStatus::Valid);
 }
 
@@ -149,34 +120,21 @@ fn our_signatures_verify_with_wasmsign2_including_multiple_signers() {
     let file = signed_by(unsigned("interop", "2.0.0"), &[&k.publisher, &k.approver]);
     for key in [&k.publisher, &k.approver] {
         for with_id in [false, true] {
-            ws2_public(key, with_id)
-                .verify(&mut &file[..], None)
-                .unwrap_or_else(|e| panic!("{key:?} {with_id}: {e}"));
+            ws2_public(key, with_id).verify(&mut &file[..], None).unwrap_or_else(|e| panic!("{key:?} {with_id}: {e}"));
         }
     }
     // A key that did not sign is refused by wasmsign2 too.
-    assert!(ws2_public(&k.stranger, false)
-        .verify(&mut &file[..], None)
-        .is_err());
+    assert!(ws2_public(&k.stranger, false).verify(&mut &file[..], None).is_err());
 
     // wasmsign2 adding a third signature keeps ours, and we read all three.
     let module = wasmsign2::Module::deserialize(&mut &file[..]).unwrap();
     let id = k.stranger.key_id().into_bytes();
-    let (module, _) = ws2_secret(&k.stranger)
-        .sign_multi(module, Some(&id), false, false)
-        .unwrap();
+    let (module, _) = ws2_secret(&k.stranger).sign_multi(module, Some(&id), false, false).unwrap();
     let mut three = Vec::new();
     module.serialize(&mut three).unwrap();
     let sigs = read_signatures(&Artifact::parse(three).unwrap()).unwrap();
     let ids: Vec<String> = sigs.iter().map(|s| s.key_id_text()).collect();
-    assert_eq!(
-        ids,
-        vec![
-            k.publisher.key_id(),
-            k.approver.key_id(),
-            k.stranger.key_id()
-        ]
-    );
+    assert_eq!(ids, vec![k.publisher.key_id(), k.approver.key_id(), k.stranger.key_id()]);
 }
 
 #[test]
@@ -184,12 +142,7 @@ fn signing_twice_with_one_key_keeps_one_signature() {
     let k = keys();
     let once = signed_by(unsigned("twice", "1.0.0"), &[&k.publisher, &k.approver]);
     let twice = signed_by(once.clone(), &[&k.publisher]);
-    assert_eq!(
-        read_signatures(&Artifact::parse(twice).unwrap())
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(read_signatures(&Artifact::parse(twice).unwrap()).unwrap().len(), 2);
 }
 
 #[test]
@@ -198,10 +151,7 @@ fn signing_a_file_with_stale_signatures_is_refused() {
     let a = Artifact::parse(signed_by(unsigned("stale", "1.0.0"), &[&k.publisher])).unwrap();
     let b = Artifact::parse(unsigned("stale", "1.0.1")).unwrap();
     let mixed = Artifact::parse(b.with_signature_section(a.signature_section())).unwrap();
-    assert_eq!(
-        sign(&mixed, &k.approver.signing, &k.approver.key_id()),
-        Err(SignatureError::StaleSignatures(1))
-    );
+    assert_eq!(sign(&mixed, &k.approver.signing, &k.approver.key_id()), Err(SignatureError::StaleSignatures(1)));
 }
 
 fn valid_payload() -> Vec<u8> {
@@ -217,31 +167,19 @@ fn strict_parsing_names_each_problem() {
 
     for cut in [0, 2, 5, 40, good.len() - 1] {
         let err = SignatureData::parse(&good[..cut]).unwrap_err();
-        assert!(
-            matches!(err, SignatureError::Truncated { .. }),
-            "cut at {cut}: {err}"
-        );
+        assert!(matches!(err, SignatureError::Truncated { .. }), "cut at {cut}: {err}");
         assert!(err.to_string().contains("truncated"));
     }
 
     let mut v = good.clone();
     v[0] = 0x02;
-    assert_eq!(
-        SignatureData::parse(&v),
-        Err(SignatureError::UnknownVersion(2))
-    );
+    assert_eq!(SignatureData::parse(&v), Err(SignatureError::UnknownVersion(2)));
     let mut v = good.clone();
     v[1] = 0x02;
-    assert_eq!(
-        SignatureData::parse(&v),
-        Err(SignatureError::UnknownContentType(2))
-    );
+    assert_eq!(SignatureData::parse(&v), Err(SignatureError::UnknownContentType(2)));
     let mut v = good.clone();
     v[2] = 0x02;
-    assert_eq!(
-        SignatureData::parse(&v),
-        Err(SignatureError::UnknownHashFunction(2))
-    );
+    assert_eq!(SignatureData::parse(&v), Err(SignatureError::UnknownHashFunction(2)));
 
     // The algorithm byte follows the key id inside the signature record.
     let k = keys();
@@ -249,37 +187,18 @@ fn strict_parsing_names_each_problem() {
     assert_eq!(good[alg_at], 0x01);
     let mut v = good.clone();
     v[alg_at] = 0x02;
-    assert_eq!(
-        SignatureData::parse(&v),
-        Err(SignatureError::UnknownAlgorithm { at: alg_at, id: 2 })
-    );
-    assert!(SignatureData::parse(&v)
-        .unwrap_err()
-        .to_string()
-        .contains("only 0x01 (Ed25519)"));
+    assert_eq!(SignatureData::parse(&v), Err(SignatureError::UnknownAlgorithm { at: alg_at, id: 2 }));
+    assert!(SignatureData::parse(&v).unwrap_err().to_string().contains("only 0x01 (Ed25519)"));
 
     let mut v = good.clone();
     v.push(0);
     let err = SignatureData::parse(&v).unwrap_err();
-    assert_eq!(
-        err,
-        SignatureError::TrailingBytes {
-            at: good.len(),
-            count: 1,
-            within: "signature section"
-        }
-    );
+    assert_eq!(err, SignatureError::TrailingBytes { at: good.len(), count: 1, within: "signature section" });
 
     // An empty, well-formed section has no signatures.
-    assert_eq!(
-        SignatureData::parse(&[1, 1, 1, 0]).unwrap().entries(),
-        vec![]
-    );
+    assert_eq!(SignatureData::parse(&[1, 1, 1, 0]).unwrap().entries(), vec![]);
     // Counts beyond the limits are refused before any allocation.
-    assert!(matches!(
-        SignatureData::parse(&[1, 1, 1, 0xff, 0x01]),
-        Err(SignatureError::TooMany { .. })
-    ));
+    assert!(matches!(SignatureData::parse(&[1, 1, 1, 0xff, 0x01]), Err(SignatureError::TooMany { .. })));
     // An over-long LEB128.
     assert!(matches!(
         SignatureData::parse(&[1, 1, 1, 0x80, 0x80, 0x80, 0x80, 0x80]),

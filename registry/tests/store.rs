@@ -27,10 +27,7 @@ fn publish_get_show_round_trip() {
     let bytes = endorsed("sentiment", "1.0.0");
     let p = reg.publish(bytes.clone(), &policy(&k, true)).unwrap();
     assert_eq!(p.outcome, PublishOutcome::Added);
-    assert_eq!(
-        p.entry.digest,
-        Artifact::parse(bytes.clone()).unwrap().digest()
-    );
+    assert_eq!(p.entry.digest, Artifact::parse(bytes.clone()).unwrap().digest());
     assert_eq!(reg.get("sentiment", &v("1.0.0")).unwrap(), bytes);
     let (info, manifest) = reg.show("sentiment", None).unwrap();
     assert_eq!(info.entry.version, v("1.0.0"));
@@ -38,35 +35,21 @@ fn publish_get_show_round_trip() {
     assert_eq!(info.entry.signatures.len(), 2);
     assert!(info.yanked.is_none());
     let keys_known: Vec<String> = reg.keys().unwrap().into_iter().map(|k| k.key_id).collect();
-    assert!(
-        keys_known.contains(&k.publisher.key_id()) && keys_known.contains(&k.approver.key_id())
-    );
-    assert!(matches!(
-        reg.get("sentiment", &v("9.9.9")),
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(keys_known.contains(&k.publisher.key_id()) && keys_known.contains(&k.approver.key_id()));
+    assert!(matches!(reg.get("sentiment", &v("9.9.9")), Err(StoreError::NotFound(_))));
 }
 
 #[test]
 fn publish_refuses_what_verify_refuses() {
     let k = keys();
     let (_d, reg) = open();
-    let err = reg
-        .publish(unsigned("u", "1.0.0"), &policy(&k, false))
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Refused(TrustError::Unsigned)),
-        "{err}"
-    );
+    let err = reg.publish(unsigned("u", "1.0.0"), &policy(&k, false)).unwrap_err();
+    assert!(matches!(err, StoreError::Refused(TrustError::Unsigned)), "{err}");
     let mut bytes = endorsed("t", "1.0.0");
     let at = find(&bytes, CODE_MARKER);
     bytes[at] ^= 1;
     let err = reg.publish(bytes, &policy(&k, true)).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("the component's bytes do not match what was signed"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("the component's bytes do not match what was signed"), "{err}");
     assert!(reg.list().unwrap().is_empty());
 }
 
@@ -77,19 +60,13 @@ fn versions_are_immutable_and_republish_is_idempotent() {
     let p = policy(&k, false);
     let first = signed_by(unsigned("imm", "1.0.0"), &[&k.publisher]);
     reg.publish(first.clone(), &p).unwrap();
-    assert_eq!(
-        reg.publish(first.clone(), &p).unwrap().outcome,
-        PublishOutcome::Unchanged
-    );
+    assert_eq!(reg.publish(first.clone(), &p).unwrap().outcome, PublishOutcome::Unchanged);
 
     // Same name@version, different bytes (another model): refused.
-    let other = komp_artifact::pack(
-        &raw_component("other"),
-        manifest("imm", "1.0.0"),
-        &[("clf".into(), model_bytes("other"))],
-    )
-    .unwrap()
-    .into_bytes();
+    let other =
+        komp_artifact::pack(&raw_component("other"), manifest("imm", "1.0.0"), &[("clf".into(), model_bytes("other"))])
+            .unwrap()
+            .into_bytes();
     let other = signed_by(other, &[&k.publisher]);
     let err = reg.publish(other, &p).unwrap_err();
     assert!(matches!(err, StoreError::VersionExists { .. }), "{err}");
@@ -101,21 +78,13 @@ fn versions_are_immutable_and_republish_is_idempotent() {
     let up = reg.publish(endorsed_bytes.clone(), &p).unwrap();
     assert_eq!(up.outcome, PublishOutcome::Updated);
     assert_eq!(reg.get("imm", &v("1.0.0")).unwrap(), endorsed_bytes);
-    assert_eq!(
-        read_signatures(&Artifact::parse(reg.get("imm", &v("1.0.0")).unwrap()).unwrap())
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(read_signatures(&Artifact::parse(reg.get("imm", &v("1.0.0")).unwrap()).unwrap()).unwrap().len(), 2);
     // The old blob is gone.
     assert_eq!(reg.blob(&komp_artifact::sha256_hex(&first)).unwrap(), None);
 
     // Going back to fewer signatures is refused.
     let err = reg.publish(first, &p).unwrap_err();
-    assert!(
-        matches!(err, StoreError::WouldDropSignatures { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::WouldDropSignatures { .. }), "{err}");
 }
 
 #[test]
@@ -123,71 +92,39 @@ fn semver_ordering_and_latest() {
     let k = keys();
     let (_d, reg) = open();
     let p = policy(&k, true);
-    for ver in [
-        "1.10.0",
-        "1.2.0",
-        "1.9.1",
-        "2.0.0-rc.1",
-        "0.9.0",
-        "1.10.0-beta.2",
-    ] {
+    for ver in ["1.10.0", "1.2.0", "1.9.1", "2.0.0-rc.1", "0.9.0", "1.10.0-beta.2"] {
         reg.publish(endorsed("sem", ver), &p).unwrap();
     }
     reg.publish(endorsed("other", "0.1.0"), &p).unwrap();
-    let versions: Vec<String> = reg
-        .versions("sem")
-        .unwrap()
-        .into_iter()
-        .map(|i| i.entry.version.to_string())
-        .collect();
-    assert_eq!(
-        versions,
-        [
-            "0.9.0",
-            "1.2.0",
-            "1.9.1",
-            "1.10.0-beta.2",
-            "1.10.0",
-            "2.0.0-rc.1"
-        ]
-    );
+    let versions: Vec<String> = reg.versions("sem").unwrap().into_iter().map(|i| i.entry.version.to_string()).collect();
+    assert_eq!(versions, ["0.9.0", "1.2.0", "1.9.1", "1.10.0-beta.2", "1.10.0", "2.0.0-rc.1"]);
     // Pre-releases are not "latest" while a stable release exists.
     assert_eq!(reg.latest("sem").unwrap(), Some(v("1.10.0")));
     let list = reg.list().unwrap();
-    assert_eq!(
-        list.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
-        ["other", "sem"]
-    );
+    assert_eq!(list.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["other", "sem"]);
     assert_eq!(list[1].latest, Some(v("1.10.0")));
     assert_eq!(reg.latest("nothing").unwrap(), None);
 
     // Yanking 1.10.0 makes 1.9.1 latest; the yanked version stays readable and says so.
     let mut revs = RevocationList::empty().next();
     revs.yank("sem", &v("1.10.0"), "bad calibration");
-    reg.set_revocations(&SignedRevocationList::sign(&revs, &k.approver).unwrap(), &p)
-        .unwrap();
+    reg.set_revocations(&SignedRevocationList::sign(&revs, &k.approver).unwrap(), &p).unwrap();
     assert_eq!(reg.latest("sem").unwrap(), Some(v("1.9.1")));
     let (info, _) = reg.show("sem", Some(&v("1.10.0"))).unwrap();
     assert_eq!(info.yanked.unwrap().reason, "bad calibration");
     // Publishing a yanked version is refused.
     let (_d2, reg2) = open();
-    reg2.set_revocations(&SignedRevocationList::sign(&revs, &k.approver).unwrap(), &p)
-        .unwrap();
+    reg2.set_revocations(&SignedRevocationList::sign(&revs, &k.approver).unwrap(), &p).unwrap();
     let err = reg2.publish(endorsed("sem", "1.10.0"), &p).unwrap_err();
-    assert!(
-        matches!(err, StoreError::Refused(TrustError::Yanked { .. })),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::Refused(TrustError::Yanked { .. })), "{err}");
 }
 
 #[test]
 fn only_pre_releases_means_latest_is_a_pre_release() {
     let k = keys();
     let (_d, reg) = open();
-    reg.publish(endorsed("pre", "1.0.0-alpha.1"), &policy(&k, true))
-        .unwrap();
-    reg.publish(endorsed("pre", "1.0.0-alpha.2"), &policy(&k, true))
-        .unwrap();
+    reg.publish(endorsed("pre", "1.0.0-alpha.1"), &policy(&k, true)).unwrap();
+    reg.publish(endorsed("pre", "1.0.0-alpha.2"), &policy(&k, true)).unwrap();
     assert_eq!(reg.latest("pre").unwrap(), Some(v("1.0.0-alpha.2")));
 }
 
@@ -199,11 +136,8 @@ fn revocations_only_move_forward() {
     assert_eq!(reg.revocations().unwrap().serial, 0);
     let one = RevocationList::empty().next();
     let two = one.next();
-    reg.set_revocations(&SignedRevocationList::sign(&two, &k.approver).unwrap(), &p)
-        .unwrap();
-    let err = reg
-        .set_revocations(&SignedRevocationList::sign(&one, &k.approver).unwrap(), &p)
-        .unwrap_err();
+    reg.set_revocations(&SignedRevocationList::sign(&two, &k.approver).unwrap(), &p).unwrap();
+    let err = reg.set_revocations(&SignedRevocationList::sign(&one, &k.approver).unwrap(), &p).unwrap_err();
     assert!(err.to_string().contains("not newer"), "{err}");
     assert_eq!(reg.revocations().unwrap().serial, 2);
 
@@ -211,11 +145,7 @@ fn revocations_only_move_forward() {
     reg.publish(endorsed("rk", "1.0.0"), &p).unwrap();
     let mut three = two.next();
     three.revoke_key(&k.publisher.key_id(), "compromised");
-    reg.set_revocations(
-        &SignedRevocationList::sign(&three, &k.approver).unwrap(),
-        &p,
-    )
-    .unwrap();
+    reg.set_revocations(&SignedRevocationList::sign(&three, &k.approver).unwrap(), &p).unwrap();
     assert_eq!(reg.latest("rk").unwrap(), None);
     assert!(matches!(
         reg.publish(endorsed("rk", "1.0.1"), &p),
@@ -233,41 +163,20 @@ fn corrupt_blob_is_detected_on_read() {
     let mut bad = bytes.clone();
     let at = find(&bad, CODE_MARKER);
     bad[at] ^= 0xff;
-    reg.db()
-        .open_tree("blobs")
-        .unwrap()
-        .insert(entry.blob_sha256.as_bytes(), bad)
-        .unwrap();
+    reg.db().open_tree("blobs").unwrap().insert(entry.blob_sha256.as_bytes(), bad).unwrap();
     reg.db().flush().unwrap();
     drop(reg);
 
     let reg = Registry::open(&dir.path().join("db")).unwrap();
     let err = reg.get("cor", &v("1.0.0")).unwrap_err();
-    assert!(
-        matches!(&err, StoreError::CorruptBlob { blob, .. } if *blob == entry.blob_sha256),
-        "{err}"
-    );
+    assert!(matches!(&err, StoreError::CorruptBlob { blob, .. } if *blob == entry.blob_sha256), "{err}");
     assert!(err.to_string().contains("corrupt"));
     // Truncation is caught as well.
-    reg.db()
-        .open_tree("blobs")
-        .unwrap()
-        .insert(entry.blob_sha256.as_bytes(), &bytes[..bytes.len() - 1])
-        .unwrap();
-    assert!(matches!(
-        reg.get("cor", &v("1.0.0")),
-        Err(StoreError::CorruptBlob { .. })
-    ));
+    reg.db().open_tree("blobs").unwrap().insert(entry.blob_sha256.as_bytes(), &bytes[..bytes.len() - 1]).unwrap();
+    assert!(matches!(reg.get("cor", &v("1.0.0")), Err(StoreError::CorruptBlob { .. })));
     // And a missing blob is named as such.
-    reg.db()
-        .open_tree("blobs")
-        .unwrap()
-        .remove(entry.blob_sha256.as_bytes())
-        .unwrap();
-    assert!(matches!(
-        reg.get("cor", &v("1.0.0")),
-        Err(StoreError::MissingBlob { .. })
-    ));
+    reg.db().open_tree("blobs").unwrap().remove(entry.blob_sha256.as_bytes()).unwrap();
+    assert!(matches!(reg.get("cor", &v("1.0.0")), Err(StoreError::MissingBlob { .. })));
 }
 
 #[test]

@@ -28,10 +28,7 @@ fn endorsed_component_verifies_and_reports_each_signature() {
     assert_eq!(v.signatures[0].key_id, k.publisher.key_id());
     assert_eq!(v.signatures[0].role, Some(Role::Publisher));
     assert_eq!(v.signatures[1].role, Some(Role::Approver));
-    assert!(v
-        .signatures
-        .iter()
-        .all(|s| s.status == SignatureStatus::Valid));
+    assert!(v.signatures.iter().all(|s| s.status == SignatureStatus::Valid));
     assert_eq!(v.valid_keys(Role::Approver), vec![k.approver.key_id()]);
     // The pre-parse path agrees.
     let (_, v2) = verify_bytes(bytes, &policy(&k, true), &none()).unwrap();
@@ -53,10 +50,7 @@ fn refuses_malformed_signature_section() {
     let bytes = art.with_signature_section(Some(&[1, 1, 1, 1, 50, 0]));
     let err = check(bytes, &policy(&k, false), &none()).unwrap_err();
     assert!(matches!(err, TrustError::Malformed(_)), "{err}");
-    assert!(
-        err.to_string().contains("malformed") && err.to_string().contains("truncated"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("malformed") && err.to_string().contains("truncated"), "{err}");
 }
 
 #[test]
@@ -68,19 +62,12 @@ fn refuses_a_damaged_signature() {
     let sig_end = bytes.len() - art.signed_content().len();
     bytes[sig_end - 1] ^= 0x01;
     let err = check(bytes, &policy(&k, false), &none()).unwrap_err();
-    assert!(
-        matches!(&err, TrustError::BadSignature { key_id } if *key_id == k.publisher.key_id()),
-        "{err}"
-    );
+    assert!(matches!(&err, TrustError::BadSignature { key_id } if *key_id == k.publisher.key_id()), "{err}");
 }
 
 fn assert_content_changed(err: TrustError) {
     assert!(matches!(err, TrustError::ContentChanged { .. }), "{err}");
-    assert!(
-        err.to_string()
-            .contains("the component's bytes do not match what was signed"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("the component's bytes do not match what was signed"), "{err}");
 }
 
 #[test]
@@ -112,9 +99,7 @@ fn refuses_a_tampered_manifest_byte() {
     bytes[at] = b'b'; // "best component": still valid JSON, still a valid manifest
     assert!(Artifact::parse(bytes.clone()).is_ok());
     assert_content_changed(check(bytes.clone(), &policy(&k, true), &none()).unwrap_err());
-    assert_content_changed(
-        verify(&Artifact::parse(bytes).unwrap(), &policy(&k, true), &none()).unwrap_err(),
-    );
+    assert_content_changed(verify(&Artifact::parse(bytes).unwrap(), &policy(&k, true), &none()).unwrap_err());
 }
 
 #[test]
@@ -138,16 +123,8 @@ fn any_single_flipped_byte_is_refused() {
 #[test]
 fn refuses_components_signed_only_by_unknown_keys() {
     let k = keys();
-    let err = check(
-        signed_by(unsigned("x", "1.0.0"), &[&k.stranger]),
-        &policy(&k, false),
-        &none(),
-    )
-    .unwrap_err();
-    assert!(
-        matches!(&err, TrustError::UnknownKeys { key_ids } if *key_ids == vec![k.stranger.key_id()]),
-        "{err}"
-    );
+    let err = check(signed_by(unsigned("x", "1.0.0"), &[&k.stranger]), &policy(&k, false), &none()).unwrap_err();
+    assert!(matches!(&err, TrustError::UnknownKeys { key_ids } if *key_ids == vec![k.stranger.key_id()]), "{err}");
     assert!(err.to_string().contains("does not trust"));
 }
 
@@ -164,10 +141,7 @@ fn refuses_missing_endorsement_only_when_required() {
     let k = keys();
     let bytes = signed_by(unsigned("e", "1.0.0"), &[&k.publisher]);
     let err = check(bytes.clone(), &policy(&k, true), &none()).unwrap_err();
-    assert!(
-        matches!(err, TrustError::MissingEndorsement { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, TrustError::MissingEndorsement { .. }), "{err}");
     assert!(err.to_string().contains("requires an approver endorsement"));
     check(bytes, &policy(&k, false), &none()).unwrap();
 }
@@ -187,11 +161,7 @@ fn refuses_revoked_key_with_reason() {
     revs.revoke_key(&k.publisher.key_id(), "key leaked in a public repository");
     let err = check(endorsed("r", "1.0.0"), &policy(&k, true), &revs).unwrap_err();
     match &err {
-        TrustError::KeyRevoked {
-            key_id,
-            reason,
-            revoked_at,
-        } => {
+        TrustError::KeyRevoked { key_id, reason, revoked_at } => {
             assert_eq!(key_id, &k.publisher.key_id());
             assert_eq!(reason, "key leaked in a public repository");
             assert!(revoked_at.ends_with('Z'));
@@ -205,19 +175,11 @@ fn refuses_revoked_key_with_reason() {
 fn refuses_yanked_version_with_reason_and_time() {
     let k = keys();
     let mut revs = RevocationList::empty().next();
-    revs.yank(
-        "y",
-        &"1.0.0".parse().unwrap(),
-        "wrong threshold for children",
-    );
+    revs.yank("y", &"1.0.0".parse().unwrap(), "wrong threshold for children");
     let err = check(endorsed("y", "1.0.0"), &policy(&k, true), &revs).unwrap_err();
     assert!(matches!(err, TrustError::Yanked { .. }), "{err}");
     let msg = err.to_string();
-    assert!(
-        msg.starts_with("y@1.0.0 was yanked at 20")
-            && msg.ends_with(": wrong threshold for children"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("y@1.0.0 was yanked at 20") && msg.ends_with(": wrong threshold for children"), "{msg}");
     // Other versions are unaffected.
     check(endorsed("y", "1.0.1"), &policy(&k, true), &revs).unwrap();
 }
@@ -232,14 +194,10 @@ fn policy_files_are_checked() {
     assert!(TrustPolicy::from_json(&text).unwrap().require_endorsement);
     // A publisher key listed as approver.
     let wrong = serde_json::json!({"approvers": [k.publisher.public()]}).to_string();
-    assert!(TrustPolicy::from_json(&wrong)
-        .unwrap_err()
-        .contains("is listed as approver"));
+    assert!(TrustPolicy::from_json(&wrong).unwrap_err().contains("is listed as approver"));
     // A key whose id does not match its bytes.
     let mut v = serde_json::to_value(k.publisher.public()).unwrap();
     v["key_id"] = "ed25519:0000000000000000".into();
     let bad = serde_json::json!({"publishers": [v]}).to_string();
-    assert!(TrustPolicy::from_json(&bad)
-        .unwrap_err()
-        .contains("does not match"));
+    assert!(TrustPolicy::from_json(&bad).unwrap_err().contains("does not match"));
 }

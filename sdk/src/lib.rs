@@ -43,9 +43,9 @@ pub mod bindings {
     });
 }
 
+pub use bindings::export_component;
 pub use bindings::komp::component::types::{ComponentInfo, Error, FeatureWeight, LabelScore, Prediction};
 pub use bindings::Guest;
-pub use bindings::export_component;
 
 /// Parses the JSON input the host passes to `predict`.
 ///

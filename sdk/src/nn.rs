@@ -77,10 +77,8 @@ impl Model {
 
     /// Runs the model with the given inputs and returns all of its outputs.
     pub fn run(&self, inputs: &[Input<'_>]) -> Result<Outputs, Error> {
-        let named: Vec<(String, tensor::Tensor)> = inputs
-            .iter()
-            .map(|i| (i.name.to_string(), tensor::Tensor::new(&i.dims, i.ty, &i.data)))
-            .collect();
+        let named: Vec<(String, tensor::Tensor)> =
+            inputs.iter().map(|i| (i.name.to_string(), tensor::Tensor::new(&i.dims, i.ty, &i.data))).collect();
         let tensors = self.context.compute(named).map_err(|e| model_error(&self.name, "run", &e))?;
         Ok(Outputs { model: self.name.clone(), tensors })
     }

@@ -31,11 +31,7 @@ impl PredictionBuilder {
     /// probability, because that means the model and component disagree.
     pub fn new(labels: &[&str], scores: &[f32]) -> Result<PredictionBuilder, Error> {
         if labels.len() != scores.len() || labels.is_empty() {
-            return Err(Error::Model(format!(
-                "model returned {} scores for {} labels",
-                scores.len(),
-                labels.len()
-            )));
+            return Err(Error::Model(format!("model returned {} scores for {} labels", scores.len(), labels.len())));
         }
         if let Some(bad) = scores.iter().find(|s| !s.is_finite() || **s < -1e-6 || **s > 1.0 + 1e-6) {
             return Err(Error::Model(format!("model returned a score that is not a probability: {bad}")));

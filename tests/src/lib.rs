@@ -89,7 +89,11 @@ pub fn komp_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>");
     let bin = dir.join("komp");
-    assert!(bin.exists(), "{} does not exist; run `cargo build -p komp-host` first (scripts/test.sh does it)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} does not exist; run `cargo build -p komp-host` first (scripts/test.sh does it)",
+        bin.display()
+    );
     bin
 }
 

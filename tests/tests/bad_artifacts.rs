@@ -24,7 +24,8 @@ impl ArtifactVerifier for Counting {
 
 fn runtime() -> (Runtime, Arc<Counting>) {
     let v = Arc::new(Counting::default());
-    let rt = Runtime::new(RuntimeConfig { max_instances: 4, ..RuntimeConfig::default() }).unwrap().with_verifier(v.clone());
+    let rt =
+        Runtime::new(RuntimeConfig { max_instances: 4, ..RuntimeConfig::default() }).unwrap().with_verifier(v.clone());
     (rt, v)
 }
 
@@ -69,10 +70,20 @@ fn expect(bytes: Vec<u8>, what: &str, check: impl Fn(&ArtifactError) -> bool, ne
 fn framing_errors() {
     expect(b"hello world".to_vec(), "text", |e| matches!(e, ArtifactError::NotWasm), "not a WebAssembly file");
     expect(Vec::new(), "empty", |e| matches!(e, ArtifactError::NotWasm), "not a WebAssembly file");
-    expect(b"\0asm\x01\0\0\0".to_vec(), "core module", |e| matches!(e, ArtifactError::CoreModule), "core WebAssembly module");
+    expect(
+        b"\0asm\x01\0\0\0".to_vec(),
+        "core module",
+        |e| matches!(e, ArtifactError::CoreModule),
+        "core WebAssembly module",
+    );
     let good = packed(&EXAMPLE_FEEDBACK);
     for cut in [9, 100, 5000, good.len() / 2, good.len() - 1] {
-        expect(good[..cut].to_vec(), "truncated", |e| matches!(e, ArtifactError::Malformed { .. }), "malformed component at byte");
+        expect(
+            good[..cut].to_vec(),
+            "truncated",
+            |e| matches!(e, ArtifactError::Malformed { .. }),
+            "malformed component at byte",
+        );
     }
     let mut trailing = good.clone();
     trailing.extend_from_slice(b"\x00\x00");
@@ -89,8 +100,14 @@ fn a_huge_custom_section_is_refused_quickly() {
     let junk = encode_custom_section("junk", &vec![0x5a; 64 << 20]);
     let (err, took) = refused(assemble(&json, &junk));
     let msg = err.to_string();
-    assert!(matches!(err, RuntimeError::Artifact(ArtifactError::OversizedSection { ref name, .. }) if name == "junk"), "{msg}");
-    assert!(msg.contains("custom section `junk`") && msg.contains("67108864 bytes") && msg.contains("not a model"), "{msg}");
+    assert!(
+        matches!(err, RuntimeError::Artifact(ArtifactError::OversizedSection { ref name, .. }) if name == "junk"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("custom section `junk`") && msg.contains("67108864 bytes") && msg.contains("not a model"),
+        "{msg}"
+    );
     assert!(took < Duration::from_secs(5), "took {took:?}");
     // A huge signature section is refused the same way.
     let sig = encode_custom_section("signature", &vec![1; 2 << 20]);
@@ -114,7 +131,12 @@ fn a_manifest_that_is_not_json_is_refused_with_line_and_column() {
         ("empty", Vec::new()),
         ("array", b"[]".to_vec()),
     ] {
-        expect(assemble(&bytes, &[]), what, |e| matches!(e, ArtifactError::ManifestJson(_)), "manifest is not valid JSON for a komp manifest");
+        expect(
+            assemble(&bytes, &[]),
+            what,
+            |e| matches!(e, ArtifactError::ManifestJson(_)),
+            "manifest is not valid JSON for a komp manifest",
+        );
     }
     let (err, _) = refused(assemble(b"{\n  \"name\": \"x\",\n  oops\n}", &[]));
     assert!(err.to_string().contains("line 3"), "the message says where: {err}");
@@ -134,29 +156,54 @@ fn a_manifest_that_violates_its_schema_is_refused() {
     for (what, edit, needle) in typed {
         let mut m = base.clone();
         edit(&mut m);
-        expect(assemble(&serde_json::to_vec(&m).unwrap(), &[]), what, |e| matches!(e, ArtifactError::ManifestJson(_)), needle);
+        expect(
+            assemble(&serde_json::to_vec(&m).unwrap(), &[]),
+            what,
+            |e| matches!(e, ArtifactError::ManifestJson(_)),
+            needle,
+        );
     }
     let semantic: [(&str, Edit, &str); 8] = [
         ("upper-case name", |m| m["name"] = "Example".into(), "name \"Example\" is not valid"),
-        ("another world", |m| m["world"] = "wasi:cli/command@0.2.0".into(), "world \"wasi:cli/command@0.2.0\" is not supported"),
+        (
+            "another world",
+            |m| m["world"] = "wasi:cli/command@0.2.0".into(),
+            "world \"wasi:cli/command@0.2.0\" is not supported",
+        ),
         ("no labels", |m| m["labels"] = serde_json::json!([]), "labels is empty"),
-        ("duplicate label", |m| {
-            let l = m["labels"][0].clone();
-            m["labels"].as_array_mut().unwrap().push(l)
-        }, "declared twice"),
+        (
+            "duplicate label",
+            |m| {
+                let l = m["labels"][0].clone();
+                m["labels"].as_array_mut().unwrap().push(l)
+            },
+            "declared twice",
+        ),
         ("model format", |m| m["models"][0]["format"] = "tflite".into(), "only \"onnx\""),
         ("schema not an object", |m| m["input_schema"] = "string".into(), "input_schema must be a JSON Schema object"),
-        ("golden label", |m| {
-            m["golden_vectors"] = serde_json::json!([{ "input": {}, "expected": { "label": "nope" } }])
-        }, "expects label \"nope\""),
-        ("golden tolerance", |m| {
-            m["golden_vectors"] = serde_json::json!([{ "input": {}, "expected": { "label": "positiv" }, "tolerance": -1.0 }])
-        }, "tolerance must be"),
+        (
+            "golden label",
+            |m| m["golden_vectors"] = serde_json::json!([{ "input": {}, "expected": { "label": "nope" } }]),
+            "expects label \"nope\"",
+        ),
+        (
+            "golden tolerance",
+            |m| {
+                m["golden_vectors"] =
+                    serde_json::json!([{ "input": {}, "expected": { "label": "positiv" }, "tolerance": -1.0 }])
+            },
+            "tolerance must be",
+        ),
     ];
     for (what, edit, needle) in semantic {
         let mut m = base.clone();
         edit(&mut m);
-        expect(assemble(&serde_json::to_vec(&m).unwrap(), &[]), what, |e| matches!(e, ArtifactError::ManifestInvalid(_)), needle);
+        expect(
+            assemble(&serde_json::to_vec(&m).unwrap(), &[]),
+            what,
+            |e| matches!(e, ArtifactError::ManifestInvalid(_)),
+            needle,
+        );
     }
     // Too large: refused before JSON parsing.
     let mut big = serde_json::to_vec(&base).unwrap();
@@ -168,7 +215,8 @@ fn a_manifest_that_violates_its_schema_is_refused() {
 fn an_input_schema_that_is_not_a_json_schema_is_refused_before_compiling() {
     let mut m = manifest(&EXAMPLE_FEEDBACK);
     m.input_schema = serde_json::json!({ "type": 5 });
-    let bytes = komp_artifact::pack(&built_wasm(&EXAMPLE_FEEDBACK), m, &models(&EXAMPLE_FEEDBACK)).unwrap().into_bytes();
+    let bytes =
+        komp_artifact::pack(&built_wasm(&EXAMPLE_FEEDBACK), m, &models(&EXAMPLE_FEEDBACK)).unwrap().into_bytes();
     let (rt, _) = runtime();
     let started = Instant::now();
     let err = rt.install(bytes).unwrap_err();
@@ -181,17 +229,32 @@ fn models_must_match_their_digests_and_listing() {
     let base = manifest_value();
     let mut m = base.clone();
     m["models"][0]["sha256"] = "00".repeat(32).into();
-    expect(assemble(&serde_json::to_vec(&m).unwrap(), &[]), "digest", |e| matches!(e, ArtifactError::ModelDigestMismatch { .. }), "the model bytes were changed");
+    expect(
+        assemble(&serde_json::to_vec(&m).unwrap(), &[]),
+        "digest",
+        |e| matches!(e, ArtifactError::ModelDigestMismatch { .. }),
+        "the model bytes were changed",
+    );
     // A listed model without its section.
     let mut m = base.clone();
     m["models"].as_array_mut().unwrap().push(serde_json::json!({ "name": "ghost", "sha256": "00", "format": "onnx" }));
-    expect(assemble(&serde_json::to_vec(&m).unwrap(), &[]), "missing model", |e| matches!(e, ArtifactError::MissingModel(_)), "no `komp-model:ghost` section");
+    expect(
+        assemble(&serde_json::to_vec(&m).unwrap(), &[]),
+        "missing model",
+        |e| matches!(e, ArtifactError::MissingModel(_)),
+        "no `komp-model:ghost` section",
+    );
     // A model section the manifest does not list.
     let extra = encode_custom_section("komp-model:smuggled", b"onnx?");
     let json = serde_json::to_vec(&base).unwrap();
     let mut bytes = assemble(&json, &[]);
     bytes.extend_from_slice(&extra);
-    expect(bytes, "unlisted model", |e| matches!(e, ArtifactError::UnlistedModel(_)), "not listed in the manifest's models");
+    expect(
+        bytes,
+        "unlisted model",
+        |e| matches!(e, ArtifactError::UnlistedModel(_)),
+        "not listed in the manifest's models",
+    );
     // Two manifests.
     let mut bytes = assemble(&json, &[]);
     bytes.extend_from_slice(&encode_custom_section("komp-manifest", &json));

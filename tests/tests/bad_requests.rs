@@ -50,7 +50,11 @@ fn server() -> &'static TestServer {
         config.tenants.insert("0751".into(), TenantConfig { name: "Aarhus".into(), ..TenantConfig::default() });
         config.tenants.insert(
             "0101".into(),
-            TenantConfig { name: "København".into(), components: vec!["example-feedback".into()], ..TenantConfig::default() },
+            TenantConfig {
+                name: "København".into(),
+                components: vec!["example-feedback".into()],
+                ..TenantConfig::default()
+            },
         );
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -66,7 +70,14 @@ fn server() -> &'static TestServer {
         let (caller, other_caller) = (token("0751", Role::Caller), token("0101", Role::Caller));
         let url = format!("http://{addr}");
         let predict = |tok: &str| {
-            let r = send(&url, "POST", "/v1/components/example-feedback/predict", Some(&format!("Bearer {tok}")), &[], Some(br#"{"text":"tak"}"#.to_vec()));
+            let r = send(
+                &url,
+                "POST",
+                "/v1/components/example-feedback/predict",
+                Some(&format!("Bearer {tok}")),
+                &[],
+                Some(br#"{"text":"tak"}"#.to_vec()),
+            );
             assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
             serde_json::from_slice::<Value>(&r.body).unwrap()["request_id"].as_str().unwrap().to_string()
         };
@@ -90,7 +101,14 @@ struct Reply {
     body: Vec<u8>,
 }
 
-fn send(url: &str, method: &str, path: &str, token: Option<&str>, headers: &[(String, String)], body: Option<Vec<u8>>) -> Reply {
+fn send(
+    url: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(String, String)],
+    body: Option<Vec<u8>>,
+) -> Reply {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_millis(REQUEST_TIMEOUT_MS + 5_000)))
@@ -163,8 +181,17 @@ fn segment() -> impl Strategy<Value = String> {
 
 fn version() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec!["1.0.0", "0.1.0", "9.9.9", "x", "1", "1.0.0-alpha+001", "01.0.0", "18446744073709551616.0.0"])
-            .prop_map(String::from),
+        prop::sample::select(vec![
+            "1.0.0",
+            "0.1.0",
+            "9.9.9",
+            "x",
+            "1",
+            "1.0.0-alpha+001",
+            "01.0.0",
+            "18446744073709551616.0.0"
+        ])
+        .prop_map(String::from),
         "[0-9a-z.+-]{1,20}",
     ]
 }
@@ -195,7 +222,8 @@ fn query() -> impl Strategy<Value = String> {
         .prop_map(String::from),
         "[a-z_]{1,10}=[A-Za-z0-9._~!$'()*+,;:@/%-]{0,20}",
     ];
-    prop::collection::vec(part, 0..4).prop_map(|v| if v.is_empty() { String::new() } else { format!("?{}", v.join("&")) })
+    prop::collection::vec(part, 0..4)
+        .prop_map(|v| if v.is_empty() { String::new() } else { format!("?{}", v.join("&")) })
 }
 
 /// Every route of the router, with generated path parameters.
@@ -248,9 +276,28 @@ fn json_value() -> impl Strategy<Value = Value> {
             prop::collection::btree_map(
                 prop_oneof![
                     prop::sample::select(vec![
-                        "text", "subject", "body", "sender_type", "reporter_type", "child_age", "prior_notifications_12m",
-                        "known_to_municipality", "decision", "final_label", "note", "inputs", "outputs", "parameters",
-                        "name", "shape", "datatype", "data", "id", "binary_data_size", "binary_data_output", "binary_data",
+                        "text",
+                        "subject",
+                        "body",
+                        "sender_type",
+                        "reporter_type",
+                        "child_age",
+                        "prior_notifications_12m",
+                        "known_to_municipality",
+                        "decision",
+                        "final_label",
+                        "note",
+                        "inputs",
+                        "outputs",
+                        "parameters",
+                        "name",
+                        "shape",
+                        "datatype",
+                        "data",
+                        "id",
+                        "binary_data_size",
+                        "binary_data_output",
+                        "binary_data",
                     ])
                     .prop_map(String::from),
                     "[a-z_]{1,12}",
@@ -266,7 +313,8 @@ fn json_value() -> impl Strategy<Value = Value> {
 fn datatype() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "BYTES", "BOOL", "FP16", "FP32", "FP64", "BF16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64",
+            "BYTES", "BOOL", "FP16", "FP32", "FP64", "BF16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16",
+            "UINT32", "UINT64",
         ])
         .prop_map(String::from),
         "[A-Z0-9]{0,8}",
@@ -295,14 +343,19 @@ fn oip() -> impl Strategy<Value = (Value, Vec<u8>)> {
         });
     (
         prop::collection::vec(input, 0..4),
-        prop::option::of(prop::collection::vec(prop_oneof![Just("label".to_string()), Just("scores".to_string()), "[a-z]{1,8}"], 0..3)),
+        prop::option::of(prop::collection::vec(
+            prop_oneof![Just("label".to_string()), Just("scores".to_string()), "[a-z]{1,8}"],
+            0..3,
+        )),
         prop::option::of(json_value()),
         prop::collection::vec(any::<u8>(), 0..64),
     )
         .prop_map(|(inputs, outputs, params, tail)| {
             let mut r = json!({ "inputs": inputs });
             if let Some(o) = outputs {
-                r["outputs"] = Value::Array(o.into_iter().map(|n| json!({ "name": n, "parameters": { "binary_data": true } })).collect());
+                r["outputs"] = Value::Array(
+                    o.into_iter().map(|n| json!({ "name": n, "parameters": { "binary_data": true } })).collect(),
+                );
             }
             if let Some(p) = params {
                 r["parameters"] = p;
@@ -320,7 +373,21 @@ fn mutated_input() -> impl Strategy<Value = Value> {
         json!({"decision": "overridden", "final_label": "affald", "note": "storskrald"}),
         json!({"decision": "accepted"}),
     ]);
-    (base, prop::sample::select(vec!["text", "subject", "body", "sender_type", "reporter_type", "child_age", "decision", "final_label", "x"]), json_value())
+    (
+        base,
+        prop::sample::select(vec![
+            "text",
+            "subject",
+            "body",
+            "sender_type",
+            "reporter_type",
+            "child_age",
+            "decision",
+            "final_label",
+            "x",
+        ]),
+        json_value(),
+    )
         .prop_map(|(mut b, field, v)| {
             b[field] = v;
             b
@@ -347,15 +414,34 @@ fn generated() -> impl Strategy<Value = Generated> {
         1 => Just(Some(format!("{{\"text\":\"{}\"}}", "ø".repeat(MAX_BODY / 2)).into_bytes())),];
     let headers = prop::collection::vec(
         prop_oneof![
-            prop_oneof![Just("0".to_string()), Just("-1".to_string()), Just("18446744073709551616".to_string()), Just("abc".to_string()), (0usize..400).prop_map(|n| n.to_string())]
-                .prop_map(|v| ("inference-header-content-length".to_string(), v)),
-            prop::sample::select(vec!["application/json", "text/plain", "application/octet-stream", "multipart/form-data", "x/y; charset=latin1"])
-                .prop_map(|v| ("content-type".to_string(), v.to_string())),
-            prop::sample::select(vec!["gzip", "br", "identity", "chunked"]).prop_map(|v| ("content-encoding".to_string(), v.to_string())),
+            prop_oneof![
+                Just("0".to_string()),
+                Just("-1".to_string()),
+                Just("18446744073709551616".to_string()),
+                Just("abc".to_string()),
+                (0usize..400).prop_map(|n| n.to_string())
+            ]
+            .prop_map(|v| ("inference-header-content-length".to_string(), v)),
+            prop::sample::select(vec![
+                "application/json",
+                "text/plain",
+                "application/octet-stream",
+                "multipart/form-data",
+                "x/y; charset=latin1"
+            ])
+            .prop_map(|v| ("content-type".to_string(), v.to_string())),
+            prop::sample::select(vec!["gzip", "br", "identity", "chunked"])
+                .prop_map(|v| ("content-encoding".to_string(), v.to_string())),
         ],
         0..3,
     );
-    (path(), tok(), headers, body).prop_map(|((method, path), tok, headers, body)| Generated { method, path, tok, headers, body })
+    (path(), tok(), headers, body).prop_map(|((method, path), tok, headers, body)| Generated {
+        method,
+        path,
+        tok,
+        headers,
+        body,
+    })
 }
 
 fn check(s: &TestServer, g: &Generated) -> Reply {
@@ -377,8 +463,18 @@ fn check(s: &TestServer, g: &Generated) -> Reply {
     // Another tenant's prediction is never shown nor given feedback (a 422
     // for a malformed body comes before the lookup and says nothing about it).
     if path.contains(&s.other_id) && matches!(g.tok, Tok::Caller | Tok::Auditor) {
-        assert!(r.status == 404 || r.status == 422 || r.status == 413 || r.status == 403, "{} {path}: {} {}", g.method, r.status, String::from_utf8_lossy(&r.body));
-        assert!(!String::from_utf8_lossy(&r.body).contains("input_hmac"), "{path}: {}", String::from_utf8_lossy(&r.body));
+        assert!(
+            r.status == 404 || r.status == 422 || r.status == 413 || r.status == 403,
+            "{} {path}: {} {}",
+            g.method,
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains("input_hmac"),
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
     }
     r
 }
@@ -441,11 +537,38 @@ fn typical_bad_requests_get_the_right_4xx() {
     assert_eq!(post(&own_fb, Some(&caller), br#"{"decision":"maybe"}"#).status, 422);
     let infer = "/v2/models/example-feedback/infer";
     assert_eq!(post(infer, Some(&caller), br#"{"inputs": []}"#).status, 400);
-    assert_eq!(post(infer, Some(&caller), br#"{"inputs": [{"name":"input","shape":[-1],"datatype":"BYTES","data":["x"]}]}"#).status, 400);
-    assert_eq!(post(infer, Some(&caller), br#"{"inputs": [{"name":"input","shape":[2],"datatype":"BYTES","data":["x"]}]}"#).status, 400);
-    assert_eq!(post(infer, Some(&caller), br#"{"inputs": [{"name":"input","shape":[1],"datatype":"COMPLEX","data":["x"]}]}"#).status, 400);
-    assert_eq!(send(&s.url, "PUT", "/registry/v1/components", Some(&format!("Bearer {}", s.publisher)), &[], Some(b"garbage".to_vec())).status / 100, 4);
-    assert_eq!(send(&s.url, "PUT", "/registry/v1/components", Some(&caller), &[], Some(b"garbage".to_vec())).status, 403);
+    assert_eq!(
+        post(infer, Some(&caller), br#"{"inputs": [{"name":"input","shape":[-1],"datatype":"BYTES","data":["x"]}]}"#)
+            .status,
+        400
+    );
+    assert_eq!(
+        post(infer, Some(&caller), br#"{"inputs": [{"name":"input","shape":[2],"datatype":"BYTES","data":["x"]}]}"#)
+            .status,
+        400
+    );
+    assert_eq!(
+        post(infer, Some(&caller), br#"{"inputs": [{"name":"input","shape":[1],"datatype":"COMPLEX","data":["x"]}]}"#)
+            .status,
+        400
+    );
+    assert_eq!(
+        send(
+            &s.url,
+            "PUT",
+            "/registry/v1/components",
+            Some(&format!("Bearer {}", s.publisher)),
+            &[],
+            Some(b"garbage".to_vec())
+        )
+        .status
+            / 100,
+        4
+    );
+    assert_eq!(
+        send(&s.url, "PUT", "/registry/v1/components", Some(&caller), &[], Some(b"garbage".to_vec())).status,
+        403
+    );
     assert_eq!(get("/v2/health/ready", None).status, 200);
 }
 

@@ -38,7 +38,12 @@ fn pack_inspect_predict() {
     assert!(t.contains("komp:component/standard-component@0.1.0"), "{t}");
     assert!(t.contains(&komp_artifact::sha256_hex(&onnx)), "inspect shows the model digest: {t}");
 
-    let o = komp(&["predict", out.to_str().unwrap(), "--input", r#"{"text":"Jeg er meget utilfreds, det er uacceptabelt"}"#]);
+    let o = komp(&[
+        "predict",
+        out.to_str().unwrap(),
+        "--input",
+        r#"{"text":"Jeg er meget utilfreds, det er uacceptabelt"}"#,
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["prediction"]["label"], "negativ");

@@ -22,8 +22,23 @@ impl Rng {
 }
 
 const INTERESTING: &[&[u8]] = &[
-    b"0", b"-1", b"4294967295", b"18446744073709551616", b"1e309", b"null", b"[]", b"{}", b"\"\"", b"\\u0000",
-    b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x7f\xff\xff\xff", b"\"BYTES\"", b"\"FP32\"", b"[-1]", b"[9223372036854775807]",
+    b"0",
+    b"-1",
+    b"4294967295",
+    b"18446744073709551616",
+    b"1e309",
+    b"null",
+    b"[]",
+    b"{}",
+    b"\"\"",
+    b"\\u0000",
+    b"\xff\xff\xff\xff",
+    b"\x00\x00\x00\x00",
+    b"\x7f\xff\xff\xff",
+    b"\"BYTES\"",
+    b"\"FP32\"",
+    b"[-1]",
+    b"[9223372036854775807]",
 ];
 
 /// One to four mutations: flip, overwrite, truncate, insert, duplicate,
@@ -74,7 +89,11 @@ fn run(name: &str, seeds: Vec<Vec<u8>>, iterations: usize, mut body: impl FnMut(
         if result.is_err() {
             let path = std::env::temp_dir().join(format!("komp-fuzz-{name}-{i}.bin"));
             std::fs::write(&path, &input).unwrap();
-            panic!("{name}: iteration {i} panicked; input saved to {} (replay: cargo +nightly fuzz run {name} {})", path.display(), path.display());
+            panic!(
+                "{name}: iteration {i} panicked; input saved to {} (replay: cargo +nightly fuzz run {name} {})",
+                path.display(),
+                path.display()
+            );
         }
     }
 }
@@ -83,7 +102,8 @@ fn run(name: &str, seeds: Vec<Vec<u8>>, iterations: usize, mut body: impl FnMut(
 fn artifact_parser_and_verifier() {
     let root = komp_tests::root();
     let policy = bodies::dev_policy();
-    let signed = std::fs::read(root.join("target/komp-components/example-feedback.wasm")).expect("run scripts/build-components.sh");
+    let signed = std::fs::read(root.join("target/komp-components/example-feedback.wasm"))
+        .expect("run scripts/build-components.sh");
     let mut seeds = vec![
         signed.clone(),
         komp_tests::packed(&komp_tests::HOSTILE),
@@ -104,7 +124,10 @@ fn oip_body_parser() {
     let text = br#"{"subject":"Skrald","body":"Ikke hentet"}"#;
     let mut bin = (text.len() as u32).to_le_bytes().to_vec();
     bin.extend_from_slice(text);
-    let header = format!(r#"{{"inputs":[{{"name":"input","shape":[1],"datatype":"BYTES","parameters":{{"binary_data_size":{}}}}}],"outputs":[{{"name":"label","parameters":{{"binary_data":true}}}}]}}"#, bin.len());
+    let header = format!(
+        r#"{{"inputs":[{{"name":"input","shape":[1],"datatype":"BYTES","parameters":{{"binary_data_size":{}}}}}],"outputs":[{{"name":"label","parameters":{{"binary_data":true}}}}]}}"#,
+        bin.len()
+    );
     let mut binary = vec![2u8];
     binary.extend_from_slice(header.as_bytes());
     binary.extend_from_slice(&bin);

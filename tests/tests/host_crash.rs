@@ -73,7 +73,8 @@ fn every_acknowledged_prediction_survives_sigkill() {
                             break; // the server is gone
                         };
                         if r.status() == 200 {
-                            let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+                            let v: serde_json::Value =
+                                serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
                             acked.lock().unwrap().push(v["request_id"].as_str().unwrap().to_string());
                         }
                     }
@@ -93,9 +94,13 @@ fn every_acknowledged_prediction_survives_sigkill() {
         acknowledged_total += acked.len();
 
         // Open the audit log the way the host does on restart.
-        let audit = komp_audit::Audit::open(data.join("audit"), komp_audit::AuditConfig::default()).expect("audit log reopens");
+        let audit =
+            komp_audit::Audit::open(data.join("audit"), komp_audit::AuditConfig::default()).expect("audit log reopens");
         for id in &acked {
-            assert!(audit.get("0751", id).unwrap().is_some(), "cycle {cycle}: acknowledged prediction {id} has no audit record");
+            assert!(
+                audit.get("0751", id).unwrap().is_some(),
+                "cycle {cycle}: acknowledged prediction {id} has no audit record"
+            );
         }
         audit.verify().expect("the chain verifies after the crash");
     }

@@ -11,13 +11,10 @@
 //! - random: the host's CSPRNG (each call sees different bytes).
 
 use komp_host::{Runtime, RuntimeError};
+use komp_tests::{hostile, runtime_with, sandbox_config as config};
 use komp_tests::{EXAMPLE_FEEDBACK, HOSTILE};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use komp_tests::{hostile, runtime_with, sandbox_config as config};
-
-
-
 
 #[test]
 fn a_huge_explanation_is_refused_like_a_huge_output() {
@@ -105,7 +102,10 @@ fn many_sleeping_calls_do_not_exhaust_the_instance_slots() {
     let started = Instant::now();
     for t in threads {
         let err = t.join().unwrap();
-        assert!(matches!(err, RuntimeError::Timeout(_) | RuntimeError::Busy(_) | RuntimeError::Throttled { .. }), "{err}");
+        assert!(
+            matches!(err, RuntimeError::Timeout(_) | RuntimeError::Busy(_) | RuntimeError::Throttled { .. }),
+            "{err}"
+        );
     }
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     rt.predict("example-feedback", None, r#"{"text":"tak"}"#).expect("slots are free again");
@@ -158,7 +158,10 @@ fn a_component_of_another_world_is_refused_at_install() {
         let err = rt.install(pack_wat(name, wat)).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, RuntimeError::WrongWorld { .. }), "{name}: {msg}");
-        assert!(msg.contains("does not implement the world `komp:component/standard-component@0.1.0`"), "{name}: {msg}");
+        assert!(
+            msg.contains("does not implement the world `komp:component/standard-component@0.1.0`"),
+            "{name}: {msg}"
+        );
         assert!(msg.contains(expect), "{name}: expected {expect:?} in {msg}");
         assert!(rt.lookup(name, None).is_err(), "{name} must not be callable");
     }

@@ -4,11 +4,11 @@
 
 use komp_host::server::auth::Role;
 use komp_host::server::config::{Route, ServerConfig, TenantConfig};
+use komp_tests::dev_key;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use komp_tests::dev_key;
 
 struct TestServer {
     url: String,
@@ -34,9 +34,16 @@ impl TestServer {
                 name: "Aarhus Kommune".into(),
                 routing: [(
                     "postsortering".to_string(),
-                    [("affald".to_string(), Route { unit: "Teknik og Miljø, Affald".into(), inbox: "affald@aarhus.example".into(), kle: Some("07.00".into()) })]
-                        .into_iter()
-                        .collect(),
+                    [(
+                        "affald".to_string(),
+                        Route {
+                            unit: "Teknik og Miljø, Affald".into(),
+                            inbox: "affald@aarhus.example".into(),
+                            kle: Some("07.00".into()),
+                        },
+                    )]
+                    .into_iter()
+                    .collect(),
                 )]
                 .into_iter()
                 .collect(),
@@ -45,7 +52,12 @@ impl TestServer {
         );
         config.tenants.insert(
             "0101".into(),
-            TenantConfig { name: "København".into(), components: vec!["example-feedback".into()], rate_limit_per_second: Some(1.0), ..TenantConfig::default() },
+            TenantConfig {
+                name: "København".into(),
+                components: vec!["example-feedback".into()],
+                rate_limit_per_second: Some(1.0),
+                ..TenantConfig::default()
+            },
         );
         edit(&mut config);
         let data = config.data_dir.clone();
@@ -64,7 +76,14 @@ impl TestServer {
             });
         });
         let (addr, state) = rx.recv_timeout(Duration::from_secs(120)).expect("server ready");
-        TestServer { url: format!("http://{addr}"), state, data, _dir: dir, shutdown: Some(stop_tx), thread: Some(thread) }
+        TestServer {
+            url: format!("http://{addr}"),
+            state,
+            data,
+            _dir: dir,
+            shutdown: Some(stop_tx),
+            thread: Some(thread),
+        }
     }
 
     fn token(&self, tenant: &str, role: Role) -> String {
@@ -88,7 +107,11 @@ impl Drop for TestServer {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
 }
 
 struct Reply {
@@ -99,7 +122,8 @@ struct Reply {
 
 impl Reply {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
@@ -224,7 +248,12 @@ fn predict_audit_feedback_and_monitoring() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let cph_caller = s.token("0101", Role::Caller);
     assert_eq!(post(&s, &format!("/v1/predictions/{id}/feedback"), Some(&cph_caller), fb).status, 404);
-    let bad = post(&s, &format!("/v1/predictions/{id}/feedback"), Some(&caller), json!({"decision": "overridden", "final_label": "no-such"}));
+    let bad = post(
+        &s,
+        &format!("/v1/predictions/{id}/feedback"),
+        Some(&caller),
+        json!({"decision": "overridden", "final_label": "no-such"}),
+    );
     assert_eq!(bad.status, 422);
     let case = get(&s, &format!("/v1/predictions/{id}"), Some(&auditor)).json();
     assert_eq!(case["feedback"].as_array().unwrap().len(), 1);
@@ -233,7 +262,10 @@ fn predict_audit_feedback_and_monitoring() {
     assert_eq!(m["monitoring"]["override_rate"], 1.0);
 
     let metrics = String::from_utf8(get(&s, "/metrics", None).body).unwrap();
-    assert!(metrics.contains("komp_predictions_total{tenant=\"0751\",component=\"postsortering\",outcome=\"ok\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("komp_predictions_total{tenant=\"0751\",component=\"postsortering\",outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("komp_feedback_override_ratio{tenant=\"0751\",component=\"postsortering\"} 1"));
     assert!(metrics.contains("komp_audit_append_seconds_count"));
 
@@ -304,7 +336,12 @@ fn open_inference_protocol_json_and_binary() {
     );
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("Inference-Header-Content-Length"));
-    let r = post(&s, "/v2/models/postsortering/infer", Some(&caller), json!({"inputs": [{"name": "input", "shape": [1], "datatype": "FP32", "data": ["x"]}]}));
+    let r = post(
+        &s,
+        "/v2/models/postsortering/infer",
+        Some(&caller),
+        json!({"inputs": [{"name": "input", "shape": [1], "datatype": "FP32", "data": ["x"]}]}),
+    );
     assert_eq!(r.status, 400);
 }
 
@@ -313,7 +350,8 @@ fn rate_limits_answer_429_with_retry_after() {
     let s = TestServer::start(|_| {});
     let cph = s.token("0101", Role::Caller);
     let body = json!({"text": "tak"});
-    let statuses: Vec<u16> = (0..4).map(|_| post(&s, "/v1/components/example-feedback/predict", Some(&cph), body.clone()).status).collect();
+    let statuses: Vec<u16> =
+        (0..4).map(|_| post(&s, "/v1/components/example-feedback/predict", Some(&cph), body.clone()).status).collect();
     assert_eq!(&statuses[..2], &[200, 200], "burst of 2 at 1/s: {statuses:?}");
     let r = post(&s, "/v1/components/example-feedback/predict", Some(&cph), body);
     assert_eq!(r.status, 429);
@@ -332,7 +370,8 @@ fn a_yank_on_the_central_registry_reaches_the_municipal_host() {
         c.sync_interval_secs = 1;
     });
     let caller = muni.token("0751", Role::Caller);
-    let predict = || post(&muni, "/v1/components/example-feedback/predict", Some(&caller), json!({"text": "tak for hjælpen"}));
+    let predict =
+        || post(&muni, "/v1/components/example-feedback/predict", Some(&caller), json!({"text": "tak for hjælpen"}));
     let deadline = Instant::now() + Duration::from_secs(60);
     while predict().status != 200 {
         assert!(Instant::now() < deadline, "the municipal host never got the component from upstream");
@@ -361,7 +400,6 @@ fn a_yank_on_the_central_registry_reaches_the_municipal_host() {
     let r = post(&muni, "/v1/components/postsortering/predict", Some(&caller), serde_json::from_str(LETTER).unwrap());
     assert_eq!(r.status, 200);
 }
-
 
 #[allow(dead_code)]
 fn _assert_send_sync(s: Arc<komp_host::server::AppState>) -> impl Send + Sync {

@@ -4,13 +4,12 @@
 //! that no other test disturbs the measurement.
 
 use komp_host::Runtime;
+use komp_tests::sandbox_config as config;
 use komp_tests::{packed, EXAMPLE_FEEDBACK, HOSTILE};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use komp_tests::sandbox_config as config;
-
 
 fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
     v.sort();
@@ -24,8 +23,7 @@ fn normal_latencies(rt: &Runtime, n: usize, min: Duration) -> Vec<Duration> {
     while out.len() < n || begun.elapsed() < min {
         let input = serde_json::json!({ "text": format!("Tak for den hurtige hjælp, sag {}", out.len()) }).to_string();
         let started = Instant::now();
-        rt.predict("example-feedback", None, &input)
-            .expect("the normal component keeps working");
+        rt.predict("example-feedback", None, &input).expect("the normal component keeps working");
         out.push(started.elapsed());
     }
     out
@@ -53,21 +51,13 @@ fn a_hammered_hostile_component_does_not_slow_a_normal_one() {
     let paused = Arc::new(AtomicBool::new(true));
     let running = Arc::new(AtomicUsize::new(0));
     let outcomes = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
-    let modes = [
-        "loop",
-        "memory",
-        "recursion",
-        "panic",
-        "huge-output",
-        "huge-tensor",
-        "sleep",
-        "huge-explanation",
-    ];
+    let modes = ["loop", "memory", "recursion", "panic", "huge-output", "huge-tensor", "sleep", "huge-explanation"];
     let arg = |m: &str| if m == "huge-explanation" { "20000" } else { "" };
     let workers = rt.config().max_instances as usize;
     let threads: Vec<_> = (0..workers)
         .map(|w| {
-            let (rt, stop, paused, running, outcomes) = (rt.clone(), stop.clone(), paused.clone(), running.clone(), outcomes.clone());
+            let (rt, stop, paused, running, outcomes) =
+                (rt.clone(), stop.clone(), paused.clone(), running.clone(), outcomes.clone());
             std::thread::spawn(move || {
                 let mut i = w;
                 while !stop.load(Ordering::Relaxed) {
@@ -120,10 +110,7 @@ fn a_hammered_hostile_component_does_not_slow_a_normal_one() {
         loaded.len(),
     );
         for fault in ["Timeout", "MemoryLimit", "Trap", "OutputTooLarge", "Throttled"] {
-            assert!(
-                outcomes.get(fault).is_some_and(|n| *n > 0),
-                "no {fault} among the hostile outcomes: {outcomes:?}"
-            );
+            assert!(outcomes.get(fault).is_some_and(|n| *n > 0), "no {fault} among the hostile outcomes: {outcomes:?}");
         }
         attempts.push((quiet_p99, loaded_p99));
         if loaded_p99 <= quiet_p99 * 2 {

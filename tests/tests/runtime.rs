@@ -6,9 +6,6 @@ use komp_tests::{hostile, packed, packed_with, runtime_with, sandbox_config as c
 use std::time::{Duration, Instant};
 use tract_onnx::prelude::*;
 
-
-
-
 /// Runs feedback.onnx with tract directly, outside any sandbox.
 fn tract_direct(text: &str) -> Vec<f32> {
     let path = komp_tests::root().join("components/example-feedback/model/feedback.onnx");

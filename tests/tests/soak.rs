@@ -8,13 +8,13 @@
 //!
 //! `KOMP_SOAK_SECONDS` (default 600) and `KOMP_SOAK_CLIENTS` (default 16).
 
+use komp_tests::dev_key;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use komp_tests::dev_key;
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -32,7 +32,6 @@ fn komp(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Class {
     Good,
@@ -42,8 +41,12 @@ enum Class {
 
 /// One request of the mix: class, method, path, token, body.
 fn request(i: u64, caller: &str, other: &str) -> (Class, &'static str, String, Option<String>, Vec<u8>) {
-    let letter = format!(r#"{{"subject":"Skraldespand ikke tømt {i}","body":"Vores restaffald er ikke hentet i to uger","sender_type":"citizen"}}"#);
-    let child = format!(r#"{{"text":"Eleven fortalte i dag at far slog hende, sag {i}","reporter_type":"school","child_age":11,"prior_notifications_12m":1,"known_to_municipality":false}}"#);
+    let letter = format!(
+        r#"{{"subject":"Skraldespand ikke tømt {i}","body":"Vores restaffald er ikke hentet i to uger","sender_type":"citizen"}}"#
+    );
+    let child = format!(
+        r#"{{"text":"Eleven fortalte i dag at far slog hende, sag {i}","reporter_type":"school","child_age":11,"prior_notifications_12m":1,"known_to_municipality":false}}"#
+    );
     let c = Some(caller.to_string());
     match i % 20 {
         0..=3 => (Class::Good, "POST", "/v1/components/postsortering/predict".into(), c, letter.into_bytes()),
@@ -120,7 +123,19 @@ fn soak() {
         .to_string(),
     )
     .unwrap();
-    let token = |tenant: &str| komp(&["token", "create", "--data-dir", data.to_str().unwrap(), "--tenant", tenant, "--role", "caller", "--quiet"]);
+    let token = |tenant: &str| {
+        komp(&[
+            "token",
+            "create",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--tenant",
+            tenant,
+            "--role",
+            "caller",
+            "--quiet",
+        ])
+    };
     let (caller, other) = (token("0751"), token("0101"));
 
     let mut child = Command::new(komp_tests::komp_bin())
@@ -149,8 +164,11 @@ fn soak() {
             let (stop, counts, unexpected, url, caller, other) =
                 (stop.clone(), counts.clone(), unexpected.clone(), url.clone(), caller.clone(), other.clone());
             std::thread::spawn(move || {
-                let agent: ureq::Agent =
-                    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(15))).build().into();
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(15)))
+                    .build()
+                    .into();
                 let mut i = w * 7919;
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
@@ -164,7 +182,11 @@ fn soak() {
                     };
                     let started = Instant::now();
                     let send = |agent: &ureq::Agent, b: ureq::http::request::Builder| {
-                        if method == "GET" { agent.run(b.body(()).unwrap()) } else { agent.run(b.body(body.clone()).unwrap()) }
+                        if method == "GET" {
+                            agent.run(b.body(()).unwrap())
+                        } else {
+                            agent.run(b.body(body.clone()).unwrap())
+                        }
                     };
                     let mut result = send(&agent, builder());
                     // A kept-alive connection the server closed after its last
@@ -184,12 +206,18 @@ fn soak() {
                             let status = r.status().as_u16();
                             let _ = r.body_mut().with_config().limit(16 << 20).read_to_vec();
                             if !expected(class, status) {
-                                unexpected.lock().unwrap().push(format!("{method} {path}: {status} after {:?}", started.elapsed()));
+                                unexpected
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("{method} {path}: {status} after {:?}", started.elapsed()));
                             }
                             status.to_string()
                         }
                         Err(e) => {
-                            unexpected.lock().unwrap().push(format!("{method} {path}: {e} after {:?}", started.elapsed()));
+                            unexpected
+                                .lock()
+                                .unwrap()
+                                .push(format!("{method} {path}: {e} after {:?}", started.elapsed()));
                             "transport error".to_string()
                         }
                     };
@@ -208,7 +236,12 @@ fn soak() {
         samples.push((started.elapsed(), rss));
         if samples.len() % 30 == 0 {
             let n: u64 = counts.lock().unwrap().values().sum();
-            eprintln!("soak: {:>4}s, {n} requests, RSS {} MiB, unexpected {}", started.elapsed().as_secs(), rss / 1024, unexpected.lock().unwrap().len());
+            eprintln!(
+                "soak: {:>4}s, {n} requests, RSS {} MiB, unexpected {}",
+                started.elapsed().as_secs(),
+                rss / 1024,
+                unexpected.lock().unwrap().len()
+            );
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -222,7 +255,8 @@ fn soak() {
     // Memory is flat if the last quarter of the run peaks no higher than the
     // stretch after warm-up up to the middle (+10% and 32 MiB of slack).
     let at = |from: f64, to: f64| -> Vec<u64> {
-        let (from, to) = (Duration::from_secs_f64(seconds as f64 * from).max(warm_up), Duration::from_secs_f64(seconds as f64 * to));
+        let (from, to) =
+            (Duration::from_secs_f64(seconds as f64 * from).max(warm_up), Duration::from_secs_f64(seconds as f64 * to));
         samples.iter().filter(|(t, _)| *t >= from && *t <= to).map(|(_, r)| *r).collect()
     };
     let baseline = at(0.0, 0.5).into_iter().max().unwrap_or(0);
@@ -252,5 +286,8 @@ fn soak() {
     }
     assert!(alive, "komp serve died during the soak");
     assert!(unexpected.is_empty(), "{} unexpected answers", unexpected.len());
-    assert!(late <= baseline + baseline / 10 + 32 * 1024, "memory grew: peak {baseline} KiB up to the middle, {late} KiB in the last quarter");
+    assert!(
+        late <= baseline + baseline / 10 + 32 * 1024,
+        "memory grew: peak {baseline} KiB up to the middle, {late} KiB in the last quarter"
+    );
 }

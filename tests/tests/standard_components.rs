@@ -14,7 +14,12 @@ fn runtime() -> &'static Runtime {
         let rt = Runtime::new(RuntimeConfig { max_instances: 8, ..RuntimeConfig::default() }).unwrap();
         for spec in [&POSTSORTERING, &UNDERRETNING] {
             let report = rt.install(packed(spec)).unwrap_or_else(|e| panic!("install {}: {e}", spec.dir));
-            assert!(report.golden_vectors_passed >= 20, "{} has only {} golden vectors", spec.dir, report.golden_vectors_passed);
+            assert!(
+                report.golden_vectors_passed >= 20,
+                "{} has only {} golden vectors",
+                spec.dir,
+                report.golden_vectors_passed
+            );
         }
         rt
     })
@@ -78,7 +83,8 @@ fn postsortering_reproduces_its_model_card() {
             routed += 1;
             routed_correct += ok as usize;
         }
-        let (pi, ti) = (labels.iter().position(|l| l == &p.label).unwrap(), labels.iter().position(|l| l == truth).unwrap());
+        let (pi, ti) =
+            (labels.iter().position(|l| l == &p.label).unwrap(), labels.iter().position(|l| l == truth).unwrap());
         if ok {
             tp[pi] += 1;
         } else {
@@ -89,13 +95,22 @@ fn postsortering_reproduces_its_model_card() {
     let f1: f64 = (0..labels.len())
         .map(|i| {
             let (p, r) = (tp[i] as f64 / (tp[i] + fp[i]).max(1) as f64, tp[i] as f64 / (tp[i] + fn_[i]).max(1) as f64);
-            if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+            if p + r == 0.0 {
+                0.0
+            } else {
+                2.0 * p * r / (p + r)
+            }
         })
         .sum::<f64>()
         / labels.len() as f64;
     assert_close("accuracy", correct as f64 / n as f64, card_metric(&POSTSORTERING, "accuracy"), n);
     assert_close("macro F1", f1, card_metric(&POSTSORTERING, "macro_f1"), n);
-    assert_close("coverage at threshold", routed as f64 / n as f64, card_metric(&POSTSORTERING, "coverage_at_threshold"), n);
+    assert_close(
+        "coverage at threshold",
+        routed as f64 / n as f64,
+        card_metric(&POSTSORTERING, "coverage_at_threshold"),
+        n,
+    );
     assert_close(
         "accuracy of automatically routed mail",
         routed_correct as f64 / routed as f64,
@@ -151,7 +166,12 @@ fn underretning_reproduces_its_model_card() {
     let recall = tp as f64 / (tp + fn_) as f64;
     assert!(recall >= 0.95, "recall on acute notifications is {recall}, the operating point promises >= 0.95");
     assert_close("recall on acute", recall, card_metric(&UNDERRETNING, "recall_acute"), tp + fn_);
-    assert_close("precision on acute", tp as f64 / (tp + fp) as f64, card_metric(&UNDERRETNING, "precision_acute"), tp + fp);
+    assert_close(
+        "precision on acute",
+        tp as f64 / (tp + fp) as f64,
+        card_metric(&UNDERRETNING, "precision_acute"),
+        tp + fp,
+    );
     assert_close("flagged share", flagged as f64 / n as f64, card_metric(&UNDERRETNING, "flagged_share"), n);
     assert_close("ROC AUC", roc_auc(&mut scored), card_metric(&UNDERRETNING, "roc_auc"), n);
 }
@@ -163,11 +183,16 @@ fn swapping_names_and_nationality_words_barely_moves_the_probability() {
     let a: Vec<Value> = pairs.iter().map(|p| serde_json::json!({ "input": p["a"] })).collect();
     let b: Vec<Value> = pairs.iter().map(|p| serde_json::json!({ "input": p["b"] })).collect();
     let (pa, pb) = (predict_all("underretning", &a), predict_all("underretning", &b));
-    let diffs: Vec<f64> = pa.iter().zip(&pb).map(|(x, y)| (x.score("acute").unwrap() - y.score("acute").unwrap()).abs() as f64).collect();
+    let diffs: Vec<f64> =
+        pa.iter().zip(&pb).map(|(x, y)| (x.score("acute").unwrap() - y.score("acute").unwrap()).abs() as f64).collect();
     let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
     assert!(mean <= 0.02, "mean absolute change {mean} exceeds 0.02");
     for (p, d) in pairs.iter().zip(&diffs) {
-        assert!((p["abs_diff"].as_f64().unwrap() - d).abs() < 1e-4, "pair differs from training: {d} vs {}", p["abs_diff"]);
+        assert!(
+            (p["abs_diff"].as_f64().unwrap() - d).abs() < 1e-4,
+            "pair differs from training: {d} vs {}",
+            p["abs_diff"]
+        );
     }
 }
 

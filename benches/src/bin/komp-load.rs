@@ -312,8 +312,10 @@ fn main() -> Result<()> {
     let completed = lat.len() as u64;
     let ok: u64 = statuses.iter().filter(|(k, _)| (200..300).contains(*k)).map(|(_, v)| v).sum();
     let non_2xx = completed - ok;
-    let mean = if lat.is_empty() { f64::NAN } else { lat.iter().map(|&x| x as f64).sum::<f64>() / lat.len() as f64 / 1e3 };
-    let (p50, p90, p99, p999) = (percentile(&lat, 50.0), percentile(&lat, 90.0), percentile(&lat, 99.0), percentile(&lat, 99.9));
+    let mean =
+        if lat.is_empty() { f64::NAN } else { lat.iter().map(|&x| x as f64).sum::<f64>() / lat.len() as f64 / 1e3 };
+    let (p50, p90, p99, p999) =
+        (percentile(&lat, 50.0), percentile(&lat, 90.0), percentile(&lat, 99.0), percentile(&lat, 99.9));
     let max = lat.last().map_or(f64::NAN, |&x| x as f64 / 1e3);
     let rps = ok as f64 / elapsed;
     // Log-spaced histogram: 4 buckets per power of two, from 1 µs.
@@ -351,16 +353,28 @@ fn main() -> Result<()> {
             a.rate.map(|r| format!(", rate {r}/s")).unwrap_or_default(),
             elapsed
         );
-        println!("requests: {completed} completed, {ok} ok (2xx), {non_2xx} non-2xx {statuses:?}, {io_errors} I/O errors");
+        println!(
+            "requests: {completed} completed, {ok} ok (2xx), {non_2xx} non-2xx {statuses:?}, {io_errors} I/O errors"
+        );
         if let Some(e) = &last_error {
             println!("last error: {e}");
         }
-        println!("throughput: {rps:.1} req/s, {:.0} bytes/response", if completed > 0 { bytes as f64 / completed as f64 } else { 0.0 });
-        println!("latency (µs): mean {mean:.1}  p50 {p50:.1}  p90 {p90:.1}  p99 {p99:.1}  p99.9 {p999:.1}  max {max:.1}");
+        println!(
+            "throughput: {rps:.1} req/s, {:.0} bytes/response",
+            if completed > 0 { bytes as f64 / completed as f64 } else { 0.0 }
+        );
+        println!(
+            "latency (µs): mean {mean:.1}  p50 {p50:.1}  p90 {p90:.1}  p99 {p99:.1}  p99.9 {p999:.1}  max {max:.1}"
+        );
         println!("histogram (µs, lower bound → count):");
         let top = hist.values().copied().max().unwrap_or(1);
         for (b, n) in &hist {
-            println!("  {:>10.1}  {:>8}  {}", 2f64.powf(*b as f64 / 4.0), n, "#".repeat(((*n as f64 / top as f64) * 50.0).ceil() as usize));
+            println!(
+                "  {:>10.1}  {:>8}  {}",
+                2f64.powf(*b as f64 / 4.0),
+                n,
+                "#".repeat(((*n as f64 / top as f64) * 50.0).ceil() as usize)
+            );
         }
     }
     Ok(())

@@ -26,7 +26,11 @@ struct Args {
     responses: Vec<String>,
 }
 
-async fn predict(State(r): State<Arc<HashMap<String, Bytes>>>, Path(name): Path<String>, body: Bytes) -> axum::response::Response {
+async fn predict(
+    State(r): State<Arc<HashMap<String, Bytes>>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> axum::response::Response {
     std::hint::black_box(&body);
     match r.get(&name) {
         Some(b) => ([(header::CONTENT_TYPE, "application/json")], b.clone()).into_response(),

@@ -114,10 +114,15 @@ fn native_postsortering(plan: &Plan, input: &str) -> Result<usize> {
     let text = format!("{}\n{}", v["subject"].as_str().unwrap_or(""), v["body"].as_str().unwrap_or(""));
     let h = HashedText::new(&text, 16384);
     let mut sender = [0.0f32; 4];
-    if let Some(i) = ["citizen", "business", "authority", "internal"].iter().position(|t| Some(*t) == v["sender_type"].as_str()) {
+    if let Some(i) =
+        ["citizen", "business", "authority", "internal"].iter().position(|t| Some(*t) == v["sender_type"].as_str())
+    {
         sender[i] = 1.0;
     }
-    let out = plan.run(tvec!(Tensor::from_shape(&[1, 16384], h.values())?.into(), Tensor::from_shape(&[1, 4], &sender)?.into()))?;
+    let out = plan.run(tvec!(
+        Tensor::from_shape(&[1, 16384], h.values())?.into(),
+        Tensor::from_shape(&[1, 4], &sender)?.into()
+    ))?;
     explain(&h, &out)
 }
 
@@ -129,7 +134,8 @@ fn native_underretning(plan: &Plan, input: &str) -> Result<usize> {
     s[2] = 1.0;
     s[4] = v["prior_notifications_12m"].as_i64().unwrap_or(0).clamp(0, 5) as f32 / 5.0;
     s[5] = v["known_to_municipality"].as_bool().unwrap_or(false) as u8 as f32;
-    let out = plan.run(tvec!(Tensor::from_shape(&[1, 16384], h.values())?.into(), Tensor::from_shape(&[1, 16], &s)?.into()))?;
+    let out =
+        plan.run(tvec!(Tensor::from_shape(&[1, 16384], h.values())?.into(), Tensor::from_shape(&[1, 16], &s)?.into()))?;
     explain(&h, &out)
 }
 
@@ -166,7 +172,9 @@ fn engine_only(a: &Args) -> Result<Value> {
         for _ in 0..3 {
             plan.run(inputs.clone()).unwrap();
         }
-        let rounds: Vec<f64> = (0..a.rounds).map(|_| timed(a.encoder_calls, || drop(std::hint::black_box(plan.run(inputs.clone()).unwrap())))).collect();
+        let rounds: Vec<f64> = (0..a.rounds)
+            .map(|_| timed(a.encoder_calls, || drop(std::hint::black_box(plan.run(inputs.clone()).unwrap()))))
+            .collect();
         spread(&rounds)
     };
     let single = run(&plan);
@@ -190,14 +198,31 @@ fn main() -> Result<()> {
     }
     let mut results = Vec::new();
     let mut specs: Vec<(String, PathBuf, PathBuf, &str, usize)> = vec![
-        ("postsortering".into(), a.components.join("postsortering.wasm"), "components/models/postsortering.onnx".into(), POST, a.calls),
-        ("underretning".into(), a.components.join("underretning.wasm"), "components/models/underretning.onnx".into(), UNDER, a.calls),
+        (
+            "postsortering".into(),
+            a.components.join("postsortering.wasm"),
+            "components/models/postsortering.onnx".into(),
+            POST,
+            a.calls,
+        ),
+        (
+            "underretning".into(),
+            a.components.join("underretning.wasm"),
+            "components/models/underretning.onnx".into(),
+            UNDER,
+            a.calls,
+        ),
     ];
     if let (Some(e), Some(o)) = (&a.encoder, &a.encoder_onnx) {
         specs.push(("bench-encoder".into(), e.clone(), o.clone(), ENC, a.encoder_calls));
     }
     for (name, artifact, onnx, input, calls) in specs {
-        let rt = Runtime::new(RuntimeConfig { max_instances: 4, cache_dir: None, deadline: Duration::from_secs(30), ..RuntimeConfig::default() })?;
+        let rt = Runtime::new(RuntimeConfig {
+            max_instances: 4,
+            cache_dir: None,
+            deadline: Duration::from_secs(30),
+            ..RuntimeConfig::default()
+        })?;
         let report = rt.install(std::fs::read(&artifact).with_context(|| format!("read {}", artifact.display()))?)?;
         let c = rt.lookup(&name, None)?;
         let plan = load_plan(&onnx)?;
@@ -219,13 +244,20 @@ fn main() -> Result<()> {
                 rt.time_instantiate(&c).unwrap();
             }));
             let s = timed(calls, || drop(std::hint::black_box(rt.predict(&name, None, input).unwrap())));
-            let n = timed(calls, || { std::hint::black_box(native(input).unwrap()); });
+            let n = timed(calls, || {
+                std::hint::black_box(native(input).unwrap());
+            });
             sand.push(s);
             nat.push(n);
             ratio.push(s / n);
             over.push(s - n);
         }
-        eprintln!("{name}: sandbox {:.1} µs, native {:.1} µs, ratio {:.3}", median(sand.clone()), median(nat.clone()), median(ratio.clone()));
+        eprintln!(
+            "{name}: sandbox {:.1} µs, native {:.1} µs, ratio {:.3}",
+            median(sand.clone()),
+            median(nat.clone()),
+            median(ratio.clone())
+        );
         results.push(json!({
             "component": name,
             "compile_ms": report.compile_ms,

@@ -26,7 +26,9 @@ struct Args {
 fn ready(addr: &str) -> bool {
     let Ok(mut s) = TcpStream::connect(addr) else { return false };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(format!("GET /v2/health/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).is_err() {
+    if s.write_all(format!("GET /v2/health/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .is_err()
+    {
         return false;
     }
     let mut buf = [0u8; 16];
@@ -43,7 +45,12 @@ fn ready(addr: &str) -> bool {
 fn main() -> Result<()> {
     let a = Args::parse();
     let started = Instant::now();
-    let mut child = Command::new(&a.command[0]).args(&a.command[1..]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().context("spawn")?;
+    let mut child = Command::new(&a.command[0])
+        .args(&a.command[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("spawn")?;
     let ms = loop {
         if ready(&a.addr) {
             break started.elapsed().as_secs_f64() * 1e3;

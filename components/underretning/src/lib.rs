@@ -31,8 +31,18 @@ struct Notification {
 /// The structured features, in the model's order (see build.rs and the meta JSON).
 fn structured(n: &Notification) -> [f32; STRUCTURED.len()] {
     let age = n.child_age.clamp(0, 17);
-    const REPORTERS: [&str; 10] =
-        ["school", "daycare", "health_visitor", "police", "hospital", "gp", "relative", "anonymous", "social_services", "other"];
+    const REPORTERS: [&str; 10] = [
+        "school",
+        "daycare",
+        "health_visitor",
+        "police",
+        "hospital",
+        "gp",
+        "relative",
+        "anonymous",
+        "social_services",
+        "other",
+    ];
     let reporter = if REPORTERS.contains(&n.reporter_type.as_str()) { n.reporter_type.as_str() } else { "other" };
     let mut v = [0.0f32; STRUCTURED.len()];
     for (i, name) in STRUCTURED.iter().enumerate() {

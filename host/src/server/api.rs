@@ -40,7 +40,11 @@ pub async fn catalog(State(s): State<SharedState>, p: Principal) -> Result<Json<
 
 /// `GET /v1/components/{name}`: the manifest with model card, ALTAI, AI Act
 /// class, signatures and endorsement state, golden vector status.
-pub async fn component(State(s): State<SharedState>, p: Principal, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn component(
+    State(s): State<SharedState>,
+    p: Principal,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     s.require_allowed(&p, &name)?;
     let c = s.runtime.lookup(&name, None)?;
     Ok(Json(describe(&s, &c)))
@@ -48,8 +52,13 @@ pub async fn component(State(s): State<SharedState>, p: Principal, Path(name): P
 
 pub fn describe(s: &SharedState, c: &InstalledComponent) -> Value {
     let m = c.manifest();
-    let versions: Vec<String> =
-        s.runtime.components().iter().filter(|o| o.manifest().name == m.name).map(|o| o.manifest().version.to_string()).collect();
+    let versions: Vec<String> = s
+        .runtime
+        .components()
+        .iter()
+        .filter(|o| o.manifest().name == m.name)
+        .map(|o| o.manifest().version.to_string())
+        .collect();
     json!({
         "name": m.name,
         "version": m.version.to_string(),
@@ -85,7 +94,12 @@ pub struct PredictResponse {
 }
 
 /// `POST /v1/components/{name}/predict`
-pub async fn predict(State(s): State<SharedState>, p: Principal, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn predict(
+    State(s): State<SharedState>,
+    p: Principal,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     predict_inner(s, p, name, None, body).await
 }
 
@@ -101,13 +115,20 @@ pub async fn predict_version(
 
 pub fn parse_version(v: Option<&str>) -> Result<Option<semver::Version>, ApiError> {
     v.map(|v| {
-        semver::Version::parse(v)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("version {v:?} is not a semantic version: {e}")))
+        semver::Version::parse(v).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("version {v:?} is not a semantic version: {e}"))
+        })
     })
     .transpose()
 }
 
-async fn predict_inner(s: SharedState, p: Principal, name: String, version: Option<String>, body: Bytes) -> Result<Response, ApiError> {
+async fn predict_inner(
+    s: SharedState,
+    p: Principal,
+    name: String,
+    version: Option<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     s.require(&p, Role::Caller)?;
     s.require_allowed(&p, &name)?;
     let version = parse_version(version.as_deref())?;
@@ -186,12 +207,19 @@ pub async fn run_prediction(
     let audit_started = Instant::now();
     s.audit.append_async(record).await.map_err(|e| {
         tracing::error!(error = %e, "audit append failed; refusing to answer without a record");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the audit log could not record this prediction, so it is not answered: {e}"))
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the audit log could not record this prediction, so it is not answered: {e}"),
+        )
     })?;
     s.metrics.audit_commit_seconds.observe(audit_started.elapsed().as_secs_f64());
     s.metrics
         .predictions
-        .get_or_create(&super::metrics::PredictionLabels { tenant: p.tenant.clone(), component: name.clone(), outcome: outcome_label })
+        .get_or_create(&super::metrics::PredictionLabels {
+            tenant: p.tenant.clone(),
+            component: name.clone(),
+            outcome: outcome_label,
+        })
         .inc();
     s.metrics
         .prediction_seconds
@@ -238,7 +266,8 @@ pub async fn feedback(
             format!("feedback must be {{\"decision\": \"accepted\"|\"overridden\", \"final_label\"?, \"note\"?}}: {e}"),
         )
     })?;
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("no prediction {request_id} for tenant {}", p.tenant));
+    let not_found =
+        || ApiError::new(StatusCode::NOT_FOUND, format!("no prediction {request_id} for tenant {}", p.tenant));
     let entry = s.audit.get(&p.tenant, &request_id).map_err(|_| not_found())?.ok_or_else(not_found)?;
     if let Some(label) = &body.final_label {
         if let Ok(c) = s.runtime.lookup(&entry.prediction.component, None) {
@@ -250,16 +279,17 @@ pub async fn feedback(
             }
         }
     }
-    let fb = komp_audit::Feedback { token_id: p.token_id.clone(), decision: body.decision, final_label: body.final_label, note: body.note };
-    let receipt = s
-        .audit
-        .add_feedback_async(&p.tenant, &request_id, fb)
-        .await
-        .map_err(|e| match e {
-            komp_audit::AuditError::NotFound => not_found(),
-            komp_audit::AuditError::InvalidFeedback(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-            other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
-        })?;
+    let fb = komp_audit::Feedback {
+        token_id: p.token_id.clone(),
+        decision: body.decision,
+        final_label: body.final_label,
+        note: body.note,
+    };
+    let receipt = s.audit.add_feedback_async(&p.tenant, &request_id, fb).await.map_err(|e| match e {
+        komp_audit::AuditError::NotFound => not_found(),
+        komp_audit::AuditError::InvalidFeedback(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+        other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+    })?;
     update_feedback_gauges(&s, &p.tenant, &entry.prediction.component);
     Ok(Json(json!({ "request_id": request_id, "recorded": true, "seq": receipt.seq })))
 }
@@ -272,17 +302,26 @@ fn update_feedback_gauges(s: &SharedState, tenant: &str, component: &str) {
 }
 
 /// `GET /v1/predictions/{request_id}`: the audit record and its feedback.
-pub async fn prediction(State(s): State<SharedState>, p: Principal, Path(request_id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn prediction(
+    State(s): State<SharedState>,
+    p: Principal,
+    Path(request_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     if !(p.role.allows(Role::Auditor) || p.role.allows(Role::Caller)) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "needs role caller or auditor"));
     }
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("no prediction {request_id} for tenant {}", p.tenant));
+    let not_found =
+        || ApiError::new(StatusCode::NOT_FOUND, format!("no prediction {request_id} for tenant {}", p.tenant));
     let entry = s.audit.get(&p.tenant, &request_id).map_err(|_| not_found())?.ok_or_else(not_found)?;
     Ok(Json(serde_json::to_value(entry).unwrap_or(Value::Null)))
 }
 
 /// `GET /v1/components/{name}/monitoring`: agreement and override rates.
-pub async fn monitoring(State(s): State<SharedState>, p: Principal, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn monitoring(
+    State(s): State<SharedState>,
+    p: Principal,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     s.require(&p, Role::Auditor)?;
     s.require_allowed(&p, &name)?;
     let m = s.audit.monitoring(&p.tenant, &name);
@@ -303,11 +342,17 @@ pub struct AuditQuery {
 }
 
 /// `GET /v1/audit`: this tenant's audit records (auditor role).
-pub async fn audit(State(s): State<SharedState>, p: Principal, Query(q): Query<AuditQuery>) -> Result<Response, ApiError> {
+pub async fn audit(
+    State(s): State<SharedState>,
+    p: Principal,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
     s.require(&p, Role::Auditor)?;
     let bad = |e: komp_audit::AuditError| ApiError::new(StatusCode::BAD_REQUEST, e.to_string());
-    let since = q.since.as_deref().map(komp_audit::parse_rfc3339).transpose().map_err(bad)?.map(komp_audit::ms_system_time);
-    let until = q.until.as_deref().map(komp_audit::parse_rfc3339).transpose().map_err(bad)?.map(komp_audit::ms_system_time);
+    let since =
+        q.since.as_deref().map(komp_audit::parse_rfc3339).transpose().map_err(bad)?.map(komp_audit::ms_system_time);
+    let until =
+        q.until.as_deref().map(komp_audit::parse_rfc3339).transpose().map_err(bad)?.map(komp_audit::ms_system_time);
     let filter = komp_audit::Filter {
         component: q.component.clone(),
         since,

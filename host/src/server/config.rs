@@ -92,13 +92,18 @@ pub struct Route {
 impl ServerConfig {
     /// Reads a JSON config file.
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<ServerConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("config {} is invalid: {e}", path.display()))
     }
 
     /// Checks values that serde cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.audit_retention_days >= 183, "audit_retention_days must be at least 183 (6 months), got {}", self.audit_retention_days);
+        anyhow::ensure!(
+            self.audit_retention_days >= 183,
+            "audit_retention_days must be at least 183 (6 months), got {}",
+            self.audit_retention_days
+        );
         anyhow::ensure!(self.max_concurrent_predictions > 0, "max_concurrent_predictions must be at least 1");
         anyhow::ensure!(self.default_rate_limit_per_second > 0.0, "default_rate_limit_per_second must be positive");
         for (code, t) in &self.tenants {

@@ -58,7 +58,9 @@ impl Metrics {
         let mut registry = Registry::with_prefix("komp");
         let predictions = Family::<PredictionLabels, Counter>::default();
         registry.register("predictions", "Predictions by tenant, component and outcome", predictions.clone());
-        let prediction_seconds = Family::<ComponentLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let prediction_seconds = Family::<ComponentLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         registry.register("prediction_seconds", "Time in the sandbox per prediction", prediction_seconds.clone());
         let http_responses = Family::<HttpLabels, Counter>::default();
         registry.register("http_responses", "HTTP responses by status", http_responses.clone());
@@ -67,15 +69,31 @@ impl Metrics {
         let instances_installed = Gauge::default();
         registry.register("components_installed", "Installed component versions", instances_installed.clone());
         let audit_commit_seconds = latency_histogram();
-        registry.register("audit_append_seconds", "Time until an audit record is durable", audit_commit_seconds.clone());
+        registry.register(
+            "audit_append_seconds",
+            "Time until an audit record is durable",
+            audit_commit_seconds.clone(),
+        );
         let feedback_agreement = Family::<FeedbackLabels, Gauge<f64, AtomicU64>>::default();
-        registry.register("feedback_agreement_ratio", "Share of predictions with feedback that caseworkers accepted", feedback_agreement.clone());
+        registry.register(
+            "feedback_agreement_ratio",
+            "Share of predictions with feedback that caseworkers accepted",
+            feedback_agreement.clone(),
+        );
         let feedback_override = Family::<FeedbackLabels, Gauge<f64, AtomicU64>>::default();
-        registry.register("feedback_override_ratio", "Share of predictions with feedback that caseworkers overrode", feedback_override.clone());
+        registry.register(
+            "feedback_override_ratio",
+            "Share of predictions with feedback that caseworkers overrode",
+            feedback_override.clone(),
+        );
         let rate_limited = Family::<FeedbackLabels, Counter>::default();
         registry.register("rate_limited", "Requests refused by a tenant's rate limit", rate_limited.clone());
         let saturated = Counter::default();
-        registry.register("saturated", "Requests refused with 503 because all prediction slots were busy", saturated.clone());
+        registry.register(
+            "saturated",
+            "Requests refused with 503 because all prediction slots were busy",
+            saturated.clone(),
+        );
         Metrics {
             registry,
             predictions,

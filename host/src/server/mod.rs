@@ -135,7 +135,10 @@ impl FromRequestParts<SharedState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization header: send `Authorization: Bearer <token>`")
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing Authorization header: send `Authorization: Bearer <token>`",
+            )
         })?;
         let token = header
             .to_str()
@@ -144,7 +147,10 @@ impl FromRequestParts<SharedState> for Principal {
             .map(str::trim)
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "Authorization must be `Bearer <token>`"))?;
         let _ = state.tokens.reload_if_changed();
-        state.tokens.authenticate(token).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown or revoked token"))
+        state
+            .tokens
+            .authenticate(token)
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown or revoked token"))
     }
 }
 
@@ -175,7 +181,10 @@ impl AppState {
         } else {
             // Same answer as for a component that does not exist: a tenant
             // learns nothing about what it may not use.
-            Err(ApiError::new(StatusCode::NOT_FOUND, format!("no component named `{component}` is available to tenant {}", p.tenant)))
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no component named `{component}` is available to tenant {}", p.tenant),
+            ))
         }
     }
 
@@ -266,7 +275,9 @@ fn registry_router(state: &SharedState) -> Router {
             Action::Push => match req.bearer.and_then(|t| s.tokens.authenticate(t)) {
                 None => AuthDecision::Unauthenticated,
                 Some(p) if p.role.allows(Role::Publisher) => AuthDecision::Allow,
-                Some(p) => AuthDecision::Forbidden(format!("token role {:?} cannot publish; needs publisher", p.role).to_lowercase()),
+                Some(p) => AuthDecision::Forbidden(
+                    format!("token role {:?} cannot publish; needs publisher", p.role).to_lowercase(),
+                ),
             },
         }
     };
@@ -275,7 +286,11 @@ fn registry_router(state: &SharedState) -> Router {
         .router()
 }
 
-async fn count_responses(State(state): State<SharedState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn count_responses(
+    State(state): State<SharedState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let resp = next.run(req).await;
     state.metrics.http_responses.get_or_create(&metrics::HttpLabels { status: resp.status().as_u16() }).inc();
     resp

@@ -128,7 +128,9 @@ fn element_count(shape: &[i64], name: &str) -> Result<usize, BadRequest> {
         if *d < 0 {
             return bad(format!("input `{name}`: shape {shape:?} has a negative dimension"));
         }
-        n = n.checked_mul(*d as usize).ok_or_else(|| BadRequest(format!("input `{name}`: shape {shape:?} is too large")))?;
+        n = n
+            .checked_mul(*d as usize)
+            .ok_or_else(|| BadRequest(format!("input `{name}`: shape {shape:?} is too large")))?;
     }
     Ok(n)
 }
@@ -171,14 +173,18 @@ pub fn decode_inputs(req: &InferRequest, binary: &[u8]) -> Result<Vec<Column>, B
                 v
             }
             None => {
-                let data = input.data.as_ref().ok_or_else(|| BadRequest(format!("input `{}` has no `data`", input.name)))?;
+                let data =
+                    input.data.as_ref().ok_or_else(|| BadRequest(format!("input `{}` has no `data`", input.name)))?;
                 decode_json(&input.name, &input.datatype, data, count)?
             }
         };
         columns.push(Column { name: input.name.clone(), values });
     }
     if offset != binary.len() {
-        return bad(format!("{} bytes of binary data follow the header but no input claims them", binary.len() - offset));
+        return bad(format!(
+            "{} bytes of binary data follow the header but no input claims them",
+            binary.len() - offset
+        ));
     }
     Ok(columns)
 }
@@ -255,7 +261,9 @@ fn decode_binary(name: &str, datatype: &str, bytes: &[u8], count: usize) -> Resu
         "UINT8" => fixed(1)?.map(|c| Value::from(c[0])).collect(),
         "UINT32" => fixed(4)?.map(|c| Value::from(u32::from_le_bytes(c.try_into().unwrap()))).collect(),
         "UINT64" => fixed(8)?.map(|c| Value::from(u64::from_le_bytes(c.try_into().unwrap()))).collect(),
-        "FP32" => fixed(4)?.map(|c| number(f32::from_le_bytes(c.try_into().unwrap()) as f64)).collect::<Result<_, _>>()?,
+        "FP32" => {
+            fixed(4)?.map(|c| number(f32::from_le_bytes(c.try_into().unwrap()) as f64)).collect::<Result<_, _>>()?
+        }
         "FP64" => fixed(8)?.map(|c| number(f64::from_le_bytes(c.try_into().unwrap()))).collect::<Result<_, _>>()?,
         other => return bad(format!("input `{name}`: datatype {other:?} is not supported in binary form")),
     };
@@ -321,7 +329,9 @@ pub fn requested_outputs(req: &InferRequest) -> Result<Vec<(String, bool)>, BadR
                     return bad(format!("unknown output `{}`; outputs are: {}", o.name, OUTPUTS.join(", ")));
                 }
                 let binary = match o.parameters.as_ref().and_then(|p| p.get("binary_data")) {
-                    Some(v) => v.as_bool().ok_or_else(|| BadRequest(format!("output `{}`: binary_data must be a boolean", o.name)))?,
+                    Some(v) => v
+                        .as_bool()
+                        .ok_or_else(|| BadRequest(format!("output `{}`: binary_data must be a boolean", o.name)))?,
                     None => all_binary,
                 };
                 Ok((o.name.clone(), binary))
@@ -385,7 +395,9 @@ mod tests {
 
     #[test]
     fn bytes_input_as_json_or_text() {
-        let r = req(serde_json::json!({"inputs": [{"name": "input", "shape": [2], "datatype": "BYTES", "data": ["{\"text\":\"a\"}", "plain"]}]}));
+        let r = req(
+            serde_json::json!({"inputs": [{"name": "input", "shape": [2], "datatype": "BYTES", "data": ["{\"text\":\"a\"}", "plain"]}]}),
+        );
         let cols = decode_inputs(&r, &[]).unwrap();
         let rows = rows(&cols, Some("text")).unwrap();
         assert_eq!(rows, vec!["{\"text\":\"a\"}".to_string(), "{\"text\":\"plain\"}".to_string()]);
@@ -399,15 +411,21 @@ mod tests {
             bin.extend_from_slice(&(s.len() as u32).to_le_bytes());
             bin.extend_from_slice(s.as_bytes());
         }
-        let r = req(serde_json::json!({"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": bin.len()}}]}));
+        let r = req(
+            serde_json::json!({"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": bin.len()}}]}),
+        );
         let cols = decode_inputs(&r, &bin).unwrap();
         assert_eq!(cols[0].values, vec![Value::from("hej"), Value::from("med dig")]);
         // A lying size is refused, not trusted.
-        let r = req(serde_json::json!({"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": bin.len() + 5}}]}));
+        let r = req(
+            serde_json::json!({"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": bin.len() + 5}}]}),
+        );
         assert!(decode_inputs(&r, &bin).unwrap_err().0.contains("remain"));
         let mut lying = bin.clone();
         lying[0] = 200;
-        let r = req(serde_json::json!({"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": lying.len()}}]}));
+        let r = req(
+            serde_json::json!({"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": lying.len()}}]}),
+        );
         assert!(decode_inputs(&r, &lying).unwrap_err().0.contains("claims 200 bytes"));
     }
 
@@ -415,12 +433,16 @@ mod tests {
     fn huge_shapes_are_refused_without_allocating() {
         for (datatype, size) in [("BYTES", 4usize), ("FP32", 4), ("INT64", 8), ("BOOL", 1)] {
             for shape in [vec![i64::MAX], vec![1 << 62], vec![1 << 31, 1 << 31], vec![1 << 61]] {
-                let r = req(serde_json::json!({"inputs": [{"name": "x", "shape": shape, "datatype": datatype, "parameters": {"binary_data_size": size}}]}));
+                let r = req(
+                    serde_json::json!({"inputs": [{"name": "x", "shape": shape, "datatype": datatype, "parameters": {"binary_data_size": size}}]}),
+                );
                 let e = decode_inputs(&r, &vec![0u8; size]).unwrap_err();
                 assert!(e.0.contains("input `x`"), "{datatype} {shape:?}: {}", e.0);
             }
         }
-        let r = req(serde_json::json!({"inputs": [{"name": "x", "shape": [i64::MAX, i64::MAX], "datatype": "BYTES", "data": ["a"]}]}));
+        let r = req(
+            serde_json::json!({"inputs": [{"name": "x", "shape": [i64::MAX, i64::MAX], "datatype": "BYTES", "data": ["a"]}]}),
+        );
         assert!(decode_inputs(&r, &[]).unwrap_err().0.contains("too large"));
     }
 

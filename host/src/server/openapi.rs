@@ -51,14 +51,23 @@ pub async fn openapi(State(s): State<SharedState>) -> Json<Value> {
         }
         op
     };
-    paths.insert("/v1/components".into(), json!({ "get": simple("Components this tenant may call", "components", true) }));
+    paths.insert(
+        "/v1/components".into(),
+        json!({ "get": simple("Components this tenant may call", "components", true) }),
+    );
     paths.insert("/v1/components/{name}".into(), json!({ "get": simple("Manifest, model card, ALTAI, AI Act class, provenance, golden vector status", "components", true) }));
     paths.insert("/v1/components/{name}/{version}/predict".into(), json!({ "post": {
         "summary": "Predict with a specific version (body: the component's input)", "tags": ["components"], "security": [{ "bearer": [] }],
         "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
         "responses": with_errors(json!({ "description": "The prediction", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PredictResponse" } } } })) } }));
-    paths.insert("/v1/components/{name}/monitoring".into(), json!({ "get": simple("Agreement and override rates from caseworker feedback (auditor)", "oversight", true) }));
-    paths.insert("/v1/predictions/{request_id}".into(), json!({ "get": simple("The audit record of a prediction and its feedback", "oversight", true) }));
+    paths.insert(
+        "/v1/components/{name}/monitoring".into(),
+        json!({ "get": simple("Agreement and override rates from caseworker feedback (auditor)", "oversight", true) }),
+    );
+    paths.insert(
+        "/v1/predictions/{request_id}".into(),
+        json!({ "get": simple("The audit record of a prediction and its feedback", "oversight", true) }),
+    );
     paths.insert("/v1/predictions/{request_id}/feedback".into(), json!({ "post": {
         "summary": "Record the caseworker's decision on a prediction", "tags": ["oversight"], "security": [{ "bearer": [] }],
         "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Feedback" } } } },

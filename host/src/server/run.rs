@@ -81,7 +81,9 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
         komp_audit::Audit::open(&data.join("audit"), audit_config)
             .with_context(|| format!("cannot open the audit log in {}", data.join("audit").display()))?,
     );
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let state = Arc::new(AppState {
         runtime,
@@ -101,7 +103,11 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
 
 /// Serves until `shutdown` resolves; in-flight requests finish, then the
 /// audit log is flushed and closed.
-pub async fn run(server: Server, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+pub async fn run(
+    server: Server,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let state = server.state.clone();
     if let Some(upstream) = state.config.upstream.clone() {
         spawn_sync(state.clone(), upstream);
@@ -115,7 +121,8 @@ pub async fn run(server: Server, listener: tokio::net::TcpListener, shutdown: im
         }
     });
     tracing::info!(addr = %server.addr, components = state.runtime.components().len(), "komp is serving");
-    serve(listener, super::router(state.clone()), Duration::from_millis(state.config.request_timeout_ms), shutdown).await;
+    serve(listener, super::router(state.clone()), Duration::from_millis(state.config.request_timeout_ms), shutdown)
+        .await;
     // Every audit record was durable before its response was sent; nothing to flush.
     tracing::info!("komp stopped");
     Ok(())
@@ -166,7 +173,10 @@ async fn serve(
 /// Publishes every `*.wasm` in `dir` that the registry does not have yet.
 fn seed_registry(registry: &komp_registry::Registry, dir: &Path, policy: &TrustPolicy) -> Result<()> {
     let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read seed directory {}", dir.display()))?;
-    let mut files: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect();
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
     files.sort();
     for path in files {
         let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -207,11 +217,16 @@ pub fn install_from_registry(
             if let Ok(artifact) = Artifact::parse(bytes.clone()) {
                 let revocations = verifier.revocations.read().expect("lock").clone();
                 if let Ok(v) = komp_registry::verify(&artifact, policy, &revocations) {
-                    provenance.lock().expect("lock").insert(artifact.digest().to_string(), serde_json::to_value(&v).unwrap_or_default());
+                    provenance
+                        .lock()
+                        .expect("lock")
+                        .insert(artifact.digest().to_string(), serde_json::to_value(&v).unwrap_or_default());
                 }
             }
             match runtime.install(bytes) {
-                Ok(r) => tracing::info!(component = %r.name, version = %r.version, golden = r.golden_vectors_passed, "installed"),
+                Ok(r) => {
+                    tracing::info!(component = %r.name, version = %r.version, golden = r.golden_vectors_passed, "installed")
+                }
                 Err(e) => tracing::error!(component = %summary.name, %version, error = %e, "not installed"),
             }
         }
@@ -240,7 +255,9 @@ fn spawn_sync(state: SharedState, upstream: String) {
             let result = tokio::task::spawn_blocking(move || sync_once(&s, &up)).await;
             match result {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(upstream = %upstream, error = %format!("{e:#}"), "sync from upstream failed"),
+                Ok(Err(e)) => {
+                    tracing::warn!(upstream = %upstream, error = %format!("{e:#}"), "sync from upstream failed")
+                }
                 Err(e) => tracing::error!(error = %e, "sync task panicked"),
             }
             tokio::time::sleep(Duration::from_secs(state.config.sync_interval_secs.max(1))).await;
@@ -252,7 +269,8 @@ fn spawn_sync(state: SharedState, upstream: String) {
 /// revocation list, install what is new, withdraw what is revoked.
 pub fn sync_once(state: &SharedState, upstream: &str) -> Result<()> {
     let policy = &state.verifier.policy;
-    komp_registry::http::sync_from(upstream, &state.registry, policy).with_context(|| format!("syncing from {upstream}"))?;
+    komp_registry::http::sync_from(upstream, &state.registry, policy)
+        .with_context(|| format!("syncing from {upstream}"))?;
     let list = state.registry.revocations()?;
     apply_revocations(state, list);
     install_from_registry(&state.runtime, &state.registry, policy, &state.verifier, &state.provenance);

@@ -32,7 +32,12 @@ pub async fn server_metadata() -> Json<Value> {
     }))
 }
 
-fn lookup(s: &SharedState, p: &Principal, name: &str, version: Option<&str>) -> Result<Arc<InstalledComponent>, ApiError> {
+fn lookup(
+    s: &SharedState,
+    p: &Principal,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Arc<InstalledComponent>, ApiError> {
     s.require_allowed(p, name)?;
     let v = parse_version(version)?;
     Ok(s.runtime.lookup(name, v.as_ref())?)
@@ -40,8 +45,13 @@ fn lookup(s: &SharedState, p: &Principal, name: &str, version: Option<&str>) -> 
 
 fn metadata(s: &SharedState, c: &InstalledComponent) -> Value {
     let m = c.manifest();
-    let versions: Vec<String> =
-        s.runtime.components().iter().filter(|o| o.manifest().name == m.name).map(|o| o.manifest().version.to_string()).collect();
+    let versions: Vec<String> = s
+        .runtime
+        .components()
+        .iter()
+        .filter(|o| o.manifest().name == m.name)
+        .map(|o| o.manifest().version.to_string())
+        .collect();
     json!({
         "name": m.name,
         "versions": versions,
@@ -62,7 +72,11 @@ fn metadata(s: &SharedState, c: &InstalledComponent) -> Value {
     })
 }
 
-pub async fn model_metadata(State(s): State<SharedState>, p: Principal, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn model_metadata(
+    State(s): State<SharedState>,
+    p: Principal,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let c = lookup(&s, &p, &name, None)?;
     Ok(Json(metadata(&s, &c)))
 }
@@ -83,7 +97,11 @@ fn ready_response(c: Result<Arc<InstalledComponent>, ApiError>) -> Result<Respon
     Ok((status, Json(json!({ "name": c.manifest().name, "ready": ready }))).into_response())
 }
 
-pub async fn model_ready(State(s): State<SharedState>, p: Principal, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn model_ready(
+    State(s): State<SharedState>,
+    p: Principal,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     ready_response(lookup(&s, &p, &name, None))
 }
 
@@ -95,7 +113,13 @@ pub async fn model_ready_version(
     ready_response(lookup(&s, &p, &name, Some(&version)))
 }
 
-pub async fn infer(State(s): State<SharedState>, p: Principal, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn infer(
+    State(s): State<SharedState>,
+    p: Principal,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     infer_inner(s, p, name, None, headers, body).await
 }
 
@@ -139,7 +163,10 @@ async fn infer_inner(
     let rows = oip::rows(&columns, text_field(&c).as_deref()).map_err(bad)?;
     let wanted = oip::requested_outputs(&req).map_err(bad)?;
     if rows.len() > 64 {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("a request may carry at most 64 predictions, got {}", rows.len())));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("a request may carry at most 64 predictions, got {}", rows.len()),
+        ));
     }
 
     let labels: Vec<String> = c.manifest().labels.iter().map(|l| l.id.clone()).collect();
@@ -183,7 +210,8 @@ async fn infer_inner(
         parameters: Some(params),
         outputs,
     };
-    let json = serde_json::to_vec(&resp).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let json =
+        serde_json::to_vec(&resp).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     if tail.is_empty() {
         return Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response());
     }

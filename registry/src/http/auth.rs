@@ -64,9 +64,8 @@ impl PushTokenHashes {
         for h in hashes {
             let h = h.as_ref().trim();
             let raw = hex::decode(h).map_err(|e| format!("token hash {h:?} is not hex: {e}"))?;
-            let raw: [u8; 32] = raw
-                .try_into()
-                .map_err(|_| format!("token hash {h:?} is not a sha256 (64 hex digits)"))?;
+            let raw: [u8; 32] =
+                raw.try_into().map_err(|_| format!("token hash {h:?} is not a sha256 (64 hex digits)"))?;
             set.insert(raw);
         }
         Ok(PushTokenHashes { hashes: set })
@@ -78,12 +77,7 @@ impl PushTokenHashes {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        PushTokenHashes {
-            hashes: tokens
-                .into_iter()
-                .map(|t| Sha256::digest(t.as_ref().as_bytes()).into())
-                .collect(),
-        }
+        PushTokenHashes { hashes: tokens.into_iter().map(|t| Sha256::digest(t.as_ref().as_bytes()).into()).collect() }
     }
 }
 
@@ -91,11 +85,7 @@ impl Authorizer for PushTokenHashes {
     fn authorize(&self, request: &AuthRequest<'_>) -> AuthDecision {
         match (request.action, request.bearer) {
             (Action::Read, _) => AuthDecision::Allow,
-            (Action::Push, Some(t))
-                if self
-                    .hashes
-                    .contains(&<[u8; 32]>::from(Sha256::digest(t.as_bytes()))) =>
-            {
+            (Action::Push, Some(t)) if self.hashes.contains(&<[u8; 32]>::from(Sha256::digest(t.as_bytes()))) => {
                 AuthDecision::Allow
             }
             (Action::Push, _) => AuthDecision::Unauthenticated,

@@ -18,11 +18,7 @@ const MAX_JSON_BYTES: u64 = 64 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("{url}: HTTP {status}: {message}")]
-    Http {
-        url: String,
-        status: u16,
-        message: String,
-    },
+    Http { url: String, status: u16, message: String },
     #[error("{url}: {message}")]
     Transport { url: String, message: String },
     #[error("{url}: unexpected response: {message}")]
@@ -73,33 +69,19 @@ impl Client {
         format!("{}{API_PREFIX}{path}", self.base)
     }
 
-    fn read(
-        &self,
-        url: &str,
-        resp: ureq::http::Response<ureq::Body>,
-        limit: u64,
-    ) -> Result<Vec<u8>, ClientError> {
+    fn read(&self, url: &str, resp: ureq::http::Response<ureq::Body>, limit: u64) -> Result<Vec<u8>, ClientError> {
         let status = resp.status().as_u16();
         let mut body = resp.into_body();
-        let bytes =
-            body.with_config()
-                .limit(limit)
-                .read_to_vec()
-                .map_err(|e| ClientError::Transport {
-                    url: url.into(),
-                    message: e.to_string(),
-                })?;
+        let bytes = body
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| ClientError::Transport { url: url.into(), message: e.to_string() })?;
         if !(200..300).contains(&status) {
             let message = serde_json::from_slice::<ErrorBody>(&bytes)
                 .map(|b| b.error)
-                .unwrap_or_else(|_| {
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned()
-                });
-            return Err(ClientError::Http {
-                url: url.into(),
-                status,
-                message,
-            });
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned());
+            return Err(ClientError::Http { url: url.into(), status, message });
         }
         Ok(bytes)
     }
@@ -110,19 +92,13 @@ impl Client {
             .agent
             .get(&url)
             .call()
-            .map_err(|e| ClientError::Transport {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| ClientError::Transport { url: url.clone(), message: e.to_string() })?;
         self.read(&url, resp, limit)
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let bytes = self.get_bytes(path, MAX_JSON_BYTES)?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
-            url: self.url(path),
-            message: e.to_string(),
-        })
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { url: self.url(path), message: e.to_string() })
     }
 
     /// All components.
@@ -146,10 +122,7 @@ impl Client {
 
     /// The file of `name@version`, unverified.
     pub fn artifact(&self, name: &str, version: &semver::Version) -> Result<Vec<u8>, ClientError> {
-        self.get_bytes(
-            &format!("/components/{name}/{version}/artifact"),
-            self.max_download,
-        )
+        self.get_bytes(&format!("/components/{name}/{version}/artifact"), self.max_download)
     }
 
     /// The server's signed revocation list, unverified (`None` if it has none).
@@ -164,45 +137,26 @@ impl Client {
     /// Publishes a file; the server verifies it against its own policy.
     pub fn push(&self, bytes: &[u8], token: Option<&str>) -> Result<Published, ClientError> {
         let url = self.url("/components");
-        let mut req = self
-            .agent
-            .put(&url)
-            .header("content-type", "application/wasm");
+        let mut req = self.agent.put(&url).header("content-type", "application/wasm");
         if let Some(t) = token {
             req = req.header("authorization", &format!("Bearer {t}"));
         }
-        let resp = req.send(bytes).map_err(|e| ClientError::Transport {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
+        let resp = req.send(bytes).map_err(|e| ClientError::Transport { url: url.clone(), message: e.to_string() })?;
         let body = self.read(&url, resp, MAX_JSON_BYTES)?;
-        serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
-            url,
-            message: e.to_string(),
-        })
+        serde_json::from_slice(&body).map_err(|e| ClientError::Decode { url, message: e.to_string() })
     }
 
     /// Offers a signed revocation list; the server accepts only a newer one
     /// signed by an approver it trusts.
-    pub fn push_revocations(
-        &self,
-        list: &SignedRevocationList,
-        token: Option<&str>,
-    ) -> Result<(), ClientError> {
+    pub fn push_revocations(&self, list: &SignedRevocationList, token: Option<&str>) -> Result<(), ClientError> {
         let url = self.url("/revocations");
-        let mut req = self
-            .agent
-            .put(&url)
-            .header("content-type", "application/json");
+        let mut req = self.agent.put(&url).header("content-type", "application/json");
         if let Some(t) = token {
             req = req.header("authorization", &format!("Bearer {t}"));
         }
         let resp = req
             .send(list.to_json())
-            .map_err(|e| ClientError::Transport {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| ClientError::Transport { url: url.clone(), message: e.to_string() })?;
         self.read(&url, resp, MAX_JSON_BYTES).map(|_| ())
     }
 }

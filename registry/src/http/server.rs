@@ -57,14 +57,8 @@ impl RegistryServer {
             .route("/registry/v1/components", get(list).put(push).post(push))
             .route("/registry/v1/components/{name}", get(versions))
             .route("/registry/v1/components/{name}/{version}", get(show))
-            .route(
-                "/registry/v1/components/{name}/{version}/artifact",
-                get(artifact),
-            )
-            .route(
-                "/registry/v1/revocations",
-                get(revocations).put(put_revocations),
-            )
+            .route("/registry/v1/components/{name}/{version}/artifact", get(artifact))
+            .route("/registry/v1/revocations", get(revocations).put(put_revocations))
             .route("/registry/v1/keys", get(keys))
             .layer(DefaultBodyLimit::max(limit))
             .with_state(self)
@@ -84,8 +78,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.0, Json(ErrorBody { error: self.1 })).into_response();
         if self.0 == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }
@@ -94,12 +87,8 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let status = match &e {
-            StoreError::Refused(_) | StoreError::WrongComponent { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            StoreError::VersionExists { .. } | StoreError::WouldDropSignatures { .. } => {
-                StatusCode::CONFLICT
-            }
+            StoreError::Refused(_) | StoreError::WrongComponent { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            StoreError::VersionExists { .. } | StoreError::WouldDropSignatures { .. } => StatusCode::CONFLICT,
             StoreError::NotFound(_) => StatusCode::NOT_FOUND,
             StoreError::Revocation(RevocationError::NotNewer { .. }) => StatusCode::CONFLICT,
             StoreError::Revocation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -119,10 +108,7 @@ fn authorize(s: &RegistryServer, headers: &HeaderMap, action: Action) -> ApiResu
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     match s.auth.authorize(&AuthRequest { action, bearer }) {
         AuthDecision::Allow => Ok(()),
@@ -135,24 +121,14 @@ fn authorize(s: &RegistryServer, headers: &HeaderMap, action: Action) -> ApiResu
 }
 
 /// Runs blocking store work (sled, hashing) off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        ApiError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("internal error: {e}"),
-        )
-    })?
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}")))?
 }
 
 fn parse_version(v: &str) -> ApiResult<semver::Version> {
-    v.parse().map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("{v:?} is not a semantic version: {e}"),
-        )
-    })
+    v.parse().map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("{v:?} is not a semantic version: {e}")))
 }
 
 async fn list(State(s): State<RegistryServer>, headers: HeaderMap) -> ApiResult<Response> {
@@ -173,11 +149,7 @@ async fn versions(
             return Err(StoreError::NotFound(name).into());
         }
         let latest = s.registry.latest(&name)?;
-        Ok(VersionsResponse {
-            name,
-            latest,
-            versions,
-        })
+        Ok(VersionsResponse { name, latest, versions })
     })
     .await?;
     Ok(Json(body).into_response())
@@ -213,10 +185,7 @@ async fn artifact(
     .await?;
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/wasm"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/wasm"));
     if let Ok(v) = HeaderValue::from_str(&entry.digest) {
         h.insert("x-komp-digest", v);
     }
@@ -257,10 +226,7 @@ async fn revocations(State(s): State<RegistryServer>, headers: HeaderMap) -> Api
     authorize(&s, &headers, Action::Read)?;
     match blocking(move || Ok(s.registry.signed_revocations()?)).await? {
         Some(list) => Ok(Json(list).into_response()),
-        None => Err(ApiError(
-            StatusCode::NOT_FOUND,
-            "this registry has no revocation list yet".into(),
-        )),
+        None => Err(ApiError(StatusCode::NOT_FOUND, "this registry has no revocation list yet".into())),
     }
 }
 
@@ -271,12 +237,8 @@ async fn put_revocations(
 ) -> ApiResult<Response> {
     authorize(&s, &headers, Action::Push)?;
     let bytes = body_or_error(body)?;
-    let offered: SignedRevocationList = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("not a signed revocation list: {e}"),
-        )
-    })?;
+    let offered: SignedRevocationList = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("not a signed revocation list: {e}")))?;
     let list = blocking(move || Ok(s.registry.set_revocations(&offered, &s.policy)?)).await?;
     Ok(Json(list).into_response())
 }

@@ -53,11 +53,7 @@ pub enum SyncError {
 
 /// Pulls every release of `upstream_url` that `local` lacks, verifying each
 /// one against `policy` before storing it.
-pub fn sync_from(
-    upstream_url: &str,
-    local: &Registry,
-    policy: &TrustPolicy,
-) -> Result<SyncReport, SyncError> {
+pub fn sync_from(upstream_url: &str, local: &Registry, policy: &TrustPolicy) -> Result<SyncReport, SyncError> {
     let client = Client::new(upstream_url);
     let mut report = SyncReport {
         revocations: RevocationSync::None,
@@ -71,12 +67,8 @@ pub fn sync_from(
     if let Some(list) = client.revocations()? {
         report.revocations = match local.set_revocations(&list, policy) {
             Ok(l) => RevocationSync::Applied { serial: l.serial },
-            Err(StoreError::Revocation(RevocationError::NotNewer { .. })) => {
-                RevocationSync::UpToDate
-            }
-            Err(StoreError::Revocation(e)) => RevocationSync::Refused {
-                reason: e.to_string(),
-            },
+            Err(StoreError::Revocation(RevocationError::NotNewer { .. })) => RevocationSync::UpToDate,
+            Err(StoreError::Revocation(e)) => RevocationSync::Refused { reason: e.to_string() },
             Err(e) => return Err(e.into()),
         };
     }
@@ -88,9 +80,7 @@ pub fn sync_from(
             let e = &info.entry;
             let id = e.id();
             if e.name != component.name {
-                report
-                    .refused
-                    .push((id, format!("listed under {}", component.name)));
+                report.refused.push((id, format!("listed under {}", component.name)));
                 continue;
             }
             if revocations.yanked(&e.name, &e.version).is_some() {
@@ -119,9 +109,7 @@ pub fn sync_from(
                     PublishOutcome::Unchanged => report.unchanged += 1,
                 },
                 Err(StoreError::WouldDropSignatures { .. }) => report.unchanged += 1,
-                Err(err @ (StoreError::Sled(_) | StoreError::Format { .. })) => {
-                    return Err(err.into())
-                }
+                Err(err @ (StoreError::Sled(_) | StoreError::Format { .. })) => return Err(err.into()),
                 Err(err) => report.refused.push((id, err.to_string())),
             }
         }

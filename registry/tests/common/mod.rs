@@ -24,14 +24,8 @@ pub fn manifest(name: &str, version: &str) -> Manifest {
         licence: "EUPL-1.2".into(),
         world: STANDARD_WORLD.into(),
         labels: vec![
-            Label {
-                id: "yes".into(),
-                display: "Ja".into(),
-            },
-            Label {
-                id: "no".into(),
-                display: "Nej".into(),
-            },
+            Label { id: "yes".into(), display: "Ja".into() },
+            Label { id: "no".into(), display: "Nej".into() },
         ],
         input_schema: serde_json::json!({"type": "object"}),
         models: vec![],
@@ -56,10 +50,7 @@ pub fn manifest(name: &str, version: &str) -> Manifest {
             societal_and_environmental_wellbeing: "f".into(),
             accountability: "g".into(),
         },
-        ai_act: AiAct {
-            risk_class: RiskClass::Minimal,
-            reasoning: "test".into(),
-        },
+        ai_act: AiAct { risk_class: RiskClass::Minimal, reasoning: "test".into() },
         golden_vectors: vec![],
     }
 }
@@ -97,20 +88,14 @@ fn leb(out: &mut Vec<u8>, mut v: usize) {
 /// A packed, unsigned component `name@version`.
 pub fn unsigned(name: &str, version: &str) -> Vec<u8> {
     let tag = format!("{name}@{version}");
-    komp_artifact::pack(
-        &raw_component(&tag),
-        manifest(name, version),
-        &[("clf".into(), model_bytes(&tag))],
-    )
-    .unwrap()
-    .into_bytes()
+    komp_artifact::pack(&raw_component(&tag), manifest(name, version), &[("clf".into(), model_bytes(&tag))])
+        .unwrap()
+        .into_bytes()
 }
 
 /// Signs `bytes` with each key in turn.
 pub fn signed_by(bytes: Vec<u8>, keys: &[&KeyPair]) -> Vec<u8> {
-    keys.iter().fold(bytes, |b, k| {
-        sign(&Artifact::parse(b).unwrap(), &k.signing, &k.key_id()).unwrap()
-    })
+    keys.iter().fold(bytes, |b, k| sign(&Artifact::parse(b).unwrap(), &k.signing, &k.key_id()).unwrap())
 }
 
 pub struct Keys {
@@ -129,11 +114,7 @@ pub fn keys() -> Keys {
 }
 
 pub fn policy(k: &Keys, require_endorsement: bool) -> TrustPolicy {
-    TrustPolicy {
-        publishers: vec![k.publisher.public()],
-        approvers: vec![k.approver.public()],
-        require_endorsement,
-    }
+    TrustPolicy { publishers: vec![k.publisher.public()], approvers: vec![k.approver.public()], require_endorsement }
 }
 
 /// A component signed by the publisher and endorsed by the approver.
@@ -144,9 +125,7 @@ pub fn endorsed(name: &str, version: &str) -> Vec<u8> {
 
 /// Position of `needle` in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> usize {
-    hay.windows(needle.len())
-        .position(|w| w == needle)
-        .expect("needle present")
+    hay.windows(needle.len()).position(|w| w == needle).expect("needle present")
 }
 
 /// A server on an ephemeral loopback port, shut down when dropped.
@@ -169,11 +148,7 @@ pub fn spawn(router: axum::Router) -> Server {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(listener).unwrap();
             let _ = axum::serve(l, router)
@@ -184,8 +159,5 @@ pub fn spawn(router: axum::Router) -> Server {
         });
         rt.shutdown_timeout(std::time::Duration::from_secs(1));
     });
-    Server {
-        url,
-        shutdown: Some(tx),
-    }
+    Server { url, shutdown: Some(tx) }
 }

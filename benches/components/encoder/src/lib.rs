@@ -40,14 +40,21 @@ struct Encoder;
 
 impl Guest for Encoder {
     fn metadata() -> ComponentInfo {
-        ComponentInfo { name: "bench-encoder".into(), version: env!("CARGO_PKG_VERSION").into(), labels: vec!["a".into(), "b".into()] }
+        ComponentInfo {
+            name: "bench-encoder".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            labels: vec!["a".into(), "b".into()],
+        }
     }
 
     fn predict(input: String) -> Result<Prediction, Error> {
         let r: Req = komp_sdk::parse_input(&input)?;
         let (ids, mask) = tokenize(&r.text);
         let model = Model::load("encoder")?;
-        let out = model.run(&[Input::i64("input_ids", &[1, SEQ as u32], &ids), Input::i64("attention_mask", &[1, SEQ as u32], &mask)])?;
+        let out = model.run(&[
+            Input::i64("input_ids", &[1, SEQ as u32], &ids),
+            Input::i64("attention_mask", &[1, SEQ as u32], &mask),
+        ])?;
         let logits = out.f32("logits")?;
         let m = logits.iter().copied().fold(f32::MIN, f32::max);
         let e: Vec<f32> = logits.iter().map(|x| (x - m).exp()).collect();

@@ -84,9 +84,9 @@ impl Guest for Hostile {
                     Err(e) => ok(json!({ "ran": false, "error": e.to_string() })),
                 }
             }
-            "huge-output" => PredictionBuilder::new(&["ok"], &[1.0])?
-                .details(json!({ "blob": "x".repeat(4 << 20) }))
-                .build(),
+            "huge-output" => {
+                PredictionBuilder::new(&["ok"], &[1.0])?.details(json!({ "blob": "x".repeat(4 << 20) })).build()
+            }
             "huge-explanation" => {
                 // Many small features: each is short, together far over the output cap.
                 let n: usize = r.arg.parse().unwrap_or(200_000);
