@@ -426,6 +426,12 @@ impl Runtime {
         self.components.read().expect("lock").values().flat_map(|v| v.values().cloned()).collect()
     }
 
+    /// The installed versions of `name`, oldest first (empty if none).
+    pub fn versions(&self, name: &str) -> Vec<String> {
+        let map = self.components.read().expect("lock");
+        map.get(name).map(|v| v.keys().map(Version::to_string).collect()).unwrap_or_default()
+    }
+
     /// The installed component `name` at `version`, or its newest version.
     pub fn lookup(&self, name: &str, version: Option<&Version>) -> Result<Arc<InstalledComponent>, RuntimeError> {
         let map = self.components.read().expect("lock");

@@ -331,13 +331,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 (Some(dir), _) => Registry::open(&dir)?.show(&name, version.as_ref())?,
                 (None, Some(url)) => {
                     let client = Client::new(&url);
-                    let version = match version {
-                        Some(v) => v,
-                        None => client
-                            .versions(&name)?
-                            .latest
-                            .ok_or_else(|| anyhow!("{name} has no installable version"))?,
-                    };
+                    let version = remote_version(&client, &name, version)?;
                     let r = client.show(&name, &version)?;
                     (r.info, r.manifest)
                 }
@@ -380,13 +374,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 }
                 (None, Some(url)) => {
                     let client = Client::new(&url);
-                    let version = match version {
-                        Some(v) => v,
-                        None => client
-                            .versions(&name)?
-                            .latest
-                            .ok_or_else(|| anyhow!("{name} has no installable version"))?,
-                    };
+                    let version = remote_version(&client, &name, version)?;
                     let bytes = client.artifact(&name, &version)?;
                     // Verify with our policy; only a revocation list signed by
                     // one of our approvers counts.
@@ -579,4 +567,12 @@ fn save_list(args: &ListArgs, key: &KeyPair, list: &RevocationList, out: &mut dy
     signed.save(&args.list)?;
     writeln!(out, "wrote {} (serial {}, signed by {})", args.list.display(), list.serial, key.key_id())?;
     Ok(())
+}
+
+/// The requested version, or the remote registry's latest installable one.
+fn remote_version(client: &Client, name: &str, version: Option<semver::Version>) -> Result<semver::Version> {
+    match version {
+        Some(v) => Ok(v),
+        None => client.versions(name)?.latest.ok_or_else(|| anyhow!("{name} has no installable version")),
+    }
 }

@@ -52,13 +52,7 @@ pub async fn component(
 
 pub fn describe(s: &SharedState, c: &InstalledComponent) -> Value {
     let m = c.manifest();
-    let versions: Vec<String> = s
-        .runtime
-        .components()
-        .iter()
-        .filter(|o| o.manifest().name == m.name)
-        .map(|o| o.manifest().version.to_string())
-        .collect();
+    let versions = s.runtime.versions(&m.name);
     json!({
         "name": m.name,
         "version": m.version.to_string(),

@@ -59,10 +59,8 @@ struct TokenFile {
     tokens: Vec<TokenEntry>,
 }
 
-/// Checks that `tenant` is a kommunekode: four ASCII digits.
-pub fn valid_tenant(tenant: &str) -> bool {
-    tenant.len() == 4 && tenant.bytes().all(|b| b.is_ascii_digit())
-}
+/// A tenant is a kommunekode: four ASCII digits (one definition, shared with the audit log).
+pub use komp_audit::valid_tenant;
 
 /// The token store of a data directory.
 pub struct TokenStore {

@@ -45,13 +45,7 @@ fn lookup(
 
 fn metadata(s: &SharedState, c: &InstalledComponent) -> Value {
     let m = c.manifest();
-    let versions: Vec<String> = s
-        .runtime
-        .components()
-        .iter()
-        .filter(|o| o.manifest().name == m.name)
-        .map(|o| o.manifest().version.to_string())
-        .collect();
+    let versions = s.runtime.versions(&m.name);
     json!({
         "name": m.name,
         "versions": versions,
