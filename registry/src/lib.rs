@@ -13,7 +13,7 @@
 //!   from another, verifying everything itself.
 //! - [`cli`]: the `komp` subcommands for all of the above.
 
-mod fsutil;
+pub mod fsutil;
 
 pub mod cli;
 pub mod http;
