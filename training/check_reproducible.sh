@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 OUTPUTS=(components/models/* components/postsortering/manifest.json components/postsortering/golden.json
          components/underretning/manifest.json components/underretning/golden.json
          components/example-feedback/model/feedback.onnx components/example-feedback/golden.json
-         tests/components/hostile/model/identity.onnx)
+         tests/components/hostile/model/identity.onnx tests/components/hostile/model/empty_sum.onnx)
 before=$(sha256sum "${OUTPUTS[@]}")
 training/train_all.sh >/dev/null
 .venv/bin/python components/example-feedback/model/make_model.py >/dev/null

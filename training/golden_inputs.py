@@ -49,7 +49,8 @@ UND_GOLDEN = [
     {"text": "Familien er dansk og taler dansk hjemme. Drengen trives godt i klassen, men han kommer ofte for sent.", "reporter_type": "school", "child_age": 10, "prior_notifications_12m": 0, "known_to_municipality": False},
     {"text": "Hodan nægter at tage hjem i dag og siger, at hun er bange for sin far, som har truet med at slå hende.", "reporter_type": "school", "child_age": 14, "prior_notifications_12m": 1, "known_to_municipality": True},
     {"text": "Mads nægter at tage hjem i dag og siger, at han er bange for sin far, som har truet med at slå ham.", "reporter_type": "other", "child_age": 14, "prior_notifications_12m": 1, "known_to_municipality": True},
-    {"text": "", "reporter_type": "anonymous", "child_age": 8, "prior_notifications_12m": 0, "known_to_municipality": False},
+    # Only stop words: no text features at all (the model gets zero feature ids).
+    {"text": "Og det, at han er der.", "reporter_type": "anonymous", "child_age": 8, "prior_notifications_12m": 0, "known_to_municipality": False},
     {"text": "Familien er blevet sat ud af lejligheden og bor midlertidigt hos mormor.", "reporter_type": "social_services", "child_age": 16, "prior_notifications_12m": 6, "known_to_municipality": True},
     {"text": "BARNET HAR VAERET ALENE HJEMME SIDEN I GAAR OG MOR SVARER IKKE", "reporter_type": "relative", "child_age": 6, "prior_notifications_12m": 0, "known_to_municipality": False},
 ]

@@ -109,58 +109,85 @@ def _finish(graph, path: str, doc: str) -> None:
 
 
 def export_multiclass(path: str, w_text: np.ndarray, w_sender: np.ndarray, bias: np.ndarray, doc: str) -> None:
-    """w_text [D,C], w_sender [S,C], bias [C] (already calibrated)."""
+    """w_text [D,C], w_sender [S,C], bias [C] (already calibrated).
+
+    The text input is sparse (docs/text-features.md, "Model input"): `feature_ids` int64[n] and
+    `feature_values` float[n], the n non-zero buckets in ascending order. The graph gathers the n rows of
+    W_text it needs, so a call costs O(n*C), not O(D*C), and `contributions` has one value per given
+    bucket: contributions[j] = feature_values[j] * W_text[feature_ids[j], top]."""
     D, C = w_text.shape
     S = w_sender.shape[0]
-    f32 = TensorProto.FLOAT
+    f32, i64 = TensorProto.FLOAT, TensorProto.INT64
     nodes = [
-        helper.make_node("MatMul", ["features", "W_text"], ["logits_text"]),
+        helper.make_node("Gather", ["W_text", "feature_ids"], ["W_rows"], axis=0),            # [n, C]
+        helper.make_node("Unsqueeze", ["feature_values", "axis0"], ["values_row"]),           # [1, n]
+        helper.make_node("MatMul", ["values_row", "W_rows"], ["logits_text"]),                # [1, C]
         helper.make_node("MatMul", ["sender", "W_sender"], ["logits_sender"]),
         helper.make_node("Add", ["logits_text", "logits_sender"], ["logits_nb"]),
         helper.make_node("Add", ["logits_nb", "bias"], ["logits"]),
         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-        helper.make_node("ArgMax", ["logits"], ["top"], axis=1, keepdims=0),
-        helper.make_node("Transpose", ["W_text"], ["W_text_T"], perm=[1, 0]),
-        helper.make_node("Gather", ["W_text_T", "top"], ["w_top"], axis=0),
-        helper.make_node("Mul", ["features", "w_top"], ["contributions"]),
+        helper.make_node("ArgMax", ["logits"], ["top"], axis=1, keepdims=0),                  # [1]
+        helper.make_node("Gather", ["W_rows", "top"], ["w_top"], axis=1),                     # [n, 1]
+        helper.make_node("Squeeze", ["w_top", "axis1"], ["w_top_flat"]),                      # [n]
+        helper.make_node("Mul", ["feature_values", "w_top_flat"], ["contributions"]),         # [n]
         helper.make_node("Transpose", ["W_sender"], ["W_sender_T"], perm=[1, 0]),
         helper.make_node("Gather", ["W_sender_T", "top"], ["ws_top"], axis=0),
         helper.make_node("Mul", ["sender", "ws_top"], ["sender_contributions"]),
     ]
     graph = helper.make_graph(
         nodes, "postsortering",
-        [helper.make_tensor_value_info("features", f32, [1, D]), helper.make_tensor_value_info("sender", f32, [1, S])],
+        [helper.make_tensor_value_info("feature_ids", i64, ["n"]),
+         helper.make_tensor_value_info("feature_values", f32, ["n"]),
+         helper.make_tensor_value_info("sender", f32, [1, S])],
         [helper.make_tensor_value_info("probabilities", f32, [1, C]),
-         helper.make_tensor_value_info("contributions", f32, [1, D]),
+         helper.make_tensor_value_info("contributions", f32, ["n"]),
          helper.make_tensor_value_info("sender_contributions", f32, [1, S])],
-        [_init("W_text", w_text), _init("W_sender", w_sender), _init("bias", bias)])
+        [_init("W_text", w_text), _init("W_sender", w_sender), _init("bias", bias),
+         numpy_helper.from_array(np.array([0], dtype=np.int64), "axis0"),
+         numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")])
     _finish(graph, path, doc)
 
 
 def export_binary(path: str, w_text: np.ndarray, w_struct: np.ndarray, bias: float, doc: str) -> None:
-    """w_text [D], w_struct [K], bias scalar (already calibrated): P = sigmoid(text.w_text + structured.w_struct + b)."""
+    """w_text [D], w_struct [K], bias scalar (already calibrated):
+    P = sigmoid(sum_j feature_values[j] * w_text[feature_ids[j]] + structured.w_struct + b).
+
+    Sparse text input as in `export_multiclass`; text_contributions[j] = feature_values[j] * w_text[feature_ids[j]]."""
     D, K = len(w_text), len(w_struct)
-    f32 = TensorProto.FLOAT
+    f32, i64 = TensorProto.FLOAT, TensorProto.INT64
     nodes = [
-        helper.make_node("Transpose", ["w_text_row"], ["w_text_col"], perm=[1, 0]),
+        helper.make_node("Gather", ["w_text", "feature_ids"], ["w_rows"], axis=0),             # [n]
+        helper.make_node("Mul", ["feature_values", "w_rows"], ["text_contributions"]),         # [n]
+        # A MatMul, not a ReduceSum: it also gives 0 for a text without features (n = 0).
+        helper.make_node("Unsqueeze", ["feature_values", "axis0"], ["values_row"]),            # [1, n]
+        helper.make_node("Unsqueeze", ["w_rows", "axis1"], ["w_col"]),                         # [n, 1]
+        helper.make_node("MatMul", ["values_row", "w_col"], ["logit_text"]),                   # [1, 1]
         helper.make_node("Transpose", ["w_struct_row"], ["w_struct_col"], perm=[1, 0]),
-        helper.make_node("MatMul", ["text", "w_text_col"], ["logit_text"]),
-        helper.make_node("MatMul", ["structured", "w_struct_col"], ["logit_struct"]),
+        helper.make_node("MatMul", ["structured", "w_struct_col"], ["logit_struct"]),          # [1, 1]
         helper.make_node("Add", ["logit_text", "logit_struct"], ["logit_nb"]),
         helper.make_node("Add", ["logit_nb", "bias"], ["logit"]),
         helper.make_node("Sigmoid", ["logit"], ["probability"]),
-        helper.make_node("Mul", ["text", "w_text_row"], ["text_contributions"]),
         helper.make_node("Mul", ["structured", "w_struct_row"], ["structured_contributions"]),
     ]
     graph = helper.make_graph(
         nodes, "underretning",
-        [helper.make_tensor_value_info("text", f32, [1, D]), helper.make_tensor_value_info("structured", f32, [1, K])],
+        [helper.make_tensor_value_info("feature_ids", i64, ["n"]),
+         helper.make_tensor_value_info("feature_values", f32, ["n"]),
+         helper.make_tensor_value_info("structured", f32, [1, K])],
         [helper.make_tensor_value_info("probability", f32, [1, 1]),
-         helper.make_tensor_value_info("text_contributions", f32, [1, D]),
+         helper.make_tensor_value_info("text_contributions", f32, ["n"]),
          helper.make_tensor_value_info("structured_contributions", f32, [1, K])],
-        [_init("w_text_row", w_text.reshape(1, D)), _init("w_struct_row", w_struct.reshape(1, K)),
-         _init("bias", np.array([bias]))])
+        [_init("w_text", w_text), _init("w_struct_row", w_struct.reshape(1, K)),
+         _init("bias", np.array([bias])),
+         numpy_helper.from_array(np.array([0], dtype=np.int64), "axis0"),
+         numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")])
     _finish(graph, path, doc)
+
+
+def sparse_feeds(x: np.ndarray) -> dict:
+    """The sparse text input of one dense float32 feature vector: its non-zero buckets, ascending."""
+    ids = np.flatnonzero(x).astype(np.int64)
+    return {"feature_ids": ids, "feature_values": x[ids].astype(np.float32)}
 
 
 def run_reference(path: str, feeds: dict) -> dict:

@@ -111,11 +111,12 @@ def main() -> None:
     d_cal = np.abs(P - kutil.softmax(dec / T)).max()
     ref_diff = 0.0
     for i in range(0, len(test), max(1, len(test) // 40)):
-        o = kutil.run_reference(path, {"features": Xt_te[i:i + 1], "sender": Xs_te[i:i + 1]})
+        feeds = kutil.sparse_feeds(Xt_te[i])
+        o = kutil.run_reference(path, {**feeds, "sender": Xs_te[i:i + 1]})
         ref_diff = max(ref_diff, float(np.abs(o["probabilities"] - P[i:i + 1]).max()))
         top = int(P[i].argmax())
-        exp_c = Xt_te[i] * Wt[:, top]
-        assert np.abs(o["contributions"][0] - exp_c).max() < 1e-6
+        exp_c = feeds["feature_values"] * Wt[feeds["feature_ids"], top]
+        assert np.abs(o["contributions"] - exp_c).max() < 1e-6
         assert np.abs(o["sender_contributions"][0] - Xs_te[i] * Ws[:, top]).max() < 1e-6
     print(f"  verify: |sklearn proba - softmax(dec)|={d_sk:.2e} |onnx math - calibrated sklearn|={d_cal:.2e} "
           f"|reference evaluator - onnx math|={ref_diff:.2e}", flush=True)
@@ -171,14 +172,15 @@ def main() -> None:
                  "temperature scaling folded into the exported weights" % C_REG,
         "labels": [{"id": l, "name": CLASSES[l]["name"]} for l in LABELS],
         "dim": DIM,
-        "text_input": "features(subject + \"\\n\" + body, 16384) per docs/text-features.md",
+        "text_input": "the non-zero buckets of features(subject + \"\\n\" + body, 16384) per docs/text-features.md, "
+                      "ascending (feature_ids int64[n], feature_values float[n])",
         "sender": {"used": True, "encoding": "one-hot in this order; missing or unknown sender_type -> all zeros",
                    "order": SENDERS},
         "onnx": {"file": "postsortering.onnx", "sha256": kutil.sha256_file(path), "opset": kutil.OPSET,
-                 "inputs": {"features": [1, DIM], "sender": [1, len(SENDERS)]},
-                 "outputs": {"probabilities": [1, len(LABELS)], "contributions": [1, DIM],
+                 "inputs": {"feature_ids": ["n"], "feature_values": ["n"], "sender": [1, len(SENDERS)]},
+                 "outputs": {"probabilities": [1, len(LABELS)], "contributions": ["n"],
                              "sender_contributions": [1, len(SENDERS)]},
-                 "contributions_note": "contributions = features * W_text[:, top]; sender_contributions = sender * W_sender[:, top]; "
+                 "contributions_note": "contributions[j] = feature_values[j] * W_text[feature_ids[j], top]; sender_contributions = sender * W_sender[:, top]; "
                                        "logit[top] = sum(contributions) + sum(sender_contributions) + bias[top]",
                  "bias": [kutil.r6(v) for v in bf]},
         "calibration": {"method": "temperature scaling on out-of-family predictions of the training families "

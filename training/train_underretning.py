@@ -125,9 +125,10 @@ def main() -> None:
     d_cal = np.abs(P - 1 / (1 + np.exp(-(a * dec + c)))).max()
     ref_diff = 0.0
     for i in range(0, len(test), max(1, len(test) // 40)):
-        o = kutil.run_reference(path, {"text": Xt_te[i:i + 1], "structured": Xs_te[i:i + 1]})
+        feeds = kutil.sparse_feeds(Xt_te[i])
+        o = kutil.run_reference(path, {**feeds, "structured": Xs_te[i:i + 1]})
         ref_diff = max(ref_diff, float(np.abs(o["probability"][0, 0] - P[i])))
-        assert np.abs(o["text_contributions"][0] - Xt_te[i] * wt).max() < 1e-6
+        assert np.abs(o["text_contributions"] - feeds["feature_values"] * wt[feeds["feature_ids"]]).max() < 1e-6
         assert np.abs(o["structured_contributions"][0] - Xs_te[i] * ws).max() < 1e-6
     print(f"  verify: |sklearn proba - sigmoid(dec)|={d_sk:.2e} |onnx math - calibrated sklearn|={d_cal:.2e} "
           f"|reference evaluator - onnx math|={ref_diff:.2e}", flush=True)
@@ -212,12 +213,13 @@ def main() -> None:
                    {"id": "not_acute", "name": "Ikke akut"}],
         "positive_label": "acute",
         "dim": DIM,
-        "text_input": "features(text, 16384) per docs/text-features.md",
+        "text_input": "the non-zero buckets of features(text, 16384) per docs/text-features.md, ascending "
+                      "(feature_ids int64[n], feature_values float[n])",
         "structured_features": {"k": K, "order": STRUCT_NAMES, "definitions": STRUCT_DEFS,
                                 "weights": {n: kutil.r6(v) for n, v in zip(STRUCT_NAMES, ws)}},
         "onnx": {"file": "underretning.onnx", "sha256": kutil.sha256_file(path), "opset": kutil.OPSET,
-                 "inputs": {"text": [1, DIM], "structured": [1, K]},
-                 "outputs": {"probability": [1, 1], "text_contributions": [1, DIM], "structured_contributions": [1, K]},
+                 "inputs": {"feature_ids": ["n"], "feature_values": ["n"], "structured": [1, K]},
+                 "outputs": {"probability": [1, 1], "text_contributions": ["n"], "structured_contributions": [1, K]},
                  "contributions_note": "logit = sum(text_contributions) + sum(structured_contributions) + bias; "
                                        "probability = sigmoid(logit)",
                  "bias": kutil.r6(b)},

@@ -28,6 +28,11 @@ pub fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
     c.wasm_component_model(true);
     c.epoch_interruption(true);
     c.max_wasm_stack(config.max_wasm_stack);
+    // `KOMP_PERFMAP=1` writes /tmp/perf-<pid>.map so that `perf report`
+    // names the functions of compiled components (profiling only).
+    if std::env::var_os("KOMP_PERFMAP").is_some_and(|v| v == "1") {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let n = config.max_instances.max(1);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(n)

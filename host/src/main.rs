@@ -144,6 +144,18 @@ fn main() -> ExitCode {
         Command::Serve(a) => (a.log_json, "info"),
         _ => (false, "warn"),
     };
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Registry(komp_registry::cli::RegistryCommand::ServeRegistry { .. })
+    ) {
+        // A one-shot command piped into `head` should end quietly when the
+        // pipe closes, like any Unix tool, not panic in `println!`. (Servers
+        // keep Rust's default: SIGPIPE ignored, EPIPE returned per socket.)
+        // SAFETY: called before any other thread exists; SIG_DFL is a valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("KOMP_LOG").unwrap_or_else(|_| default_level.into());
     if json {
         tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();

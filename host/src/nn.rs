@@ -112,7 +112,23 @@ impl LoadedModel {
         if let Some(extra) = by_name.keys().next() {
             return Err(format!("the model has no input `{extra}` (it takes: {})", self.input_names().join(", ")));
         }
-        let out = self.plan.run(values).map_err(|e| format!("inference failed: {e:#}"))?;
+        // tract panics on some inputs it should reject (e.g. a ReduceSum over
+        // an empty axis, an out-of-range Gather index); a component must not
+        // be able to take the host down with a tensor, so a panic is an error.
+        // The plan holds no state across runs (each run builds its own), so
+        // nothing is left half-updated by an unwind.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan.run(values)));
+        let out = match run {
+            Ok(out) => out.map_err(|e| format!("inference failed: {e:#}"))?,
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                return Err(format!("inference failed: the engine rejected these inputs ({why})"));
+            }
+        };
         Ok(self.outputs.iter().cloned().zip(out.into_iter().map(|v| v.into_tensor())).collect())
     }
 
@@ -404,4 +420,27 @@ pub fn from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, String> {
         other => return Err(format!("model produced {other:?}, which wasi:nn cannot carry")),
     };
     Ok(Tensor { dims, ty, data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_panic_is_an_error_not_a_crash() {
+        // ReduceSum over an empty axis makes tract 0.23 divide by zero.
+        let onnx = include_bytes!("../../tests/components/hostile/model/empty_sum.onnx");
+        let m = LoadedModel::load("empty_sum", "test", onnx).expect("loads");
+        let ok = m
+            .run(vec![("x".into(), tract_onnx::prelude::Tensor::from_shape(&[1, 2], &[1.0f32, 2.0]).unwrap())])
+            .expect("runs");
+        assert_eq!(ok[0].1.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap(), &[3.0]);
+        let empty = tract_onnx::prelude::Tensor::from_shape(&[1, 0], &[] as &[f32]).unwrap();
+        let err = m.run(vec![("x".into(), empty)]).expect_err("an empty axis is refused");
+        assert!(err.contains("inference failed: the engine rejected these inputs"), "{err}");
+        // The model still works afterwards.
+        assert!(m
+            .run(vec![("x".into(), tract_onnx::prelude::Tensor::from_shape(&[1, 1], &[5.0f32]).unwrap())])
+            .is_ok());
+    }
 }

@@ -10,7 +10,7 @@
 //! assert_eq!(text::normalize("Får BØRN æbler?"), "faar boern aebler");
 //! assert_eq!(text::tokens("Vej-nr. 12"), vec!["vej", "nr", "12"]);
 //! let v = text::HashedText::new("Skraldespanden blev ikke tømt", 1024);
-//! assert_eq!(v.values().len(), 1024);
+//! assert_eq!(v.ids().len(), v.weights().len());
 //! ```
 
 use unicode_normalization::UnicodeNormalization;
@@ -123,21 +123,35 @@ pub struct Feature {
     pub value: f64,
 }
 
-/// A text turned into a fixed-size, L2-normalised, feature-hashed vector, with
-/// enough provenance to explain a linear model's decision word by word.
+/// A text hashed into `dim` buckets (feature hashing, L2-normalised), kept
+/// sparse, with enough provenance to explain a linear model's decision word by
+/// word.
+///
+/// The model input is the sparse form: [`ids`](Self::ids) (the non-zero
+/// buckets, ascending) and [`weights`](Self::weights) (their values). A text
+/// touches a few hundred of the 16384 buckets, so sending only those to the
+/// model (which gathers the weight rows it needs) keeps each call O(words)
+/// instead of O(dim): no dense vector is built, copied or multiplied.
+/// [`dense`](Self::dense) gives the full vector for models that want it.
 ///
 /// ```
 /// use komp_sdk::text::HashedText;
 /// let h = HashedText::new("vejen er fuld af huller", 4096);
-/// let norm: f32 = h.values().iter().map(|v| v * v).sum::<f32>().sqrt();
+/// assert_eq!(h.ids().len(), h.weights().len());
+/// assert!(h.ids().windows(2).all(|w| w[0] < w[1]));
+/// let norm: f32 = h.weights().iter().map(|v| v * v).sum::<f32>().sqrt();
 /// assert!((norm - 1.0).abs() < 1e-5);
+/// assert_eq!(h.dense().len(), 4096);
 /// ```
 #[derive(Debug, Clone)]
 pub struct HashedText {
+    dim: usize,
     tokens: Vec<String>,
     features: Vec<Feature>,
-    raw: Vec<f64>,
-    values: Vec<f32>,
+    /// Non-zero buckets, ascending: index, raw sum (f64, before normalisation).
+    buckets: Vec<(usize, f64)>,
+    ids: Vec<i64>,
+    weights: Vec<f32>,
 }
 
 impl HashedText {
@@ -156,24 +170,46 @@ impl HashedText {
             let sign = if h >> 63 == 0 { 1.0 } else { -1.0 };
             features.push(Feature { kind, token, index, value: sign * weight });
         };
+        let mut key = String::new();
         for (i, t) in tokens.iter().enumerate() {
-            add(FeatureKind::Word, i, &format!("w={t}"), 1.0);
+            key.clear();
+            key.push_str("w=");
+            key.push_str(t);
+            add(FeatureKind::Word, i, &key, 1.0);
             if let Some(next) = tokens.get(i + 1) {
-                add(FeatureKind::Bigram, i, &format!("b={t} {next}"), 1.0);
+                key.clear();
+                key.push_str("b=");
+                key.push_str(t);
+                key.push(' ');
+                key.push_str(next);
+                add(FeatureKind::Bigram, i, &key, 1.0);
             }
-            let padded: Vec<char> = format!("<{t}>").chars().collect();
-            for w in padded.windows(3) {
-                let tri: String = w.iter().collect();
-                add(FeatureKind::Trigram, i, &format!("c={tri}"), 0.5);
+            // Tokens are ASCII `a-z0-9` after normalisation, so byte windows
+            // are character windows.
+            let padded = format!("<{t}>");
+            for w in padded.as_bytes().windows(3) {
+                key.clear();
+                key.push_str("c=");
+                key.push_str(std::str::from_utf8(w).unwrap_or_default());
+                add(FeatureKind::Trigram, i, &key, 0.5);
             }
         }
-        let mut raw = vec![0.0f64; dim];
-        for f in &features {
-            raw[f.index] += f.value;
+        // Accumulate per bucket in feature order (all values are multiples of
+        // 0.5, so the f64 sums are exact whatever the order).
+        let mut order: Vec<(usize, f64)> = features.iter().map(|f| (f.index, f.value)).collect();
+        order.sort_by_key(|(i, _)| *i);
+        let mut buckets: Vec<(usize, f64)> = Vec::with_capacity(order.len());
+        for (i, v) in order {
+            match buckets.last_mut() {
+                Some((last, sum)) if *last == i => *sum += v,
+                _ => buckets.push((i, v)),
+            }
         }
-        let norm = raw.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let values = if norm > 0.0 { raw.iter().map(|v| (v / norm) as f32).collect() } else { vec![0.0; dim] };
-        HashedText { tokens, features, raw, values }
+        buckets.retain(|(_, v)| *v != 0.0);
+        let norm = buckets.iter().map(|(_, v)| v * v).sum::<f64>().sqrt();
+        let ids = buckets.iter().map(|(i, _)| *i as i64).collect();
+        let weights = buckets.iter().map(|(_, v)| (v / norm) as f32).collect();
+        HashedText { dim, tokens, features, buckets, ids, weights }
     }
 
     /// The content tokens (normalised, stop words removed), in order.
@@ -186,39 +222,71 @@ impl HashedText {
         &self.features
     }
 
-    /// The model input: `dim` f32 values.
-    pub fn values(&self) -> &[f32] {
-        &self.values
+    /// The non-zero buckets, ascending: the `feature_ids` model input.
+    /// Empty for a text without content tokens.
+    pub fn ids(&self) -> &[i64] {
+        &self.ids
     }
 
-    /// Splits per-index contributions (e.g. `x[i] * w[i]` of a linear model)
-    /// back onto the words and two-word phrases that produced them, grouping
-    /// repeats. A word gets its own feature and its character trigrams; a
-    /// phrase (`"i gaar"`) gets its bigram feature, so the explanation shows
-    /// "i går" as the phrase it is rather than as two stop-words.
+    /// The normalised values of [`ids`](Self::ids), in the same order: the
+    /// `feature_values` model input.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The full vector of `dim` f32 values (zero outside [`ids`](Self::ids)),
+    /// for models that take a dense input.
+    pub fn dense(&self) -> Vec<f32> {
+        let mut v = vec![0.0f32; self.dim];
+        for (i, w) in self.ids.iter().zip(&self.weights) {
+            v[*i as usize] = *w;
+        }
+        v
+    }
+
+    /// Splits per-bucket contributions (e.g. `x[i] * w[i]` of a linear model),
+    /// one per entry of [`ids`](Self::ids), back onto the words and two-word
+    /// phrases that produced them, grouping repeats. A word gets its own
+    /// feature and its character trigrams; a phrase (`"i gaar"`) gets its
+    /// bigram feature, so the explanation shows "i går" as the phrase it is
+    /// rather than as two stop-words.
     ///
-    /// Each index's contribution is shared among the features that hashed to
+    /// Each bucket's contribution is shared among the features that hashed to
     /// it in proportion to their raw values, so the parts add up to the
     /// total. The result is sorted by absolute weight, strongest first.
     ///
     /// ```
     /// use komp_sdk::text::HashedText;
     /// let h = HashedText::new("akut vold og trusler", 256);
-    /// // Pretend the model's weight is +1 on every index: contributions = values.
-    /// let parts = h.word_contributions(h.values());
+    /// // Pretend the model's weight is +1 on every bucket: contributions = weights.
+    /// let parts = h.word_contributions(h.weights());
     /// let names: Vec<&str> = parts.iter().map(|p| p.0.as_str()).collect();
     /// assert!(names.contains(&"akut") && names.contains(&"vold") && names.contains(&"akut vold"));
     /// ```
     pub fn word_contributions(&self, contributions: &[f32]) -> Vec<(String, f32)> {
+        self.group(|index| {
+            let at = self.buckets.binary_search_by_key(&index, |(i, _)| *i).ok()?;
+            Some((*contributions.get(at)?, self.buckets[at].1))
+        })
+    }
+
+    /// [`word_contributions`](Self::word_contributions) for a model that
+    /// outputs one contribution per bucket of the whole `dim`-wide vector.
+    pub fn word_contributions_dense(&self, contributions: &[f32]) -> Vec<(String, f32)> {
+        self.group(|index| {
+            let at = self.buckets.binary_search_by_key(&index, |(i, _)| *i).ok()?;
+            Some((*contributions.get(index)?, self.buckets[at].1))
+        })
+    }
+
+    /// Groups features by word or phrase; `lookup(index)` gives the bucket's
+    /// contribution and raw total, or `None` for a bucket that summed to zero.
+    fn group(&self, lookup: impl Fn(usize) -> Option<(f32, f64)>) -> Vec<(String, f32)> {
         let mut grouped: Vec<(String, f64)> = Vec::new();
         let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for f in &self.features {
-            let total = self.raw[f.index];
-            let Some(c) = contributions.get(f.index) else { continue };
-            if total == 0.0 {
-                continue;
-            }
-            let share = f64::from(*c) * f.value / total;
+            let Some((c, total)) = lookup(f.index) else { continue };
+            let share = f64::from(c) * f.value / total;
             let key = match f.kind {
                 FeatureKind::Bigram => format!("{} {}", self.tokens[f.token], self.tokens[f.token + 1]),
                 _ => self.tokens[f.token].clone(),
@@ -251,7 +319,8 @@ mod tests {
     fn empty_and_punctuation_give_zero_vector() {
         for t in ["", "!!! ... ---", "😀"] {
             let h = HashedText::new(t, 64);
-            assert!(h.values().iter().all(|v| *v == 0.0), "{t:?}");
+            assert!(h.ids().is_empty() && h.weights().is_empty(), "{t:?}");
+            assert!(h.dense().iter().all(|v| *v == 0.0), "{t:?}");
             assert!(h.tokens().is_empty());
         }
     }
@@ -259,12 +328,25 @@ mod tests {
     #[test]
     fn contributions_sum_to_total() {
         let h = HashedText::new("barnet sad alene hjemme alene", 128);
-        let contrib: Vec<f32> = h.values().iter().map(|v| v * 0.5).collect();
+        let contrib: Vec<f32> = h.weights().iter().map(|v| v * 0.5).collect();
         let words = h.word_contributions(&contrib);
         let total: f32 = words.iter().map(|w| w.1).sum();
         let expected: f32 = contrib.iter().sum();
         assert!((total - expected).abs() < 1e-4, "{total} vs {expected}");
         assert_eq!(words.iter().filter(|w| w.0 == "alene").count(), 1);
         assert!(words.iter().any(|w| w.0 == "alene hjemme"), "phrases are reported: {words:?}");
+        // The dense form gives the same explanation.
+        let dense: Vec<f32> = h.dense().iter().map(|v| v * 0.5).collect();
+        assert_eq!(h.word_contributions_dense(&dense), words);
+    }
+
+    #[test]
+    fn sparse_and_dense_forms_agree() {
+        let h = HashedText::new("Vejen ved skolen er fuld af huller og vejen er farlig", 64);
+        let dense = h.dense();
+        let nonzero: Vec<(i64, f32)> =
+            dense.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i as i64, *v)).collect();
+        let sparse: Vec<(i64, f32)> = h.ids().iter().copied().zip(h.weights().iter().copied()).collect();
+        assert_eq!(sparse, nonzero);
     }
 }

@@ -23,14 +23,12 @@ fn rust_features_equal_python_training_features_bit_for_bit() {
             .iter()
             .map(|p| (p[0].as_u64().unwrap() as usize, p[1].as_u64().unwrap() as u32))
             .collect();
-        let got: Vec<(usize, u32)> = HashedText::new(input, dim)
-            .values()
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| **v != 0.0)
-            .map(|(i, v)| (i, v.to_bits()))
-            .collect();
-        assert_eq!(got, want, "line {}: features of {input:?}", line_no + 1);
+        let h = HashedText::new(input, dim);
+        let got: Vec<(usize, u32)> = h.ids().iter().zip(h.weights()).map(|(i, v)| (*i as usize, v.to_bits())).collect();
+        assert_eq!(got, want, "line {}: sparse features of {input:?}", line_no + 1);
+        let dense: Vec<(usize, u32)> =
+            h.dense().iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i, v.to_bits())).collect();
+        assert_eq!(dense, want, "line {}: dense features of {input:?}", line_no + 1);
         checked += 1;
         nonempty += usize::from(!want.is_empty());
     }

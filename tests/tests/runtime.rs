@@ -11,7 +11,7 @@ fn tract_direct(text: &str) -> Vec<f32> {
     let path = komp_tests::root().join("components/example-feedback/model/feedback.onnx");
     let model = tract_onnx::onnx().model_for_path(path).unwrap().into_optimized().unwrap().into_runnable().unwrap();
     let features = komp_sdk::text::HashedText::new(text, 1024);
-    let input = tract_onnx::prelude::Tensor::from_shape(&[1, 1024], features.values()).unwrap();
+    let input = tract_onnx::prelude::Tensor::from_shape(&[1, 1024], &features.dense()).unwrap();
     let out = model.run(tvec!(input.into())).unwrap();
     out[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec()
 }

@@ -108,6 +108,12 @@ fn spread(v: &[f64]) -> Value {
     json!({"median": median(v.to_vec()), "min": lo, "max": hi, "rounds": v})
 }
 
+/// The sparse text input every standard component sends (`feature_ids`, `feature_values`).
+fn sparse(h: &HashedText) -> Result<[TValue; 2]> {
+    let n = h.ids().len();
+    Ok([Tensor::from_shape(&[n], h.ids())?.into(), Tensor::from_shape(&[n], h.weights())?.into()])
+}
+
 /// The native twin of postsortering: parse, features, model, explanation.
 fn native_postsortering(plan: &Plan, input: &str) -> Result<usize> {
     let v: Value = serde_json::from_str(input)?;
@@ -119,11 +125,9 @@ fn native_postsortering(plan: &Plan, input: &str) -> Result<usize> {
     {
         sender[i] = 1.0;
     }
-    let out = plan.run(tvec!(
-        Tensor::from_shape(&[1, 16384], h.values())?.into(),
-        Tensor::from_shape(&[1, 4], &sender)?.into()
-    ))?;
-    explain(&h, &out)
+    let [ids, values] = sparse(&h)?;
+    let out = plan.run(tvec!(ids, values, Tensor::from_shape(&[1, 4], &sender)?.into()))?;
+    explain(&h, &out[1])
 }
 
 /// The native twin of underretning.
@@ -134,14 +138,23 @@ fn native_underretning(plan: &Plan, input: &str) -> Result<usize> {
     s[2] = 1.0;
     s[4] = v["prior_notifications_12m"].as_i64().unwrap_or(0).clamp(0, 5) as f32 / 5.0;
     s[5] = v["known_to_municipality"].as_bool().unwrap_or(false) as u8 as f32;
-    let out =
-        plan.run(tvec!(Tensor::from_shape(&[1, 16384], h.values())?.into(), Tensor::from_shape(&[1, 16], &s)?.into()))?;
-    explain(&h, &out)
+    let [ids, values] = sparse(&h)?;
+    let out = plan.run(tvec!(ids, values, Tensor::from_shape(&[1, 16], &s)?.into()))?;
+    explain(&h, &out[1])
 }
 
-fn explain(h: &HashedText, out: &TVec<TValue>) -> Result<usize> {
-    let contrib = out.iter().find(|t| t.len() == 16384).context("no contributions output")?;
-    let mut e = h.word_contributions(contrib.try_as_plain_ram()?.as_slice::<f32>()?);
+/// The native twin of the example component (a dense 1024-wide input).
+fn native_feedback(plan: &Plan, input: &str) -> Result<usize> {
+    let v: Value = serde_json::from_str(input)?;
+    let h = HashedText::new(v["text"].as_str().unwrap_or(""), 1024);
+    let out = plan.run(tvec!(Tensor::from_shape(&[1, 1024], &h.dense())?.into()))?;
+    let mut e = h.word_contributions_dense(out[1].try_as_plain_ram()?.as_slice::<f32>()?);
+    e.truncate(8);
+    Ok(std::hint::black_box(e).len())
+}
+
+fn explain(h: &HashedText, contributions: &TValue) -> Result<usize> {
+    let mut e = h.word_contributions(contributions.try_as_plain_ram()?.as_slice::<f32>()?);
     e.truncate(12);
     Ok(std::hint::black_box(e).len())
 }
@@ -161,6 +174,7 @@ fn native_encoder(plan: &Plan, input: &str) -> Result<usize> {
 }
 
 const POST: &str = r#"{"subject":"Skraldespand ikke tømt","body":"Hej, vores affaldsbeholder til restaffald er ikke blevet tømt i to uger. Mvh Jens","sender_type":"citizen"}"#;
+const FEEDBACK: &str = r#"{"text":"Tak for den hurtige og venlige hjælp, men jeg ventede længe på svar"}"#;
 const UNDER: &str = r#"{"text":"Pigen fortalte at far slog hende i går og hun har blå mærker","reporter_type":"school","child_age":9,"prior_notifications_12m":1,"known_to_municipality":true}"#;
 const ENC: &str = r#"{"text":"Hej, vores affaldsbeholder til restaffald er ikke blevet tømt i to uger. Kan I sende nogen ud og tømme den hurtigst muligt? Med venlig hilsen Jens"}"#;
 
@@ -199,6 +213,13 @@ fn main() -> Result<()> {
     let mut results = Vec::new();
     let mut specs: Vec<(String, PathBuf, PathBuf, &str, usize)> = vec![
         (
+            "example-feedback".into(),
+            a.components.join("example-feedback.wasm"),
+            "components/example-feedback/model/feedback.onnx".into(),
+            FEEDBACK,
+            a.calls,
+        ),
+        (
             "postsortering".into(),
             a.components.join("postsortering.wasm"),
             "components/models/postsortering.onnx".into(),
@@ -230,6 +251,7 @@ fn main() -> Result<()> {
             match name.as_str() {
                 "postsortering" => native_postsortering(&plan, input),
                 "underretning" => native_underretning(&plan, input),
+                "example-feedback" => native_feedback(&plan, input),
                 _ => native_encoder(&plan, input),
             }
         };

@@ -38,12 +38,12 @@ impl Guest for Feedback {
         let input: FeedbackInput = komp_sdk::parse_input(&input)?;
         let text = HashedText::new(&input.text, DIM);
         let model = Model::load("feedback")?;
-        let out = model.run(&[Input::f32("features", &[1, DIM as u32], text.values())])?;
+        let out = model.run(&[Input::f32("features", &[1, DIM as u32], &text.dense())])?;
         let probabilities = out.f32("probabilities")?;
         let contributions = out.f32("contributions")?;
         PredictionBuilder::new(&LABELS, &probabilities)?
             .review_below(REVIEW_BELOW)
-            .explanation(text.word_contributions(&contributions), 8)
+            .explanation(text.word_contributions_dense(&contributions), 8)
             .details(serde_json::json!({ "tokens": text.tokens().len() }))
             .build()
     }

@@ -45,9 +45,11 @@ impl Guest for Postsortering {
                 sender[i] = 1.0;
             }
         }
+        let n = text.ids().len() as u32;
         let model = Model::load("postsortering")?;
         let out = model.run(&[
-            Input::f32("features", &[1, DIM as u32], text.values()),
+            Input::i64("feature_ids", &[n], text.ids()),
+            Input::f32("feature_values", &[n], text.weights()),
             Input::f32("sender", &[1, SENDER_TYPES.len() as u32], &sender),
         ])?;
         let probabilities = out.f32("probabilities")?;

@@ -89,9 +89,11 @@ impl Guest for Underretning {
         let n: Notification = komp_sdk::parse_input(&input)?;
         let text = HashedText::new(&n.text, DIM);
         let s = structured(&n);
+        let n = text.ids().len() as u32;
         let model = Model::load("underretning")?;
         let out = model.run(&[
-            Input::f32("text", &[1, DIM as u32], text.values()),
+            Input::i64("feature_ids", &[n], text.ids()),
+            Input::f32("feature_values", &[n], text.weights()),
             Input::f32("structured", &[1, STRUCTURED.len() as u32], &s),
         ])?;
         let p = *out.f32("probability")?.first().ok_or_else(|| Error::Model("empty probability output".into()))?;

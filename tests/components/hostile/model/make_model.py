@@ -1,4 +1,6 @@
-"""Writes identity.onnx: y = x * 1 for x of shape [1, N] (N symbolic). Deterministic."""
+"""Writes identity.onnx: y = x * 1 for x of shape [1, N] (N symbolic), and empty_sum.onnx:
+y = ReduceSum(x, axis 1) for x of shape [1, N], which tract 0.23 panics on for N = 0 (the host must turn
+that into an error). Deterministic."""
 import os
 
 import numpy as np
@@ -16,4 +18,17 @@ model = helper.make_model(graph, producer_name="komp", opset_imports=[helper.mak
 model.ir_version = 8
 onnx.checker.check_model(model)
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "identity.onnx"), "wb") as f:
+    f.write(model.SerializeToString())
+
+graph = helper.make_graph(
+    [helper.make_node("ReduceSum", ["x", "axis1"], ["y"], keepdims=1)],
+    "empty_sum",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "N"])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
+    initializer=[numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")],
+)
+model = helper.make_model(graph, producer_name="komp", opset_imports=[helper.make_opsetid("", 13)])
+model.ir_version = 8
+onnx.checker.check_model(model)
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "empty_sum.onnx"), "wb") as f:
     f.write(model.SerializeToString())
