@@ -64,8 +64,8 @@ pub fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-/// The shared stop-word list (`docs/stopwords.txt`), compiled in.
-const STOPWORDS_TXT: &str = include_str!("../../docs/stopwords.txt");
+// The shared stop-word list (`docs/stopwords.txt`), sorted by build.rs.
+include!(concat!(env!("OUT_DIR"), "/stopwords.rs"));
 
 /// Whether `token` (normalised) is a Danish function word that produces no features.
 ///
@@ -74,7 +74,7 @@ const STOPWORDS_TXT: &str = include_str!("../../docs/stopwords.txt");
 /// assert!(!komp_sdk::text::is_stopword("ikke"));
 /// ```
 pub fn is_stopword(token: &str) -> bool {
-    STOPWORDS_TXT.lines().map(str::trim).any(|l| !l.is_empty() && !l.starts_with('#') && l == token)
+    STOPWORDS.binary_search(&token).is_ok()
 }
 
 /// The tokens that produce features: [`tokens`] without stop words.
