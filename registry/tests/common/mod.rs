@@ -93,6 +93,19 @@ pub fn unsigned(name: &str, version: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+/// Like [`unsigned`], with a model padded to `model_len` bytes of
+/// deterministic noise: values this large take sled's separate blob-file path.
+pub fn unsigned_with_model(name: &str, version: &str, model_len: usize) -> Vec<u8> {
+    let tag = format!("{name}@{version}");
+    let mut model = model_bytes(&tag);
+    let mut x = tag.bytes().fold(0x9e37_79b9u32, |h, b| h.rotate_left(5) ^ u32::from(b));
+    model.extend((model.len()..model_len).map(|_| {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (x >> 24) as u8
+    }));
+    komp_artifact::pack(&raw_component(&tag), manifest(name, version), &[("clf".into(), model)]).unwrap().into_bytes()
+}
+
 /// Signs `bytes` with each key in turn.
 pub fn signed_by(bytes: Vec<u8>, keys: &[&KeyPair]) -> Vec<u8> {
     keys.iter().fold(bytes, |b, k| sign(&Artifact::parse(b).unwrap(), &k.signing, &k.key_id()).unwrap())
@@ -126,6 +139,16 @@ pub fn endorsed(name: &str, version: &str) -> Vec<u8> {
 /// Position of `needle` in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).position(|w| w == needle).expect("needle present")
+}
+
+/// This test binary, re-executed to run only the test `test`: the child
+/// process of the crash tests, which SIGKILL it. Stdout is piped.
+pub fn this_test_as_child(test: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+    c.args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    c
 }
 
 /// A server on an ephemeral loopback port, shut down when dropped.
