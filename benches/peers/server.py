@@ -54,8 +54,16 @@ REPORTERS = ["school", "daycare", "health_visitor", "police", "hospital", "gp", 
 app = FastAPI()
 
 
-def word_contributions(text: str, contributions: np.ndarray) -> list[tuple[str, float]]:
-    """Same grouping as komp_sdk::text::HashedText::word_contributions."""
+def sparse(text: str) -> tuple[dict, np.ndarray]:
+    """The models' sparse text input (docs/text-features.md, "Model input") and the ids in order."""
+    d = kf.sparse_features(text, DIM)
+    ids = np.array(sorted(d), dtype=np.int64)
+    return {"feature_ids": ids, "feature_values": np.array([d[i] for i in ids], dtype=np.float64).astype(np.float32)}, ids
+
+
+def word_contributions(text: str, ids: np.ndarray, contributions: np.ndarray) -> list[tuple[str, float]]:
+    """Same grouping as komp_sdk::text::HashedText::word_contributions (one contribution per id)."""
+    by_id = dict(zip(ids.tolist(), contributions.tolist()))
     toks = kf.content_tokens(text)
     feats: list[tuple[int, float, str, str]] = []
     for i, t in enumerate(toks):
@@ -79,7 +87,7 @@ def word_contributions(text: str, contributions: np.ndarray) -> list[tuple[str, 
         total = raw[idx]
         if total == 0.0:
             continue
-        grouped[key] = grouped.get(key, 0.0) + float(contributions[idx]) * v / total
+        grouped[key] = grouped.get(key, 0.0) + by_id[idx] * v / total
     return sorted(grouped.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
 
 
@@ -108,14 +116,14 @@ class Mail(BaseModel):
 @app.post("/v1/components/postsortering/predict")
 def postsortering(mail: Mail) -> dict:
     text = mail.subject + "\n" + mail.body
-    x = kf.features(text, DIM).reshape(1, DIM)
+    feeds, ids = sparse(text)
     s = np.zeros((1, len(SENDERS)), np.float32)
     if mail.sender_type in SENDERS:
         s[0, SENDERS.index(mail.sender_type)] = 1.0
-    probs, contrib, sender_contrib = POST.run(["probabilities", "contributions", "sender_contributions"], {"features": x, "sender": s})
+    probs, contrib, sender_contrib = POST.run(["probabilities", "contributions", "sender_contributions"], {**feeds, "sender": s})
     p = probs[0]
     top = int(np.argmax(p))
-    expl = word_contributions(text, contrib[0])
+    expl = word_contributions(text, ids, contrib)
     for i, c in enumerate(sender_contrib[0]):
         if s[0, i] != 0.0:
             expl.append(("sender_type=" + SENDERS[i], float(c)))
@@ -136,15 +144,15 @@ class Notification(BaseModel):
 
 @app.post("/v1/components/underretning/predict")
 def underretning(n: Notification) -> dict:
-    x = kf.features(n.text, DIM).reshape(1, DIM)
+    feeds, ids = sparse(n.text)
     age = min(max(n.child_age, 0), 17)
     rep = n.reporter_type if n.reporter_type in REPORTERS else "other"
     vals = {"age_0_2": age <= 2, "age_3_5": 3 <= age <= 5, "age_6_12": 6 <= age <= 12, "age_13_17": 13 <= age <= 17,
             "prior_notifications_capped": min(max(n.prior_notifications_12m, 0), 5) / 5, "known_to_municipality": n.known_to_municipality}
     s = np.array([[float(vals.get(k, k == "reporter_" + rep)) for k in STRUCTURED]], np.float32)
-    prob, tc, sc = UNDER.run(["probability", "text_contributions", "structured_contributions"], {"text": x, "structured": s})
+    prob, tc, sc = UNDER.run(["probability", "text_contributions", "structured_contributions"], {**feeds, "structured": s})
     p = float(prob.reshape(-1)[0])
-    expl = word_contributions(n.text, tc[0])
+    expl = word_contributions(n.text, ids, tc)
     for i, c in enumerate(sc[0]):
         if s[0, i] != 0.0:
             expl.append((STRUCTURED[i], float(c)))
