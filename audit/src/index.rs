@@ -29,24 +29,47 @@ pub(crate) struct Entry {
     pub loc: Loc,
 }
 
+/// A request id as a 16-byte key: the index holds one per retained prediction, so it must be
+/// small. Ids made by [`crate::new_request_id`] (32 hex digits) map losslessly; any other id
+/// maps to the first 16 bytes of its SHA-256 (a collision would need ~2^64 ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct RequestKey([u8; 16]);
+
+impl RequestKey {
+    pub fn of(request_id: &str) -> RequestKey {
+        let mut k = [0u8; 16];
+        if request_id.len() == 32
+            && request_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && hex::decode_to_slice(request_id, &mut k).is_ok()
+        {
+            return RequestKey(k);
+        }
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(request_id.as_bytes());
+        k.copy_from_slice(&d[..16]);
+        RequestKey(k)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct PredInfo {
     pub seq: u64,
     pub component: Arc<str>,
-    pub label: Option<String>,
+    /// Interned: labels come from a component's small label set.
+    pub label: Option<Arc<str>>,
     pub ok: bool,
     pub human_review: bool,
     /// Seqs of feedback records, oldest first.
     pub feedback: Vec<u64>,
-    /// Latest feedback (the one that counts): decision and final label.
-    pub latest: Option<(Decision, String)>,
+    /// Latest feedback (the one that counts): decision and final label (interned).
+    pub latest: Option<(Decision, Arc<str>)>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct TenantIndex {
     /// All of this tenant's records, in seq order.
     pub entries: Vec<Entry>,
-    pub by_request: HashMap<String, PredInfo>,
+    pub by_request: HashMap<RequestKey, PredInfo>,
 }
 
 impl TenantIndex {
@@ -87,7 +110,7 @@ impl Monitoring {
         }
         self
     }
-    fn decision(&mut self, predicted: &str, d: &(Decision, String), sign: i64) {
+    fn decision(&mut self, predicted: &str, d: &(Decision, Arc<str>), sign: i64) {
         let add = |v: &mut u64| *v = v.saturating_add_signed(sign);
         add(&mut self.feedback);
         match d.0 {
@@ -95,10 +118,10 @@ impl Monitoring {
             Decision::Overridden => {
                 add(&mut self.overridden);
                 let m = self.override_pairs.entry(predicted.to_string()).or_default();
-                let c = m.entry(d.1.clone()).or_default();
+                let c = m.entry(d.1.to_string()).or_default();
                 add(c);
                 if *c == 0 {
-                    m.remove(&d.1);
+                    m.remove(&*d.1);
                     if m.is_empty() {
                         self.override_pairs.remove(predicted);
                     }
@@ -114,7 +137,7 @@ pub(crate) struct State {
     pub tenants: HashMap<String, TenantIndex>,
     /// (tenant, component) -> counters (rates filled in on read).
     pub monitoring: BTreeMap<(String, String), Monitoring>,
-    /// Interned component names, so index entries stay small.
+    /// Interned component names and labels, so index entries stay small.
     components: HashMap<String, Arc<str>>,
 }
 
@@ -145,6 +168,7 @@ impl State {
                 if let (true, Some(l)) = (ok, &p.label) {
                     *m.label_counts.entry(l.clone()).or_default() += 1;
                 }
+                let label = p.label.as_deref().map(|l| self.intern(l));
                 let t = self.tenants.entry(p.tenant.clone()).or_default();
                 t.entries.push(Entry {
                     seq: p.seq,
@@ -154,11 +178,11 @@ impl State {
                     loc,
                 });
                 t.by_request.insert(
-                    p.request_id.clone(),
+                    RequestKey::of(&p.request_id),
                     PredInfo {
                         seq: p.seq,
                         component,
-                        label: p.label.clone(),
+                        label,
                         ok,
                         human_review: p.requires_human_review,
                         feedback: Vec::new(),
@@ -168,15 +192,16 @@ impl State {
             }
             Record::Feedback(f) => {
                 let component = self.intern(&f.component);
+                let final_label = self.intern(&f.final_label);
                 let t = self.tenants.entry(f.tenant.clone()).or_default();
                 t.entries.push(Entry { seq: f.seq, time_ms: f.time_ms, kind: Kind::Feedback, component, loc });
                 // The prediction may have been purged by retention; then the feedback only stays
                 // queryable and no longer counts.
-                if let Some(p) = t.by_request.get_mut(&f.request_id) {
+                if let Some(p) = t.by_request.get_mut(&RequestKey::of(&f.request_id)) {
                     p.feedback.push(f.seq);
-                    let new = (f.decision, f.final_label.clone());
+                    let new = (f.decision, final_label);
                     let old = p.latest.replace(new.clone());
-                    let predicted = p.label.clone().unwrap_or_default();
+                    let predicted = p.label.as_deref().unwrap_or_default().to_string();
                     let m = self.monitoring.entry((f.tenant.clone(), f.component.clone())).or_default();
                     if let Some(old) = old {
                         m.decision(&predicted, &old, -1);
@@ -210,10 +235,10 @@ impl State {
                         m.human_review -= 1;
                     }
                     if let (true, Some(l)) = (p.ok, &p.label) {
-                        if let Some(c) = m.label_counts.get_mut(l) {
+                        if let Some(c) = m.label_counts.get_mut(&**l) {
                             *c -= 1;
                             if *c == 0 {
-                                m.label_counts.remove(l);
+                                m.label_counts.remove(&**l);
                             }
                         }
                     }
@@ -234,5 +259,32 @@ impl State {
 
     pub fn monitoring_all(&self) -> BTreeMap<(String, String), Monitoring> {
         self.monitoring.iter().map(|(k, v)| (k.clone(), v.clone().finish())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_keys_are_lossless_for_our_ids_and_distinct_for_others() {
+        let id = crate::new_request_id();
+        let mut raw = [0u8; 16];
+        hex::decode_to_slice(&id, &mut raw).unwrap();
+        assert_eq!(RequestKey::of(&id), RequestKey(raw));
+        assert_ne!(RequestKey::of(&id), RequestKey::of(&crate::new_request_id()));
+        // Not our format: hashed, still stable and distinct.
+        assert_eq!(RequestKey::of("case-17"), RequestKey::of("case-17"));
+        assert_ne!(RequestKey::of("case-17"), RequestKey::of("case-18"));
+        assert_ne!(RequestKey::of(&id.to_uppercase()), RequestKey::of(&id));
+    }
+
+    #[test]
+    fn index_entries_stay_small() {
+        // One Entry per retained record and one PredInfo + key per retained prediction live in
+        // memory for the whole retention period (183 days): keep them compact.
+        assert!(std::mem::size_of::<Entry>() <= 64, "Entry is {} bytes", std::mem::size_of::<Entry>());
+        let pred = std::mem::size_of::<PredInfo>() + std::mem::size_of::<RequestKey>();
+        assert!(pred <= 112, "PredInfo + key is {pred} bytes");
     }
 }

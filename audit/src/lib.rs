@@ -380,9 +380,10 @@ impl Audit {
 
     fn prepare_feedback(&self, tenant: &str, request_id: &str, fb: Feedback) -> Result<FeedbackRecord> {
         let st = read(&self.inner.shared.state);
-        let p = st.tenants.get(tenant).and_then(|t| t.by_request.get(request_id)).ok_or(AuditError::NotFound)?;
+        let key = index::RequestKey::of(request_id);
+        let p = st.tenants.get(tenant).and_then(|t| t.by_request.get(&key)).ok_or(AuditError::NotFound)?;
         let predicted = match (&p.label, p.ok) {
-            (Some(l), true) => l.clone(),
+            (Some(l), true) => l.to_string(),
             _ => {
                 return Err(AuditError::InvalidFeedback(
                     "the prediction failed; there is no label to accept or override".into(),
@@ -441,13 +442,16 @@ impl Audit {
         let locs: Vec<Loc> = {
             let st = read(&self.inner.shared.state);
             let Some(t) = st.tenants.get(tenant) else { return Ok(None) };
-            let Some(p) = t.by_request.get(request_id) else { return Ok(None) };
+            let Some(p) = t.by_request.get(&index::RequestKey::of(request_id)) else { return Ok(None) };
             std::iter::once(p.seq).chain(p.feedback.iter().copied()).filter_map(|s| t.find(s)).map(|e| e.loc).collect()
         };
         let mut case: Option<Case> = None;
         self.read_lines(&locs, |_, rec| {
             match (rec, &mut case) {
-                (Record::Prediction(p), None) => case = Some(Case { prediction: p, feedback: Vec::new() }),
+                // The index keys ids by 16 bytes; the record itself has the final word.
+                (Record::Prediction(p), None) if p.request_id == request_id => {
+                    case = Some(Case { prediction: p, feedback: Vec::new() })
+                }
                 (Record::Feedback(f), Some(c)) => c.feedback.push(f),
                 _ => {}
             }

@@ -286,7 +286,10 @@ impl Writer {
                 let (seq, prev) = (self.next_seq, std::mem::take(&mut self.prev_hash));
                 let mut rec = match p {
                     Pending::Prediction(mut r) => {
-                        let dup = st.tenants.get(&r.tenant).is_some_and(|t| t.by_request.contains_key(&r.request_id));
+                        let dup = st
+                            .tenants
+                            .get(&r.tenant)
+                            .is_some_and(|t| t.by_request.contains_key(&crate::index::RequestKey::of(&r.request_id)));
                         if dup || !batch_ids.insert((r.tenant.clone(), r.request_id.clone())) {
                             self.prev_hash = prev;
                             reply.send(Err(AuditError::DuplicateRequestId));
