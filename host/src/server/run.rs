@@ -204,33 +204,44 @@ pub fn install_from_registry(
             return;
         }
     };
+    let mut work = Vec::new();
     for summary in summaries {
         for v in &summary.versions {
-            let version = &v.version;
-            let bytes = match registry.get(&summary.name, version) {
-                Ok(b) => b,
+            match registry.get(&summary.name, &v.version) {
+                Ok(b) => work.push((summary.name.clone(), v.version.clone(), b)),
                 Err(e) => {
-                    tracing::error!(component = %summary.name, %version, error = %e, "cannot read from the registry");
-                    continue;
+                    tracing::error!(component = %summary.name, version = %v.version, error = %e, "cannot read from the registry")
                 }
-            };
-            if let Ok(artifact) = Artifact::parse(bytes.clone()) {
-                let revocations = verifier.revocations.read().expect("lock").clone();
-                if let Ok(v) = komp_registry::verify(&artifact, policy, &revocations) {
-                    provenance
-                        .lock()
-                        .expect("lock")
-                        .insert(artifact.digest().to_string(), serde_json::to_value(&v).unwrap_or_default());
-                }
-            }
-            match runtime.install(bytes) {
-                Ok(r) => {
-                    tracing::info!(component = %r.name, version = %r.version, golden = r.golden_vectors_passed, "installed")
-                }
-                Err(e) => tracing::error!(component = %summary.name, %version, error = %e, "not installed"),
             }
         }
     }
+    // Installing is CPU work per component (load compiled code, optimise the
+    // models, run the golden vectors) and components are independent, so
+    // start-up uses every core.
+    let queue = Mutex::new(work.into_iter());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let Some((name, version, bytes)) = queue.lock().expect("lock").next() else { break };
+                if let Ok(artifact) = Artifact::parse(bytes.clone()) {
+                    let revocations = verifier.revocations.read().expect("lock").clone();
+                    if let Ok(v) = komp_registry::verify(&artifact, policy, &revocations) {
+                        provenance
+                            .lock()
+                            .expect("lock")
+                            .insert(artifact.digest().to_string(), serde_json::to_value(&v).unwrap_or_default());
+                    }
+                }
+                match runtime.install(bytes) {
+                    Ok(r) => {
+                        tracing::info!(component = %r.name, version = %r.version, golden = r.golden_vectors_passed, "installed")
+                    }
+                    Err(e) => tracing::error!(component = %name, %version, error = %e, "not installed"),
+                }
+            });
+        }
+    });
 }
 
 /// Applies a revocation list: every installed component that no longer
