@@ -7,28 +7,23 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-graph = helper.make_graph(
-    [helper.make_node("Mul", ["x", "one"], ["y"])],
-    "identity",
-    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "N"])],
-    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "N"])],
-    initializer=[numpy_helper.from_array(np.array([1.0], dtype=np.float32), "one")],
-)
-model = helper.make_model(graph, producer_name="komp", opset_imports=[helper.make_opsetid("", 13)])
-model.ir_version = 8
-onnx.checker.check_model(model)
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "identity.onnx"), "wb") as f:
-    f.write(model.SerializeToString())
 
-graph = helper.make_graph(
-    [helper.make_node("ReduceSum", ["x", "axis1"], ["y"], keepdims=1)],
-    "empty_sum",
-    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "N"])],
-    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
-    initializer=[numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")],
-)
-model = helper.make_model(graph, producer_name="komp", opset_imports=[helper.make_opsetid("", 13)])
-model.ir_version = 8
-onnx.checker.check_model(model)
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "empty_sum.onnx"), "wb") as f:
-    f.write(model.SerializeToString())
+def save(node, name: str, out_shape: list, initializer) -> None:
+    graph = helper.make_graph(
+        [node],
+        name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "N"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+        initializer=[initializer],
+    )
+    model = helper.make_model(graph, producer_name="komp", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+
+
+save(helper.make_node("Mul", ["x", "one"], ["y"]), "identity", [1, "N"],
+     numpy_helper.from_array(np.array([1.0], dtype=np.float32), "one"))
+save(helper.make_node("ReduceSum", ["x", "axis1"], ["y"], keepdims=1), "empty_sum", [1, 1],
+     numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"))
