@@ -209,31 +209,29 @@ impl SignatureData {
         Ok(SignatureData { signed_hashes })
     }
 
-    /// Encodes the payload exactly as `wasmsign2` does.
+    /// Encodes the payload exactly as `wasmsign2` does (lengths are wasm
+    /// varuint32s, written by `wasm-encoder`).
     pub fn encode(&self) -> Vec<u8> {
+        use wasm_encoder::Encode;
         let mut out = vec![SPEC_VERSION, CONTENT_TYPE_WASM, HASH_SHA256];
-        put_varint(&mut out, self.signed_hashes.len());
+        self.signed_hashes.len().encode(&mut out);
         for set in &self.signed_hashes {
             let mut s = Vec::with_capacity(8 + 32 * set.hashes.len() + 100 * set.signatures.len());
-            put_varint(&mut s, set.hashes.len());
+            set.hashes.len().encode(&mut s);
             for h in &set.hashes {
                 s.extend_from_slice(h);
             }
-            put_varint(&mut s, set.signatures.len());
+            set.signatures.len().encode(&mut s);
             for sig in &set.signatures {
                 let mut one = Vec::with_capacity(sig.key_id.len() + sig.signature.len() + 8);
-                put_varint(&mut one, sig.key_id.len());
-                one.extend_from_slice(&sig.key_id);
+                sig.key_id.as_slice().encode(&mut one);
                 one.push(match sig.algorithm {
                     Algorithm::Ed25519 => ALG_ED25519,
                 });
-                put_varint(&mut one, sig.signature.len());
-                one.extend_from_slice(&sig.signature);
-                put_varint(&mut s, one.len());
-                s.extend_from_slice(&one);
+                sig.signature.as_slice().encode(&mut one);
+                one.as_slice().encode(&mut s);
             }
-            put_varint(&mut out, s.len());
-            out.extend_from_slice(&s);
+            s.as_slice().encode(&mut out);
         }
         out
     }
@@ -345,19 +343,6 @@ impl<'a> Reader<'a> {
             return Err(SignatureError::TrailingBytes { at: self.pos, count: self.end - self.pos, within });
         }
         Ok(())
-    }
-}
-
-fn put_varint(out: &mut Vec<u8>, v: usize) {
-    let mut v = v as u64;
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
     }
 }
 

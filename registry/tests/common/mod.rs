@@ -68,21 +68,8 @@ pub fn raw_component(tag: &str) -> Vec<u8> {
     core.extend_from_slice(&encode_custom_section("code", &body));
     let mut out = COMPONENT_PREAMBLE.to_vec();
     out.push(0x01); // core module section
-    leb(&mut out, core.len());
-    out.extend_from_slice(&core);
+    wasm_encoder::Encode::encode(core.as_slice(), &mut out);
     out
-}
-
-fn leb(out: &mut Vec<u8>, mut v: usize) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
 }
 
 /// A packed, unsigned component `name@version`.
