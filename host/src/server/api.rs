@@ -71,7 +71,7 @@ pub fn describe(s: &SharedState, c: &InstalledComponent) -> Value {
         "model_card": m.model_card,
         "altai": m.altai,
         "ai_act": m.ai_act,
-        "provenance": s.provenance.lock().expect("lock").get(c.digest()).cloned().unwrap_or(json!({ "signatures": [] })),
+        "provenance": s.verifier.provenance.lock().expect("lock").get(c.digest()).cloned().unwrap_or(json!({ "signatures": [] })),
         "golden_vectors": { "count": m.golden_vectors.len(), "passed_at_install": c.golden_passed() },
     })
 }

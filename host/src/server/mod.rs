@@ -41,12 +41,11 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub slots: Arc<Semaphore>,
     pub buckets: Mutex<HashMap<String, Bucket>>,
-    /// Extra information per installed component digest (signatures, endorsement state).
-    pub provenance: Mutex<HashMap<String, serde_json::Value>>,
     pub started: Instant,
     /// The local registry (a copy of upstream, plus seeds).
     pub registry: Arc<komp_registry::Registry>,
-    /// Trust policy and current revocations, consulted before every install.
+    /// Trust policy and current revocations, consulted before every install;
+    /// keeps what each verification found (provenance).
     pub verifier: Arc<run::TrustVerifier>,
 }
 

@@ -22,12 +22,26 @@ pub const DEV_POLICY: &str = include_str!("../../../keys/dev/policy.json");
 pub struct TrustVerifier {
     pub policy: TrustPolicy,
     pub revocations: RwLock<RevocationList>,
+    /// What the last successful verification of each digest found (signers,
+    /// roles, endorsement state), shown with the component.
+    pub provenance: Mutex<HashMap<String, serde_json::Value>>,
+}
+
+impl TrustVerifier {
+    pub fn new(policy: TrustPolicy, revocations: RevocationList) -> TrustVerifier {
+        TrustVerifier { policy, revocations: RwLock::new(revocations), provenance: Mutex::new(HashMap::new()) }
+    }
 }
 
 impl ArtifactVerifier for TrustVerifier {
     fn verify(&self, artifact: &Artifact) -> Result<(), String> {
         let revocations = self.revocations.read().expect("lock");
-        komp_registry::verify(artifact, &self.policy, &revocations).map(|_| ()).map_err(|e| e.to_string())
+        let verified = komp_registry::verify(artifact, &self.policy, &revocations).map_err(|e| e.to_string())?;
+        self.provenance
+            .lock()
+            .expect("lock")
+            .insert(artifact.digest().to_string(), serde_json::to_value(&verified).unwrap_or_default());
+        Ok(())
     }
 }
 
@@ -63,14 +77,13 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
         seed_registry(&registry, seed, &policy)?;
     }
     let revocations = registry.revocations().context("cannot read the registry's revocation list")?;
-    let verifier = Arc::new(TrustVerifier { policy: policy.clone(), revocations: RwLock::new(revocations) });
+    let verifier = Arc::new(TrustVerifier::new(policy.clone(), revocations));
     let mut rt_config = config.runtime.clone();
     if rt_config.cache_dir.is_none() {
         rt_config.cache_dir = Some(data.join("compile-cache"));
     }
     let runtime = Arc::new(Runtime::new(rt_config)?.with_verifier(verifier.clone()));
-    let provenance = Mutex::new(HashMap::new());
-    install_from_registry(&runtime, &registry, &policy, &verifier, &provenance);
+    install_from_registry(&runtime, &registry);
 
     let tokens = super::auth::TokenStore::open(&data)?;
     let audit_config = komp_audit::AuditConfig {
@@ -92,7 +105,6 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
         slots: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_predictions)),
         metrics: super::metrics::Metrics::new(),
         buckets: Mutex::new(HashMap::new()),
-        provenance,
         started: Instant::now(),
         registry,
         verifier,
@@ -190,13 +202,7 @@ fn seed_registry(registry: &komp_registry::Registry, dir: &Path, policy: &TrustP
 
 /// Installs every non-yanked version in the registry. A component that fails
 /// (bad golden vectors, untrusted) is logged and skipped; the host keeps serving the rest.
-pub fn install_from_registry(
-    runtime: &Runtime,
-    registry: &komp_registry::Registry,
-    policy: &TrustPolicy,
-    verifier: &TrustVerifier,
-    provenance: &Mutex<HashMap<String, serde_json::Value>>,
-) {
+pub fn install_from_registry(runtime: &Runtime, registry: &komp_registry::Registry) {
     let summaries = match registry.list() {
         Ok(s) => s,
         Err(e) => {
@@ -224,15 +230,6 @@ pub fn install_from_registry(
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let Some((name, version, bytes)) = queue.lock().expect("lock").next() else { break };
-                if let Ok(artifact) = Artifact::parse(bytes.clone()) {
-                    let revocations = verifier.revocations.read().expect("lock").clone();
-                    if let Ok(v) = komp_registry::verify(&artifact, policy, &revocations) {
-                        provenance
-                            .lock()
-                            .expect("lock")
-                            .insert(artifact.digest().to_string(), serde_json::to_value(&v).unwrap_or_default());
-                    }
-                }
                 match runtime.install(bytes) {
                     Ok(r) => {
                         tracing::info!(component = %r.name, version = %r.version, golden = r.golden_vectors_passed, "installed")
@@ -284,6 +281,6 @@ pub fn sync_once(state: &SharedState, upstream: &str) -> Result<()> {
         .with_context(|| format!("syncing from {upstream}"))?;
     let list = state.registry.revocations()?;
     apply_revocations(state, list);
-    install_from_registry(&state.runtime, &state.registry, policy, &state.verifier, &state.provenance);
+    install_from_registry(&state.runtime, &state.registry);
     Ok(())
 }
