@@ -54,6 +54,31 @@ def write_json(path: str, obj) -> None:
         f.write("\n")
 
 
+def component_manifest(name: str, meta: dict, description: str, schema: dict, model_card: dict, altai: dict,
+                       ai_act: dict) -> dict:
+    """The manifest of a standard component; model digests and golden vectors are filled in by `komp pack`."""
+    return {
+        "name": name,
+        "version": meta["version"],
+        "description": description,
+        "publisher": PUBLISHER,
+        "licence": LICENCE,
+        "world": WORLD,
+        "labels": [{"id": l["id"], "display": l["name"]} for l in meta["labels"]],
+        "input_schema": schema,
+        "models": [{"name": name, "sha256": "", "format": "onnx"}],
+        "model_card": model_card,
+        "altai": altai,
+        "ai_act": ai_act,
+        "golden_vectors": [],
+    }
+
+
+def write_component(name: str, manifest: dict, golden: list) -> None:
+    write_json(os.path.join(ROOT, "components", name, "manifest.json"), manifest)
+    write_json(os.path.join(ROOT, "components", name, "golden.json"), golden)
+
+
 def f32(x: float) -> float:
     """The float32 value nearest to x, as a Python float."""
     return struct.unpack("<f", struct.pack("<f", x))[0]
@@ -451,25 +476,11 @@ def postsortering() -> None:
         ),
     }
 
-    manifest = {
-        "name": "postsortering",
-        "version": meta["version"],
-        "description": (
-            "Standard component postsortering: proposes which of 16 standard subjects an incoming mail or digital "
-            "post belongs to, with calibrated scores, the words that decided and manual sorting below a documented "
-            "review threshold. Each municipality maps subjects to its own units. Trained on synthetic data only."
-        ),
-        "publisher": PUBLISHER,
-        "licence": LICENCE,
-        "world": WORLD,
-        "labels": [{"id": l["id"], "display": l["name"]} for l in meta["labels"]],
-        "input_schema": schema,
-        "models": [{"name": "postsortering", "sha256": "", "format": "onnx"}],
-        "model_card": model_card,
-        "altai": altai,
-        "ai_act": ai_act,
-        "golden_vectors": [],
-    }
+    manifest = component_manifest("postsortering", meta, (
+        "Standard component postsortering: proposes which of 16 standard subjects an incoming mail or digital "
+        "post belongs to, with calibrated scores, the words that decided and manual sorting below a documented "
+        "review threshold. Each municipality maps subjects to its own units. Trained on synthetic data only."
+    ), schema, model_card, altai, ai_act)
 
     golden = []
     for i, g in enumerate(golden_src):
@@ -488,8 +499,7 @@ def postsortering() -> None:
         golden.append({"input": g["input"], "expected": {"label": label, "scores": scores},
                        "tolerance": GOLDEN_TOLERANCE})
 
-    write_json(os.path.join(ROOT, "components", "postsortering", "manifest.json"), manifest)
-    write_json(os.path.join(ROOT, "components", "postsortering", "golden.json"), golden)
+    write_component("postsortering", manifest, golden)
     print(f"  postsortering: accuracy {accuracy:.4f} macro F1 {macro_f1:.4f} coverage {coverage:.4f} "
           f"auto accuracy {acc_auto:.4f} ECE {ece_v:.4f}; {len(golden)} golden vectors")
 
@@ -847,30 +857,16 @@ def underretning() -> None:
         ),
     }
 
-    manifest = {
-        "name": "underretning",
-        "version": meta["version"],
-        "description": (
-            "Standard component underretnings-screening: proposes whether a notification about a child at risk is "
-            "acute (action within 24 hours), with a risk level, a calibrated probability and the reasons. A "
-            "caseworker always decides. Trained on synthetic data only; high-risk under the EU AI Act."
-        ),
-        "publisher": PUBLISHER,
-        "licence": LICENCE,
-        "world": WORLD,
-        "labels": [{"id": l["id"], "display": l["name"]} for l in meta["labels"]],
-        "input_schema": schema,
-        "models": [{"name": "underretning", "sha256": "", "format": "onnx"}],
-        "model_card": model_card,
-        "altai": altai,
-        "ai_act": ai_act,
-        "golden_vectors": [],
-    }
+    manifest = component_manifest("underretning", meta, (
+        "Standard component underretnings-screening: proposes whether a notification about a child at risk is "
+        "acute (action within 24 hours), with a risk level, a calibrated probability and the reasons. A "
+        "caseworker always decides. Trained on synthetic data only; high-risk under the EU AI Act."
+    ), schema, model_card, altai, ai_act)
 
     golden = []
     for i, g in enumerate(golden_src):
         # The host validates golden inputs against the input schema at install, so an input the schema
-        # refuses (the hand-written empty notification) cannot be a golden vector; it is left out here.
+        # refuses cannot be a golden vector; it is left out here (and said).
         err = schema_error(g["input"], schema)
         if err:
             print(f"  underretning.golden.json[{i}] left out: the input schema refuses it ({err})")
@@ -890,8 +886,7 @@ def underretning() -> None:
         golden.append({"input": g["input"], "expected": {"label": label, "scores": {"acute": pa, "not_acute": pn}},
                        "tolerance": GOLDEN_TOLERANCE})
 
-    write_json(os.path.join(ROOT, "components", "underretning", "manifest.json"), manifest)
-    write_json(os.path.join(ROOT, "components", "underretning", "golden.json"), golden)
+    write_component("underretning", manifest, golden)
     print(f"  underretning: recall {recall:.4f} precision {precision:.4f} flagged {flagged_share:.4f} "
           f"AUC {auc:.4f} ECE {ece_v:.4f}; {len(golden)} golden vectors")
 
