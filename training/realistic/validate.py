@@ -1,0 +1,77 @@
+"""Check the hand-written realistic evaluation set against the component manifests.
+
+Run from the repository root: python3 training/realistic/validate.py
+Checks: every line parses, ids unique, labels valid, minimum counts, inputs valid
+against each manifest's input_schema (underretning additionally accepts
+reporter_type "neighbour", which the schema is planned to accept).
+"""
+import collections, copy, json, os, sys
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(ROOT))
+MIN = {"postsortering": {"total": 272, "per_label": 17},
+       "underretning": {"total": 110, "acute": 40}}
+
+
+def manual_check(schema, inp):
+    errs = []
+    props = schema["properties"]
+    for r in schema.get("required", []):
+        if r not in inp:
+            errs.append(f"missing {r}")
+    for k, v in inp.items():
+        if k not in props:
+            errs.append(f"extra field {k}")
+            continue
+        p = props[k]
+        t = p.get("type")
+        if t == "string" and not isinstance(v, str): errs.append(f"{k} not string")
+        if t == "integer" and (not isinstance(v, int) or isinstance(v, bool)): errs.append(f"{k} not int")
+        if t == "boolean" and not isinstance(v, bool): errs.append(f"{k} not bool")
+        if "enum" in p and v not in p["enum"]: errs.append(f"{k}={v!r} not in enum")
+        if "maxLength" in p and isinstance(v, str) and len(v) > p["maxLength"]: errs.append(f"{k} too long")
+        if "minLength" in p and isinstance(v, str) and len(v) < p["minLength"]: errs.append(f"{k} too short")
+        if "minimum" in p and isinstance(v, int) and v < p["minimum"]: errs.append(f"{k} < minimum")
+        if "maximum" in p and isinstance(v, int) and v > p["maximum"]: errs.append(f"{k} > maximum")
+    return errs
+
+
+def check(name):
+    man = json.load(open(os.path.join(REPO, "components", name, "manifest.json"), encoding="utf-8"))
+    schema = copy.deepcopy(man["input_schema"])
+    if name == "underretning":
+        schema["properties"]["reporter_type"]["enum"].append("neighbour")
+    labels = {l["id"] for l in man["labels"]}
+    try:
+        import jsonschema
+        validator = jsonschema.Draft202012Validator(schema)
+        validate = lambda inp: [e.message for e in validator.iter_errors(inp)]
+    except ImportError:
+        validate = lambda inp: manual_check(schema, inp)
+    ids, counts, bad = set(), collections.Counter(), 0
+    with open(os.path.join(ROOT, name + ".jsonl"), encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            row = json.loads(line)
+            assert set(row) == {"id", "input", "label", "notes"}, (n, set(row))
+            assert row["id"] not in ids, f"duplicate id {row['id']}"
+            ids.add(row["id"])
+            assert row["label"] in labels, (row["id"], row["label"])
+            errs = validate(row["input"]) + manual_check(schema, row["input"])
+            if errs:
+                bad += 1
+                print(name, row["id"], errs)
+            counts[row["label"]] += 1
+    total = sum(counts.values())
+    print(name, total, dict(sorted(counts.items())))
+    ok = bad == 0 and total >= MIN[name]["total"]
+    if name == "postsortering":
+        ok &= all(counts[l] >= MIN[name]["per_label"] for l in labels)
+    else:
+        ok &= counts["acute"] >= MIN[name]["acute"]
+    return ok
+
+
+if __name__ == "__main__":
+    ok = check("postsortering") & check("underretning")
+    print("OK" if ok else "FAILED")
+    sys.exit(0 if ok else 1)
