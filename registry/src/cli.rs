@@ -5,8 +5,9 @@
 //! and calls [`run`]. Every command prints what it did; a command that
 //! refuses something returns an error (and so a non-zero exit).
 
-use crate::http::auth::PushTokenHashes;
+use crate::http::auth::{Authorizer, PushTokenFile, PushTokenHashes};
 use crate::http::client::Client;
+use crate::http::serve::ServeLimits;
 use crate::http::server::RegistryServer;
 use crate::http::sync::sync_from;
 use crate::keys::{KeyPair, PublicKey, Role};
@@ -120,6 +121,13 @@ pub enum RegistryCommand {
         #[command(flatten)]
         list: ListArgs,
     },
+    /// Re-issue the signed revocation list unchanged, with the next serial and
+    /// a new expiry time. Run it before the current list expires (e.g.
+    /// monthly), even when nothing new is revoked.
+    RenewRevocations {
+        #[command(flatten)]
+        list: ListArgs,
+    },
     /// Publish a component into a local registry (verified first).
     Publish {
         /// The component file (`.wasm`).
@@ -207,9 +215,17 @@ pub enum RegistryCommand {
         #[arg(long, default_value = "127.0.0.1:7070")]
         listen: String,
         /// File with the sha256 (hex) of each accepted push token, one per
-        /// line. Without it, pushes are refused.
+        /// line. Without it, pushes are refused. It is re-read on every push,
+        /// so deleting a line revokes that token at once.
         #[arg(long, value_name = "FILE")]
         push_token_hashes: Option<PathBuf>,
+        /// Seconds a client may take to send a request head (and an idle
+        /// connection stays open).
+        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+        header_timeout_secs: u64,
+        /// Seconds one request may take, upload included (then 408).
+        #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        request_timeout_secs: u64,
     },
 }
 
@@ -226,6 +242,33 @@ pub struct ListArgs {
     /// signed it.
     #[arg(long, value_name = "POLICY")]
     pub policy: Option<PathBuf>,
+    /// How long the new list is valid: hosts warn (and may refuse installs)
+    /// once it has expired, so re-issue it before then (`komp renew-revocations`).
+    /// A number with a unit: `30d`, `12h`, `90m`, `3600s` (at most 366 days).
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_validity)]
+    pub valid_for: std::time::Duration,
+}
+
+/// Parses `30d`, `12h`, `90m` or `3600s` (the unit is required, so `30`
+/// cannot be misread as seconds or days).
+pub fn parse_validity(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a duration like 30d, 12h, 90m or 3600s"))?;
+    let unit_secs = match unit {
+        "d" => 86_400,
+        "h" => 3600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(format!("{text:?} needs a unit: d, h, m or s (e.g. 30d)")),
+    };
+    let secs = n.checked_mul(unit_secs).ok_or_else(|| format!("{text:?} is too long"))?;
+    let max = crate::revocation::MAX_VALIDITY;
+    if secs == 0 || secs > max.as_secs() {
+        return Err(format!("{text:?} must be between 1s and {}d", max.as_secs() / 86_400));
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// Runs a command, printing to stdout.
@@ -286,6 +329,10 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
             next.yank(&name, &version, &reason);
             save_list(&list, &key, &next, out)?;
             writeln!(out, "yanked {name}@{version}: {reason}")?;
+        }
+        RegistryCommand::RenewRevocations { list } => {
+            let (key, next) = next_list(&list)?;
+            save_list(&list, &key, &next, out)?;
         }
         RegistryCommand::Publish { file, registry, policy } => {
             let policy = TrustPolicy::load(&policy)?;
@@ -426,20 +473,25 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 bail!("{} release(s) were refused", r.refused.len());
             }
         }
-        RegistryCommand::ServeRegistry { registry, policy, listen, push_token_hashes } => {
+        RegistryCommand::ServeRegistry {
+            registry,
+            policy,
+            listen,
+            push_token_hashes,
+            header_timeout_secs,
+            request_timeout_secs,
+        } => {
             let policy = TrustPolicy::load(&policy)?;
             let reg = Registry::open(&registry)?;
-            let auth = match &push_token_hashes {
-                Some(p) => {
-                    let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-                    PushTokenHashes::from_hex(
-                        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')),
-                    )
-                    .map_err(|e| anyhow!("{}: {e}", p.display()))?
-                }
-                None => PushTokenHashes::default(),
+            let auth: Arc<dyn Authorizer> = match &push_token_hashes {
+                Some(p) => Arc::new(PushTokenFile::open(p).map_err(|e| anyhow!("{e}"))?),
+                None => Arc::new(PushTokenHashes::default()),
             };
-            let router = RegistryServer::new(reg, policy).auth(Arc::new(auth)).router();
+            let router = RegistryServer::new(reg, policy).auth(auth).router();
+            let limits = ServeLimits {
+                header_timeout: std::time::Duration::from_secs(header_timeout_secs),
+                request_timeout: std::time::Duration::from_secs(request_timeout_secs),
+            };
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(&listen)
@@ -447,7 +499,10 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 writeln!(out, "serving registry {} on http://{}", registry.display(), listener.local_addr()?)?;
                 out.flush()?;
-                crate::http::server::serve(listener, router).await?;
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                crate::http::serve::serve(listener, router, limits, shutdown).await;
                 Ok::<_, anyhow::Error>(())
             })?;
         }
@@ -543,7 +598,9 @@ fn next_list(args: &ListArgs) -> Result<(KeyPair, RevocationList)> {
         bail!("{} is a {} key; revocation lists are signed with an approver key", key.key_id(), key.role);
     }
     if !args.list.exists() {
-        return Ok((key, RevocationList::empty().next()));
+        let mut next = RevocationList::empty().next()?;
+        next.set_validity(args.valid_for)?;
+        return Ok((key, next));
     }
     let current = SignedRevocationList::load(&args.list)?;
     let policy = if current.key_id == key.key_id() {
@@ -559,13 +616,31 @@ fn next_list(args: &ListArgs) -> Result<(KeyPair, RevocationList)> {
         TrustPolicy::load(p)?
     };
     let list = current.verify(&policy).with_context(|| format!("existing list {}", args.list.display()))?;
-    Ok((key, list.next()))
+    if let Some(r) = list.revoked_key(&key.key_id()) {
+        bail!(
+            "your key {} is revoked by {} ({}, at {}); hosts refuse lists it signs, so have another approver sign",
+            r.key_id,
+            args.list.display(),
+            r.reason,
+            r.revoked_at
+        );
+    }
+    let mut next = list.next()?;
+    next.set_validity(args.valid_for)?;
+    Ok((key, next))
 }
 
 fn save_list(args: &ListArgs, key: &KeyPair, list: &RevocationList, out: &mut dyn Write) -> Result<()> {
     let signed = SignedRevocationList::sign(list, key)?;
     signed.save(&args.list)?;
-    writeln!(out, "wrote {} (serial {}, signed by {})", args.list.display(), list.serial, key.key_id())?;
+    writeln!(
+        out,
+        "wrote {} (serial {}, signed by {}, expires {})",
+        args.list.display(),
+        list.serial,
+        key.key_id(),
+        list.expires.as_deref().unwrap_or("never")
+    )?;
     Ok(())
 }
 

@@ -54,6 +54,16 @@ pub const MAX_HASHES: usize = 64;
 pub const MAX_SIGNATURES: usize = 256;
 /// Upper bound on a key identifier; ours are 24 bytes.
 pub const MAX_KEY_ID: usize = 1024;
+/// Upper bound on the whole section payload. A komp signature record is
+/// about 100 bytes; this leaves room for every limit below with a wide
+/// margin, and is checked before anything in the section is decoded.
+pub const MAX_SECTION_BYTES: usize = 64 * 1024;
+/// Upper bound on signatures in the whole section, across all hash sets.
+/// Each one may cost an Ed25519 verification, and the count is the
+/// attacker's choice, so the bound is what a component really carries (a
+/// publisher and a few approvers) with room to spare, not what the format
+/// could express (64 sets × 256 signatures).
+pub const MAX_SIGNATURE_ENTRIES: usize = 32;
 const ED25519_SIGNATURE_LEN: usize = 64;
 
 /// Why a `signature` section could not be read or written. Offsets are
@@ -78,6 +88,8 @@ pub enum SignatureError {
     TooMany { what: &'static str, count: usize, max: usize },
     #[error("malformed LEB128 number at byte {at} of the signature section")]
     BadVarint { at: usize },
+    #[error("signature section is {len} bytes; at most {max} are allowed")]
+    SectionTooLarge { len: usize, max: usize },
     #[error("key id of {0} bytes is too long (at most {MAX_KEY_ID})")]
     KeyIdTooLong(usize),
     #[error(
@@ -183,8 +195,13 @@ pub fn signed_message(hashes: &[[u8; 32]]) -> Vec<u8> {
 impl SignatureData {
     /// Strictly decodes a section payload: every length must fit, every
     /// nested record must be consumed exactly, and nothing may follow the last
-    /// signature.
+    /// signature. The size caps ([`MAX_SECTION_BYTES`],
+    /// [`MAX_SIGNATURE_ENTRIES`], ...) are enforced here, so a section that
+    /// exceeds them is refused before any signature is verified.
     pub fn parse(bytes: &[u8]) -> Result<SignatureData, SignatureError> {
+        if bytes.len() > MAX_SECTION_BYTES {
+            return Err(SignatureError::SectionTooLarge { len: bytes.len(), max: MAX_SECTION_BYTES });
+        }
         let mut r = Reader { bytes, pos: 0, end: bytes.len() };
         let version = r.byte("the specification version")?;
         if version != SPEC_VERSION {
@@ -200,10 +217,20 @@ impl SignatureData {
         }
         let count = r.count("signed_hashes_count", MAX_HASHES)?;
         let mut signed_hashes = Vec::with_capacity(count);
+        let mut total = 0usize;
         for _ in 0..count {
             let mut set = r.nested("a signed hash set")?;
-            signed_hashes.push(parse_signed_hashes(&mut set)?);
+            let parsed = parse_signed_hashes(&mut set)?;
             set.finish("signed hash set")?;
+            total += parsed.signatures.len();
+            if total > MAX_SIGNATURE_ENTRIES {
+                return Err(SignatureError::TooMany {
+                    what: "signatures in all",
+                    count: total,
+                    max: MAX_SIGNATURE_ENTRIES,
+                });
+            }
+            signed_hashes.push(parsed);
         }
         r.finish("signature section")?;
         Ok(SignatureData { signed_hashes })
@@ -374,6 +401,18 @@ pub fn sign(artifact: &Artifact, key: &SigningKey, key_id: &str) -> Result<Vec<u
     let hashes = vec![h];
     let signature = key.sign(&signed_message(&hashes)).to_bytes().to_vec();
     let record = RawSignature { key_id: key_id.as_bytes().to_vec(), algorithm: Algorithm::Ed25519, signature };
+    let others: usize = data
+        .signed_hashes
+        .iter()
+        .flat_map(|set| set.signatures.iter().filter(|s| !(set.hashes == hashes && s.key_id == record.key_id)))
+        .count();
+    if others >= MAX_SIGNATURE_ENTRIES {
+        return Err(SignatureError::TooMany {
+            what: "signatures in all",
+            count: others + 1,
+            max: MAX_SIGNATURE_ENTRIES,
+        });
+    }
     match data.signed_hashes.iter_mut().find(|s| s.hashes == hashes) {
         Some(set) => {
             set.signatures.retain(|s| s.key_id != record.key_id);

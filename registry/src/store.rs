@@ -139,6 +139,7 @@ pub struct Registry {
     manifests: sled::Tree,
     keys: sled::Tree,
     meta: sled::Tree,
+    dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Registry {
@@ -184,7 +185,13 @@ impl Registry {
             keys: db.open_tree("keys")?,
             meta,
             db,
+            dir: path.to_path_buf(),
         })
+    }
+
+    /// The directory the registry was opened on.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The underlying database, for maintenance tools and tests. Writing
@@ -431,29 +438,37 @@ impl Registry {
             .collect()
     }
 
-    /// Accepts `list` if it is signed by an approver of `policy` and newer
-    /// than the stored one; stores it durably and returns its content.
+    /// Accepts `list` if it is a valid successor of the stored one (see
+    /// [`SignedRevocationList::accept_newer`]); stores it durably and returns
+    /// its content.
+    ///
+    /// The stored bytes that `list` was validated against are the bytes it
+    /// replaces (sled compare-and-swap). If another writer got in between,
+    /// the check runs again against what that writer stored, so two
+    /// concurrent setters can never leave an older list on top of a newer one.
     pub fn set_revocations(
         &self,
         list: &SignedRevocationList,
         policy: &TrustPolicy,
     ) -> Result<RevocationList, StoreError> {
-        let current = self.revocations()?;
-        let accepted = list.accept_newer(&current, policy)?;
-        // Compare-and-swap so that two concurrent updates cannot move the
-        // serial backwards.
-        let old = self.meta.get(REVOCATIONS_KEY)?;
         let new = list.to_json().into_bytes();
-        match self.meta.compare_and_swap(REVOCATIONS_KEY, old, Some(new))? {
-            Ok(()) => {}
-            Err(_) => {
-                return Err(
-                    RevocationError::NotNewer { current: self.revocations()?.serial, offered: accepted.serial }.into()
-                )
+        loop {
+            let seen = self.meta.get(REVOCATIONS_KEY)?;
+            let current = match &seen {
+                None => RevocationList::empty(),
+                Some(raw) => parse_signed_list(raw)?.body_unverified()?,
+            };
+            let accepted = list.accept_newer(&current, policy)?;
+            match self.meta.compare_and_swap(REVOCATIONS_KEY, seen, Some(new.as_slice()))? {
+                Ok(()) => {
+                    self.db.flush()?;
+                    return Ok(accepted);
+                }
+                // Someone else stored a list since we read: judge ours again
+                // against theirs.
+                Err(_) => continue,
             }
         }
-        self.db.flush()?;
-        Ok(accepted)
     }
 
     /// The stored signed revocation list, if any (verified when it was
@@ -461,9 +476,7 @@ impl Registry {
     pub fn signed_revocations(&self) -> Result<Option<SignedRevocationList>, StoreError> {
         match self.meta.get(REVOCATIONS_KEY)? {
             None => Ok(None),
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|e| StoreError::CorruptRecord { what: "revocation list".into(), reason: e.to_string() }),
+            Some(v) => parse_signed_list(&v).map(Some),
         }
     }
 
@@ -477,17 +490,40 @@ impl Registry {
     }
 }
 
+fn parse_signed_list(v: &[u8]) -> Result<SignedRevocationList, StoreError> {
+    serde_json::from_slice(v)
+        .map_err(|e| StoreError::CorruptRecord { what: "revocation list".into(), reason: e.to_string() })
+}
+
 fn parse_entry(v: &[u8]) -> Result<IndexEntry, StoreError> {
     serde_json::from_slice(v)
         .map_err(|e| StoreError::CorruptRecord { what: "index entry".into(), reason: e.to_string() })
 }
 
 fn pick_latest(entries: &[IndexEntry], revocations: &RevocationList) -> Option<semver::Version> {
-    let installable = entries.iter().filter(|e| {
-        revocations.yanked(&e.name, &e.version).is_none()
-            && !e.signatures.iter().any(|s| revocations.revoked_key(&s.key_id).is_some())
-    });
-    let (pre, stable): (Vec<&IndexEntry>, Vec<&IndexEntry>) = installable.partition(|e| !e.version.pre.is_empty());
-    let best = |v: Vec<&IndexEntry>| v.into_iter().map(|e| e.version.clone()).max();
-    best(stable).or_else(|| best(pre))
+    default_version(
+        entries
+            .iter()
+            .filter(|e| {
+                revocations.yanked(&e.name, &e.version).is_none()
+                    && !e.signatures.iter().any(|s| revocations.revoked_key(&s.key_id).is_some())
+            })
+            .map(|e| &e.version),
+    )
+}
+
+/// The version used when none is named, out of the installable ones: the
+/// highest stable version, or the highest pre-release when there is no
+/// stable one. A release candidate published for testing must not become
+/// what every caller gets. The registry (`latest`) and the host (a
+/// prediction without a version) must both use this one rule.
+pub fn default_version<'a>(installable: impl IntoIterator<Item = &'a semver::Version>) -> Option<semver::Version> {
+    let (mut stable, mut pre) = (None::<&semver::Version>, None::<&semver::Version>);
+    for v in installable {
+        let best = if v.pre.is_empty() { &mut stable } else { &mut pre };
+        if best.is_none_or(|b| v > b) {
+            *best = Some(v);
+        }
+    }
+    stable.or(pre).cloned()
 }

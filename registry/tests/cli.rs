@@ -217,3 +217,41 @@ fn remote_list_show_pull_and_sync() {
     let out = ok(&["sync", "--from", &server.url, "--registry", s(&local), "--policy", s(&policy_file)]);
     assert!(out.contains("added 2, updated 0, unchanged 0, yanked 0, refused 0"), "{out}");
 }
+
+#[test]
+fn revocation_lists_from_the_cli_expire_and_can_be_renewed() {
+    use komp_registry::revocation::SignedRevocationList;
+    let t = tempfile::tempdir().unwrap();
+    let appdir = t.path().join("app");
+    ok(&["keygen", "--role", "approver", "--owner", "Fælles", "--out", s(&appdir)]);
+    let app_key = only_file(&appdir, ".private.json");
+    let list = t.path().join("revocations.json");
+    let read = || SignedRevocationList::load(&list).unwrap().body_unverified().unwrap();
+    let secs = |at: &str| komp_registry::time::parse_rfc3339_utc(at).unwrap();
+
+    // Default: 30 days.
+    let out = ok(&["yank", "x@1.0.0", "--reason", "r", "--key", s(&app_key), "--list", s(&list)]);
+    let l = read();
+    assert_eq!(secs(l.expires.as_deref().unwrap()) - secs(&l.issued_at), 30 * 86_400);
+    assert!(out.contains(&format!("expires {}", l.expires.as_deref().unwrap())), "{out}");
+
+    // --valid-for.
+    ok(&["yank", "x@1.0.1", "--reason", "r", "--key", s(&app_key), "--list", s(&list), "--valid-for", "12h"]);
+    let l = read();
+    assert_eq!(l.serial, 2);
+    assert_eq!(secs(l.expires.as_deref().unwrap()) - secs(&l.issued_at), 12 * 3600);
+
+    // Renewal: next serial, same entries, fresh expiry.
+    let out = ok(&["renew-revocations", "--key", s(&app_key), "--list", s(&list), "--valid-for", "7d"]);
+    let renewed = read();
+    assert!(out.contains("serial 3"), "{out}");
+    assert_eq!((renewed.serial, renewed.yanked.len()), (3, 2));
+    assert_eq!(secs(renewed.expires.as_deref().unwrap()) - secs(&renewed.issued_at), 7 * 86_400);
+
+    // Bad durations are refused by the argument parser, with the reason.
+    for bad in ["30", "0d", "400d", "1w", "d"] {
+        let args = ["komp", "renew-revocations", "--key", s(&app_key), "--list", s(&list), "--valid-for", bad];
+        let err = Cli::try_parse_from(args).err().unwrap_or_else(|| panic!("{bad} was accepted"));
+        assert!(err.to_string().contains("--valid-for"), "{bad}: {err}");
+    }
+}

@@ -294,7 +294,7 @@ fn acknowledged_syncs_survive_sigkill() {
             publish(signed_by(unsigned_with_model("delta", &prev, LARGE_MODEL), &[&k.publisher, &k.approver]));
         }
         if cycle % 3 == 1 {
-            revocations = revocations.next();
+            revocations = revocations.next().unwrap();
             revocations.yank("withdrawn", &format!("0.{cycle}.0").parse().unwrap(), "recalled");
             upstream.set_revocations(&SignedRevocationList::sign(&revocations, &k.approver).unwrap(), &p).unwrap();
         }

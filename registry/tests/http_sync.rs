@@ -8,7 +8,7 @@ use common::*;
 use komp_registry::http::auth::{AuthDecision, AuthRequest, PushTokenHashes};
 use komp_registry::http::client::Client;
 use komp_registry::http::server::RegistryServer;
-use komp_registry::http::sync::{sync_from, RevocationSync};
+use komp_registry::http::sync::{sync_from, RevocationSync, SyncError};
 use komp_registry::revocation::{RevocationList, SignedRevocationList};
 use komp_registry::store::{IndexEntry, PublishOutcome, VersionInfo};
 use komp_registry::{KeyPair, Registry, Role};
@@ -80,7 +80,7 @@ fn router_serves_reads_and_guards_pushes() {
 
     // Revocations: none yet, then a pushed list (signed by our approver).
     assert_eq!(c.revocations().unwrap(), None);
-    let mut list = RevocationList::empty().next();
+    let mut list = RevocationList::empty().next().unwrap();
     list.yank("sentiment", &v("1.2.0"), "wrong labels");
     let signed = SignedRevocationList::sign(&list, &k.approver).unwrap();
     assert_eq!(c.push_revocations(&signed, None).unwrap_err().status(), Some(401));
@@ -89,8 +89,9 @@ fn router_serves_reads_and_guards_pushes() {
     assert_eq!(c.revocations().unwrap(), Some(signed));
     assert_eq!(c.versions("sentiment").unwrap().latest, Some(v("1.0.0")));
     let rogue = KeyPair::from_seed([7; 32], Role::Approver, "rogue");
-    let err =
-        c.push_revocations(&SignedRevocationList::sign(&list.next(), &rogue).unwrap(), Some("s3cret")).unwrap_err();
+    let err = c
+        .push_revocations(&SignedRevocationList::sign(&list.next().unwrap(), &rogue).unwrap(), Some("s3cret"))
+        .unwrap_err();
     assert_eq!(err.status(), Some(422), "{err}");
 }
 
@@ -121,7 +122,7 @@ fn sync_between_two_registries_verifies_and_follows_revocations() {
     upstream.publish(endorsed("a", "1.1.0"), &lax).unwrap();
     upstream.publish(endorsed("b", "0.1.0"), &lax).unwrap();
     upstream.publish(endorsed("c", "2.0.0"), &lax).unwrap();
-    let mut list = RevocationList::empty().next();
+    let mut list = RevocationList::empty().next().unwrap();
     list.yank("c", &v("2.0.0"), "recalled");
     upstream.set_revocations(&SignedRevocationList::sign(&list, &k.approver).unwrap(), &lax).unwrap();
     let server = spawn(RegistryServer::new(upstream.clone(), lax.clone()).router());
@@ -178,7 +179,7 @@ fn sync_never_trusts_the_transport() {
     tampered[at] ^= 1;
     let impostor = endorsed("good", "1.0.0");
     let rogue = KeyPair::from_seed([8; 32], Role::Approver, "rogue");
-    let mut rogue_list = RevocationList::empty().next();
+    let mut rogue_list = RevocationList::empty().next().unwrap();
     rogue_list.revoke_key(&k.publisher.key_id(), "denial of service");
     let rogue_list = SignedRevocationList::sign(&rogue_list, &rogue).unwrap();
 
@@ -229,4 +230,171 @@ fn oversized_uploads_get_413_with_a_json_error() {
     let err = Client::new(&server.url).push(&endorsed("big", "1.0.0"), Some("t")).unwrap_err();
     assert_eq!(err.status(), Some(413), "{err}");
     assert!(err.to_string().contains("larger than this registry accepts"), "{err}");
+}
+
+#[test]
+fn an_upstream_that_withholds_its_revocation_list_fails_the_sync() {
+    let k = keys();
+    let p = policy(&k, true);
+    // Upstream served list 1 once...
+    let (_u, upstream) = registry();
+    let list = RevocationList::empty().next().unwrap();
+    upstream.set_revocations(&SignedRevocationList::sign(&list, &k.approver).unwrap(), &p).unwrap();
+    let server = spawn(RegistryServer::new(upstream, p.clone()).router());
+    let (_l, local) = registry();
+    assert_eq!(sync_from(&server.url, &local, &p).unwrap().revocations, RevocationSync::Applied { serial: 1 });
+    drop(server);
+
+    // ...and now answers 404 (a new upstream registry without a list, with a
+    // component signed by a key the withheld list might revoke).
+    let (_u2, bare) = registry();
+    bare.publish(endorsed("new", "1.0.0"), &p).unwrap();
+    let server = spawn(RegistryServer::new(bare, p.clone()).router());
+    let err = sync_from(&server.url, &local, &p).unwrap_err();
+    assert!(matches!(err, SyncError::RevocationsWithheld { local_serial: 1, .. }), "{err}");
+    assert!(err.to_string().contains("newer revocations may be withheld"), "{err}");
+    assert!(local.list().unwrap().is_empty(), "nothing is pulled while revocations are withheld");
+    assert_eq!(local.revocations().unwrap().serial, 1, "the local list stays in force");
+
+    // A registry that never had a list syncs as before.
+    let (_f, fresh) = registry();
+    let r = sync_from(&server.url, &fresh, &p).unwrap();
+    assert_eq!(r.revocations, RevocationSync::None);
+    assert_eq!(r.added, vec!["new@1.0.0"]);
+}
+
+#[test]
+fn unauthenticated_uploads_are_refused_before_the_body_is_read() {
+    let k = keys();
+    let (dir, reg) = registry();
+    let server =
+        spawn(RegistryServer::new(reg, policy(&k, true)).auth(Arc::new(PushTokenHashes::from_tokens(["t"]))).router());
+    // Announce 400 MB and send ten bytes: the answer must come at once, from the head alone.
+    for (auth, path) in
+        [("", "/registry/v1/components"), ("Authorization: Bearer wrong\r\n", "/registry/v1/revocations")]
+    {
+        let head = format!(
+            "PUT {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/wasm\r\nContent-Length: 400000000\r\n\r\n0123456789"
+        );
+        let x = raw_exchange(&server.url, head.as_bytes(), std::time::Duration::from_secs(5));
+        assert!(x.answer.starts_with("HTTP/1.1 401"), "{path}: {:?}", x.answer);
+        let first = x.first_byte.unwrap();
+        assert!(first < std::time::Duration::from_secs(2), "{path}: answered after {first:?}");
+    }
+    // Nothing was spooled.
+    let uploads = dir.path().join("db").join("uploads");
+    assert!(!uploads.exists() || std::fs::read_dir(&uploads).unwrap().next().is_none());
+}
+
+#[test]
+fn oversized_uploads_are_refused_while_streaming_and_leave_no_file() {
+    let k = keys();
+    let (dir, reg) = registry();
+    let server = spawn(
+        RegistryServer::new(reg, policy(&k, true))
+            .auth(Arc::new(PushTokenHashes::from_tokens(["t"])))
+            .max_artifact_bytes(1000)
+            .router(),
+    );
+    // A declared length over the limit: 413 before reading.
+    let head = "PUT /registry/v1/components HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Length: 400000000\r\n\r\n";
+    let answer = raw_exchange(&server.url, head.as_bytes(), std::time::Duration::from_secs(5)).answer;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+    // Chunked, no declared length: refused once the stream passes the limit.
+    let mut req =
+        b"PUT /registry/v1/components HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for _ in 0..3 {
+        req.extend_from_slice(format!("{:x}\r\n", 600).as_bytes());
+        req.extend_from_slice(&[b'a'; 600]);
+        req.extend_from_slice(b"\r\n");
+    }
+    let answer = raw_exchange(&server.url, &req, std::time::Duration::from_secs(5)).answer;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+    assert!(answer.contains("larger than this registry accepts"), "{answer:?}");
+    let uploads = dir.path().join("db").join("uploads");
+    let left: Vec<_> = std::fs::read_dir(&uploads).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "upload files left behind: {left:?}");
+
+    // A good upload still works (streamed through the spool file).
+    let (_d2, reg2) = registry();
+    let server =
+        spawn(RegistryServer::new(reg2, policy(&k, true)).auth(Arc::new(PushTokenHashes::from_tokens(["t"]))).router());
+    let p = Client::new(&server.url).push(&endorsed("ok", "1.0.0"), Some("t")).unwrap();
+    assert_eq!(p.outcome, PublishOutcome::Added);
+}
+
+#[test]
+fn a_half_sent_request_head_is_closed_after_the_header_timeout() {
+    let k = keys();
+    let (_d, reg) = registry();
+    let limits = komp_registry::http::ServeLimits {
+        header_timeout: std::time::Duration::from_millis(300),
+        request_timeout: std::time::Duration::from_secs(30),
+    };
+    let server = spawn_with_limits(RegistryServer::new(reg, policy(&k, true)).router(), limits);
+    let start = std::time::Instant::now();
+    let x = raw_exchange(
+        &server.url,
+        b"GET /registry/v1/components HTTP/1.1\r\nHost: x\r\n",
+        std::time::Duration::from_secs(5),
+    );
+    assert!(x.closed, "the connection with a half-sent head was kept open");
+    assert!(start.elapsed() < std::time::Duration::from_secs(3), "closed only after {:?}", start.elapsed());
+    // Complete requests are served normally.
+    assert!(Client::new(&server.url).list().unwrap().is_empty());
+}
+
+#[test]
+fn a_stalled_upload_gets_408_after_the_request_timeout() {
+    let k = keys();
+    let (_d, reg) = registry();
+    let limits = komp_registry::http::ServeLimits {
+        header_timeout: std::time::Duration::from_secs(5),
+        request_timeout: std::time::Duration::from_millis(500),
+    };
+    let server = spawn_with_limits(
+        RegistryServer::new(reg, policy(&k, true)).auth(Arc::new(PushTokenHashes::from_tokens(["t"]))).router(),
+        limits,
+    );
+    let head =
+        "PUT /registry/v1/components HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Length: 1000\r\n\r\nabc";
+    let answer = raw_exchange(&server.url, head.as_bytes(), std::time::Duration::from_secs(5)).answer;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+}
+
+#[test]
+fn a_token_removed_from_the_token_file_is_refused_at_the_next_push() {
+    use komp_registry::http::auth::{hash_token, PushTokenFile};
+    let k = keys();
+    let (dir, reg) = registry();
+    let file = dir.path().join("push-tokens");
+    let write = |tokens: &[&str]| {
+        let text: String = tokens.iter().map(|t| hash_token(t) + "\n").collect();
+        std::fs::write(&file, text).unwrap();
+    };
+    write(&["alpha", "beta"]);
+    let auth = PushTokenFile::open(&file).unwrap();
+    let server = spawn(RegistryServer::new(reg, policy(&k, true)).auth(Arc::new(auth)).router());
+    let c = Client::new(&server.url);
+    c.push(&endorsed("tok", "1.0.0"), Some("alpha")).unwrap();
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+
+    // Revoke alpha: the file is rewritten twice within one mtime tick, same
+    // length, and ends with the original modification time.
+    write(&["gamma", "beta"]);
+    write(&["delta", "beta"]);
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(mtime).unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime);
+
+    let err = c.push(&endorsed("tok", "1.0.1"), Some("alpha")).unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    c.push(&endorsed("tok", "1.0.1"), Some("delta")).unwrap();
+    c.push(&endorsed("tok", "1.0.2"), Some("beta")).unwrap();
+
+    // A broken file refuses pushes (fail closed) instead of keeping old tokens.
+    std::fs::write(&file, "not a hash\n").unwrap();
+    let err = c.push(&endorsed("tok", "1.0.3"), Some("beta")).unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert!(!err.to_string().contains(dir.path().to_str().unwrap()), "the server path is not disclosed: {err}");
 }

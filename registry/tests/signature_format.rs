@@ -205,3 +205,79 @@ fn strict_parsing_names_each_problem() {
         Err(SignatureError::BadVarint { .. })
     ));
 }
+
+/// A section with one hash set over `art`'s content and the given records.
+fn section_with(art: &Artifact, records: Vec<RawSignature>) -> Vec<u8> {
+    let h = content_hash(art.signed_content());
+    SignatureData { signed_hashes: vec![SignedHashes { hashes: vec![h], signatures: records }] }.encode()
+}
+
+fn record(k: &komp_registry::KeyPair, key_id: &[u8], over: &[u8; 32]) -> RawSignature {
+    RawSignature {
+        key_id: key_id.to_vec(),
+        algorithm: Algorithm::Ed25519,
+        signature: k.signing.sign(&signed_message(&[*over])).to_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn too_many_signatures_are_refused_before_any_is_verified() {
+    use komp_registry::signature::MAX_SIGNATURE_ENTRIES;
+    use komp_registry::trust::TrustError;
+    let k = keys();
+    let art = Artifact::parse(unsigned("many", "1.0.0")).unwrap();
+    let h = content_hash(art.signed_content());
+    // Forged (wrong-content) signatures under the trusted publisher's id:
+    // were they verified, the answer would be "does not verify".
+    let forged = record(&k.publisher, k.publisher.key_id().as_bytes(), &[7; 32]);
+    let too_many = section_with(&art, vec![forged.clone(); MAX_SIGNATURE_ENTRIES + 1]);
+    let err = check_signatures(Some(&too_many), art.signed_content(), &policy(&k, false)).unwrap_err();
+    assert!(
+        matches!(err, TrustError::Malformed(SignatureError::TooMany { count, max, .. }) if count == MAX_SIGNATURE_ENTRIES + 1 && max == MAX_SIGNATURE_ENTRIES),
+        "{err}"
+    );
+    // Spread over several hash sets, the total counts.
+    let set = SignedHashes { hashes: vec![h], signatures: vec![forged.clone(); MAX_SIGNATURE_ENTRIES / 2 + 1] };
+    let spread = SignatureData { signed_hashes: vec![set.clone(), set] }.encode();
+    assert!(matches!(SignatureData::parse(&spread), Err(SignatureError::TooMany { .. })));
+    // At the limit, they are parsed (and then found forged).
+    let at_limit = section_with(&art, vec![forged; MAX_SIGNATURE_ENTRIES]);
+    let checks = check_signatures(Some(&at_limit), art.signed_content(), &policy(&k, false)).unwrap();
+    assert_eq!(checks.len(), MAX_SIGNATURE_ENTRIES);
+
+    // `sign` will not add one beyond the limit either.
+    let full = Artifact::parse(art.with_signature_section(Some(&at_limit))).unwrap();
+    let err = sign(&full, &k.approver.signing, &k.approver.key_id()).unwrap_err();
+    assert!(matches!(err, SignatureError::TooMany { .. }), "{err}");
+}
+
+#[test]
+fn an_oversized_signature_section_is_refused_unread() {
+    use komp_registry::signature::MAX_SECTION_BYTES;
+    // Forty sets of 64 hashes and no signatures: valid framing, 80+ KiB.
+    let set = SignedHashes { hashes: vec![[1; 32]; 64], signatures: vec![] };
+    let big = SignatureData { signed_hashes: vec![set; 40] }.encode();
+    assert!(big.len() > MAX_SECTION_BYTES);
+    assert_eq!(
+        SignatureData::parse(&big),
+        Err(SignatureError::SectionTooLarge { len: big.len(), max: MAX_SECTION_BYTES })
+    );
+}
+
+#[test]
+fn a_signature_without_a_key_id_is_not_tried_against_every_key() {
+    use komp_registry::trust::{verify_bytes, TrustError};
+    let k = keys();
+    let art = Artifact::parse(unsigned("keyless", "1.0.0")).unwrap();
+    let h = content_hash(art.signed_content());
+    // A genuine publisher signature, but stored without its key id.
+    let payload = section_with(&art, vec![record(&k.publisher, b"", &h)]);
+    let checks = check_signatures(Some(&payload), art.signed_content(), &policy(&k, false)).unwrap();
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].status, SignatureStatus::UnknownKey);
+    assert_eq!(checks[0].key_id, "(no key id)");
+    assert_eq!(checks[0].role, None);
+    let file = art.with_signature_section(Some(&payload));
+    let err = verify_bytes(file, &policy(&k, false), &komp_registry::RevocationList::empty()).unwrap_err();
+    assert!(matches!(err, TrustError::UnknownKeys { .. }), "{err}");
+}

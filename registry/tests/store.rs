@@ -106,7 +106,7 @@ fn semver_ordering_and_latest() {
     assert_eq!(reg.latest("nothing").unwrap(), None);
 
     // Yanking 1.10.0 makes 1.9.1 latest; the yanked version stays readable and says so.
-    let mut revs = RevocationList::empty().next();
+    let mut revs = RevocationList::empty().next().unwrap();
     revs.yank("sem", &v("1.10.0"), "bad calibration");
     reg.set_revocations(&SignedRevocationList::sign(&revs, &k.approver).unwrap(), &p).unwrap();
     assert_eq!(reg.latest("sem").unwrap(), Some(v("1.9.1")));
@@ -134,8 +134,8 @@ fn revocations_only_move_forward() {
     let (_d, reg) = open();
     let p = policy(&k, true);
     assert_eq!(reg.revocations().unwrap().serial, 0);
-    let one = RevocationList::empty().next();
-    let two = one.next();
+    let one = RevocationList::empty().next().unwrap();
+    let two = one.next().unwrap();
     reg.set_revocations(&SignedRevocationList::sign(&two, &k.approver).unwrap(), &p).unwrap();
     let err = reg.set_revocations(&SignedRevocationList::sign(&one, &k.approver).unwrap(), &p).unwrap_err();
     assert!(err.to_string().contains("not newer"), "{err}");
@@ -143,7 +143,7 @@ fn revocations_only_move_forward() {
 
     // A revoked publisher key: its components are no longer "latest" nor publishable.
     reg.publish(endorsed("rk", "1.0.0"), &p).unwrap();
-    let mut three = two.next();
+    let mut three = two.next().unwrap();
     three.revoke_key(&k.publisher.key_id(), "compromised");
     reg.set_revocations(&SignedRevocationList::sign(&three, &k.approver).unwrap(), &p).unwrap();
     assert_eq!(reg.latest("rk").unwrap(), None);
@@ -190,4 +190,58 @@ fn data_survives_reopen() {
     }
     let reg = Registry::open(&dir.path().join("db")).unwrap();
     assert_eq!(reg.get("persist", &v("3.1.4")).unwrap(), bytes);
+}
+
+#[test]
+fn concurrent_revocation_updates_never_leave_an_older_list_on_top() {
+    // Two setters race from the same stored list: one offers serial n+1, the
+    // other n+2. Whatever the interleaving, the stored list must end at n+2:
+    // the n+1 setter may win only before the n+2 one, never overwrite it.
+    let k = keys();
+    let p = policy(&k, true);
+    let (_d, reg) = open();
+    let mut base = RevocationList::empty().next().unwrap();
+    reg.set_revocations(&SignedRevocationList::sign(&base, &k.approver).unwrap(), &p).unwrap();
+    for round in 0..150 {
+        let low = base.next().unwrap();
+        let high = low.next().unwrap();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let handles: Vec<_> = [low.clone(), high.clone()]
+            .into_iter()
+            .map(|list| {
+                let (reg, p, barrier) = (reg.clone(), p.clone(), barrier.clone());
+                let signed = SignedRevocationList::sign(&list, &keys().approver).unwrap();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    reg.set_revocations(&signed, &p).map(|l| l.serial)
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(results[1].as_ref().ok(), Some(&high.serial), "round {round}: the newest list must be accepted");
+        assert_eq!(
+            reg.revocations().unwrap().serial,
+            high.serial,
+            "round {round}: stored serial went backwards ({results:?})"
+        );
+        base = high;
+    }
+}
+
+#[test]
+fn the_default_version_is_the_highest_stable_one() {
+    use komp_registry::store::default_version;
+    let vs: Vec<semver::Version> = ["1.0.0", "2.0.0-rc.1", "1.1.0", "1.2.0-beta.1"].iter().map(|s| v(s)).collect();
+    assert_eq!(default_version(&vs), Some(v("1.1.0")));
+    let pre: Vec<semver::Version> = ["1.0.0-alpha.1", "1.0.0-alpha.2"].iter().map(|s| v(s)).collect();
+    assert_eq!(default_version(&pre), Some(v("1.0.0-alpha.2")));
+    assert_eq!(default_version(&Vec::<semver::Version>::new()), None);
+
+    // The registry's `latest` is the same rule.
+    let k = keys();
+    let (_d, reg) = open();
+    for s in ["1.0.0", "2.0.0-rc.1", "1.1.0"] {
+        reg.publish(endorsed("d", s), &policy(&k, true)).unwrap();
+    }
+    assert_eq!(reg.latest("d").unwrap(), Some(v("1.1.0")));
 }

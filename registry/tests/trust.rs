@@ -157,7 +157,7 @@ fn refuses_missing_publisher_signature() {
 #[test]
 fn refuses_revoked_key_with_reason() {
     let k = keys();
-    let mut revs = RevocationList::empty().next();
+    let mut revs = RevocationList::empty().next().unwrap();
     revs.revoke_key(&k.publisher.key_id(), "key leaked in a public repository");
     let err = check(endorsed("r", "1.0.0"), &policy(&k, true), &revs).unwrap_err();
     match &err {
@@ -174,7 +174,7 @@ fn refuses_revoked_key_with_reason() {
 #[test]
 fn refuses_yanked_version_with_reason_and_time() {
     let k = keys();
-    let mut revs = RevocationList::empty().next();
+    let mut revs = RevocationList::empty().next().unwrap();
     revs.yank("y", &"1.0.0".parse().unwrap(), "wrong threshold for children");
     let err = check(endorsed("y", "1.0.0"), &policy(&k, true), &revs).unwrap_err();
     assert!(matches!(err, TrustError::Yanked { .. }), "{err}");

@@ -380,7 +380,7 @@ fn a_yank_on_the_central_registry_reaches_the_municipal_host() {
 
     // The approver yanks example-feedback@0.1.0 on the central registry.
     let approver = komp_registry::KeyPair::load(&dev_key("approver")).unwrap();
-    let mut list = central.state.registry.revocations().unwrap().next();
+    let mut list = central.state.registry.revocations().unwrap().next().unwrap();
     list.yank("example-feedback", &semver::Version::new(0, 1, 0), "wrong weights in the lexicon");
     let signed = komp_registry::SignedRevocationList::sign(&list, &approver).unwrap();
     central.state.registry.set_revocations(&signed, &central.state.verifier.policy).unwrap();

@@ -17,12 +17,14 @@
 
 pub mod auth;
 pub mod client;
+pub mod serve;
 pub mod server;
 pub mod sync;
 
 pub use client::Client;
+pub use serve::{serve, ServeLimits};
 pub use server::RegistryServer;
-pub use sync::{sync_from, SyncReport};
+pub use sync::{sync_from, RevocationSync, SyncError, SyncReport};
 
 use crate::store::VersionInfo;
 use komp_artifact::Manifest;

@@ -1,21 +1,43 @@
 //! The axum router that serves a [`Registry`].
+//!
+//! Pushes are authorised from the request head alone, before a single byte
+//! of the body is read: an anonymous client cannot make the registry receive,
+//! store or hold anything. An authorised upload is streamed into a temporary
+//! file in the registry directory with the size limit enforced as it arrives,
+//! so a slow upload holds a file, not memory; only the publish itself reads
+//! the file (sled stores whole values), and at most
+//! [`DEFAULT_MAX_CONCURRENT_UPLOADS`] publishes run at once.
 
 use super::auth::{Action, AuthDecision, AuthRequest, Authorizer, PushTokenHashes};
 use super::{ErrorBody, ShowResponse, VersionsResponse};
 use crate::revocation::{RevocationError, SignedRevocationList};
 use crate::store::{PublishOutcome, Registry, StoreError};
 use crate::trust::TrustPolicy;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::{Body, HttpBody};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use std::io::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Default upper bound for an uploaded component (models included).
 pub const DEFAULT_MAX_ARTIFACT_BYTES: usize = 512 << 20;
+
+/// Upper bound for an offered revocation list. Real lists are kilobytes; a
+/// list of 10,000 revocations is about 2 MiB.
+pub const MAX_REVOCATION_LIST_BYTES: usize = 16 << 20;
+
+/// Uploads received and published at the same time. Each publish holds its
+/// file in memory once, so this bounds that memory to a few files.
+pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 2;
+
+/// Where uploads are spooled, inside the registry directory (same disk,
+/// cleaned on start).
+const UPLOAD_DIR: &str = "uploads";
+const UPLOAD_PREFIX: &str = ".upload-";
 
 /// Configuration of the HTTP face of a registry.
 #[derive(Clone)]
@@ -24,6 +46,8 @@ pub struct RegistryServer {
     policy: Arc<TrustPolicy>,
     auth: Arc<dyn Authorizer>,
     max_artifact_bytes: usize,
+    upload_dir: PathBuf,
+    uploads: Arc<tokio::sync::Semaphore>,
 }
 
 impl RegistryServer {
@@ -31,11 +55,20 @@ impl RegistryServer {
     /// are open and pushes refused until an authoriser is set.
     pub fn new(registry: Registry, policy: TrustPolicy) -> RegistryServer {
         RegistryServer {
+            upload_dir: registry.dir().join(UPLOAD_DIR),
             registry,
             policy: Arc::new(policy),
             auth: Arc::new(PushTokenHashes::default()),
             max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
+            uploads: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_CONCURRENT_UPLOADS)),
         }
+    }
+
+    /// How many uploads may be received and published at once (at least 1);
+    /// further pushes wait for a turn.
+    pub fn max_concurrent_uploads(mut self, n: usize) -> Self {
+        self.uploads = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     /// Who may read and push (see [`super::auth`]).
@@ -51,8 +84,10 @@ impl RegistryServer {
     }
 
     /// The routes, ready to be served or nested into a host's router.
+    /// Removes upload files a previous process left behind (a crash during
+    /// an upload).
     pub fn router(self) -> Router {
-        let limit = self.max_artifact_bytes;
+        clean_upload_dir(&self.upload_dir);
         Router::new()
             .route("/registry/v1/components", get(list).put(push).post(push))
             .route("/registry/v1/components/{name}", get(versions))
@@ -60,14 +95,17 @@ impl RegistryServer {
             .route("/registry/v1/components/{name}/{version}/artifact", get(artifact))
             .route("/registry/v1/revocations", get(revocations).put(put_revocations))
             .route("/registry/v1/keys", get(keys))
-            .layer(DefaultBodyLimit::max(limit))
             .with_state(self)
     }
 }
 
-/// Serves `router` on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+fn clean_upload_dir(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(UPLOAD_PREFIX) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// An error response: status and `{"error": "..."}`.
@@ -195,26 +233,92 @@ async fn artifact(
     Ok(resp)
 }
 
-fn body_or_error(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
-    body.map_err(|r| {
-        let status = r.status();
-        let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "the component is larger than this registry accepts".to_string()
-        } else {
-            r.body_text()
-        };
-        ApiError(status, msg)
-    })
+fn too_large(what: &str) -> ApiError {
+    ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("the {what} is larger than this registry accepts"))
 }
 
-async fn push(
-    State(s): State<RegistryServer>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
+/// Refuses a declared `Content-Length` over `limit` before reading anything.
+fn check_declared_length(headers: &HeaderMap, limit: usize, what: &str) -> ApiResult<()> {
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => Err(too_large(what)),
+        _ => Ok(()),
+    }
+}
+
+/// The next chunk of `body`, or `None` at its end.
+async fn next_chunk(body: &mut Body) -> ApiResult<Option<axum::body::Bytes>> {
+    loop {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await;
+        match frame {
+            None => return Ok(None),
+            Some(Err(e)) => {
+                return Err(ApiError(StatusCode::BAD_REQUEST, format!("the request body could not be read: {e}")))
+            }
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    return Ok(Some(data));
+                }
+                // Trailers: nothing to keep.
+            }
+        }
+    }
+}
+
+/// Reads a small body into memory, refusing it as soon as it passes `limit`.
+async fn read_limited(mut body: Body, limit: usize, what: &str) -> ApiResult<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = next_chunk(&mut body).await? {
+        if out.len() + chunk.len() > limit {
+            return Err(too_large(what));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Streams `body` into a new temporary file in `dir`, refusing it as soon as
+/// it passes `limit`. The file is removed when the handle is dropped.
+async fn spool(mut body: Body, dir: &std::path::Path, limit: usize) -> ApiResult<tempfile::NamedTempFile> {
+    let internal = |e: std::io::Error| {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot store the upload in the registry directory: {e}"))
+    };
+    std::fs::create_dir_all(dir).map_err(internal)?;
+    let mut file = tempfile::Builder::new().prefix(UPLOAD_PREFIX).tempfile_in(dir).map_err(internal)?;
+    let mut received = 0usize;
+    while let Some(chunk) = next_chunk(&mut body).await? {
+        received = received.saturating_add(chunk.len());
+        if received > limit {
+            return Err(too_large("component"));
+        }
+        // Chunks are small (hyper reads at most a few hundred KiB at a
+        // time); a buffered local write does not hold up the worker.
+        file.write_all(&chunk).map_err(internal)?;
+    }
+    file.flush().map_err(internal)?;
+    Ok(file)
+}
+
+async fn push(State(s): State<RegistryServer>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    // Who is asking is decided from the head alone; the body is not touched
+    // before this returns.
     authorize(&s, &headers, Action::Push)?;
-    let bytes = body_or_error(body)?;
-    let published = blocking(move || Ok(s.registry.publish(bytes.to_vec(), &s.policy)?)).await?;
+    check_declared_length(&headers, s.max_artifact_bytes, "component")?;
+    let _turn = s
+        .uploads
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError(StatusCode::SERVICE_UNAVAILABLE, "the registry is shutting down".into()))?;
+    let file = spool(body, &s.upload_dir, s.max_artifact_bytes).await?;
+    let published = blocking(move || {
+        let bytes = std::fs::read(file.path())
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read back the upload: {e}")))?;
+        drop(file);
+        Ok(s.registry.publish(bytes, &s.policy)?)
+    })
+    .await?;
     let status = match published.outcome {
         PublishOutcome::Added => StatusCode::CREATED,
         PublishOutcome::Updated | PublishOutcome::Unchanged => StatusCode::OK,
@@ -230,13 +334,10 @@ async fn revocations(State(s): State<RegistryServer>, headers: HeaderMap) -> Api
     }
 }
 
-async fn put_revocations(
-    State(s): State<RegistryServer>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
+async fn put_revocations(State(s): State<RegistryServer>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     authorize(&s, &headers, Action::Push)?;
-    let bytes = body_or_error(body)?;
+    check_declared_length(&headers, MAX_REVOCATION_LIST_BYTES, "revocation list")?;
+    let bytes = read_limited(body, MAX_REVOCATION_LIST_BYTES, "revocation list").await?;
     let offered: SignedRevocationList = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("not a signed revocation list: {e}")))?;
     let list = blocking(move || Ok(s.registry.set_revocations(&offered, &s.policy)?)).await?;

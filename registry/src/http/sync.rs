@@ -5,6 +5,11 @@
 //! must be the release that was asked for. The upstream revocation list is
 //! applied first (if an approver of the local policy signed it and its serial
 //! is newer), so revoked keys and yanked releases are not pulled in.
+//!
+//! Once the local registry holds a revocation list, an upstream that answers
+//! "no list" (404) is withholding it: that is [`SyncError::RevocationsWithheld`]
+//! and nothing is pulled, because whatever the withheld list revokes would
+//! otherwise come in as if nothing had been revoked.
 
 use super::client::{Client, ClientError};
 use crate::revocation::RevocationError;
@@ -16,7 +21,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "status")]
 pub enum RevocationSync {
-    /// Upstream has none.
+    /// Upstream has none, and neither do we (a new deployment). Once we have
+    /// one, an upstream without one is [`SyncError::RevocationsWithheld`].
     None,
     /// A newer list was verified and stored.
     Applied { serial: u64 },
@@ -47,6 +53,12 @@ pub struct SyncReport {
 pub enum SyncError {
     #[error("cannot reach the upstream registry: {0}")]
     Client(#[from] ClientError),
+    #[error(
+        "the upstream registry {upstream} serves no revocation list, but this registry already holds list \
+         serial {local_serial}: newer revocations may be withheld, so nothing was pulled. Check the upstream \
+         (or the network path to it); the local list stays in force"
+    )]
+    RevocationsWithheld { upstream: String, local_serial: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -64,13 +76,24 @@ pub fn sync_from(upstream_url: &str, local: &Registry, policy: &TrustPolicy) -> 
         refused: vec![],
     };
 
-    if let Some(list) = client.revocations()? {
-        report.revocations = match local.set_revocations(&list, policy) {
-            Ok(l) => RevocationSync::Applied { serial: l.serial },
-            Err(StoreError::Revocation(RevocationError::NotNewer { .. })) => RevocationSync::UpToDate,
-            Err(StoreError::Revocation(e)) => RevocationSync::Refused { reason: e.to_string() },
-            Err(e) => return Err(e.into()),
-        };
+    match client.revocations()? {
+        Some(list) => {
+            report.revocations = match local.set_revocations(&list, policy) {
+                Ok(l) => RevocationSync::Applied { serial: l.serial },
+                Err(StoreError::Revocation(RevocationError::NotNewer { .. })) => RevocationSync::UpToDate,
+                Err(StoreError::Revocation(e)) => RevocationSync::Refused { reason: e.to_string() },
+                Err(e) => return Err(e.into()),
+            };
+        }
+        // Any stored list has serial >= 1 (serials start at 1 and only grow),
+        // whether it came from this upstream or another source: either way
+        // an upstream that has none is behind us or hiding it.
+        None => {
+            if let Some(stored) = local.signed_revocations()? {
+                let local_serial = stored.body_unverified().map(|l| l.serial).map_err(StoreError::from)?;
+                return Err(SyncError::RevocationsWithheld { upstream: upstream_url.to_string(), local_serial });
+            }
+        }
     }
     let revocations = local.revocations()?;
 

@@ -171,3 +171,61 @@ pub fn spawn(router: axum::Router) -> Server {
     });
     Server { url, shutdown: Some(tx) }
 }
+
+/// Like [`spawn`], but served by `komp_registry::http::serve` (timeouts).
+pub fn spawn_with_limits(router: axum::Router, limits: komp_registry::http::ServeLimits) -> Server {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            komp_registry::http::serve(l, router, limits, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    });
+    Server { url, shutdown: Some(tx) }
+}
+
+/// What [`raw_exchange`] saw.
+pub struct Exchange {
+    pub answer: String,
+    /// Whether the server closed the connection within the wait.
+    pub closed: bool,
+    /// When the first byte of the answer arrived.
+    pub first_byte: Option<std::time::Duration>,
+}
+
+/// Sends `raw` on a new connection to `url` and returns what the server
+/// answered before it closed the connection or `wait` passed.
+pub fn raw_exchange(url: &str, raw: &[u8], wait: std::time::Duration) -> Exchange {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(raw).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(100))).unwrap();
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut first_byte = None;
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        if start.elapsed() >= wait {
+            break false;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => {
+                first_byte.get_or_insert(start.elapsed());
+                got.extend_from_slice(&buf[..n]);
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break true,
+        }
+    };
+    Exchange { answer: String::from_utf8_lossy(&got).into_owned(), closed, first_byte }
+}
