@@ -95,7 +95,7 @@ wait_ready() { # url
     echo "not ready: $1" >&2; return 1
 }
 serve() { # port data-dir -> pid in $SERVE_PID
-    "$KOMP" serve --config "$OUT/serve.json" --listen "127.0.0.1:$1" --data-dir "$2" --seed-dir target/komp-components \
+    "$KOMP" serve --dev --metrics-listen 127.0.0.1:0 --config "$OUT/serve.json" --listen "127.0.0.1:$1" --data-dir "$2" --seed-dir target/komp-components \
         >"$2.log" 2>&1 &
     SERVE_PID=$!
     PIDS+=("$SERVE_PID")
@@ -107,7 +107,7 @@ if want startup; then
 log "start-up: first start, cold compile cache, warm"
 SD=$OUT/data-startup
 rm -rf "$SD"
-startup() { "$BIN/komp-startup" --addr 127.0.0.1:18089 -- "$KOMP" serve --config "$OUT/serve.json" --listen 127.0.0.1:18089 --data-dir "$SD" --seed-dir target/komp-components; }
+startup() { "$BIN/komp-startup" --addr 127.0.0.1:18089 -- "$KOMP" serve --dev --metrics-listen 127.0.0.1:0 --config "$OUT/serve.json" --listen 127.0.0.1:18089 --data-dir "$SD" --seed-dir target/komp-components; }
 startup | sed 's/^{/{"kind":"startup","phase":"first",/' >>"$RES/startup.jsonl"
 for _ in 1 2 3; do
     rm -rf "$SD/compile-cache"

@@ -9,4 +9,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release -p komp-host --bin komp
 scripts/build-components.sh target/release/komp
-exec target/release/komp serve --data-dir komp-data --seed-dir target/komp-components "$@"
+exec target/release/komp serve --dev --data-dir komp-data --seed-dir target/komp-components "$@"

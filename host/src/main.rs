@@ -87,9 +87,21 @@ struct ServeArgs {
     /// Publish the component files in this directory into the local registry on start.
     #[arg(long, env = "KOMP_SEED_DIR")]
     seed_dir: Option<PathBuf>,
-    /// Trust policy JSON (trusted publisher and approver keys).
+    /// Trust policy JSON (trusted publisher and approver keys); make one with
+    /// `komp trust-policy`. Required unless --dev.
     #[arg(long, env = "KOMP_TRUST_POLICY")]
     trust_policy: Option<PathBuf>,
+    /// Development only: without a trust policy, trust the development keys
+    /// in keys/dev/ (their private halves are public; never in production).
+    #[arg(long, env = "KOMP_DEV")]
+    dev: bool,
+    /// Address of the separate metrics listener (/metrics for Prometheus)
+    /// [default: 127.0.0.1:9464]; `null` in the config file turns it off.
+    #[arg(long, env = "KOMP_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// The audit log's input-HMAC key file [default: DATA_DIR/audit/hmac.key].
+    #[arg(long, env = "KOMP_AUDIT_KEY_FILE")]
+    audit_key_file: Option<PathBuf>,
     /// Upstream registry URL to sync components and revocations from.
     #[arg(long, env = "KOMP_UPSTREAM")]
     upstream: Option<String>,
@@ -203,6 +215,15 @@ fn serve(a: ServeArgs) -> Result<()> {
     if let Some(v) = a.trust_policy {
         config.trust_policy = Some(v);
     }
+    if a.dev {
+        config.dev = true;
+    }
+    if let Some(v) = a.metrics_listen {
+        config.metrics_listen = Some(v);
+    }
+    if let Some(v) = a.audit_key_file {
+        config.audit_key_file = Some(v);
+    }
     if let Some(v) = a.upstream {
         config.upstream = Some(v);
     }
@@ -224,6 +245,9 @@ fn serve(a: ServeArgs) -> Result<()> {
     rt.block_on(async move {
         let (server, listener) = komp_host::server::run::start(config).await?;
         println!("komp listening on http://{}", server.addr);
+        if let Some(m) = server.metrics_addr {
+            println!("komp metrics on http://{m}/metrics");
+        }
         komp_host::server::run::run(server, listener, shutdown_signal()).await
     })
 }

@@ -139,3 +139,88 @@ pub fn dev_key(role: &str) -> PathBuf {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     path
 }
+
+/// Runs the `komp` binary with `args`; panics with its stderr if it fails.
+/// Returns its stdout, trimmed.
+pub fn komp(args: &[&str]) -> String {
+    let out = std::process::Command::new(komp_bin()).args(args).output().expect("run komp");
+    assert!(out.status.success(), "komp {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8").trim().to_string()
+}
+
+/// A seed directory in `dir` with the signed standard components and the
+/// hostile component, signed and endorsed with the development keys for
+/// this test only.
+pub fn seeds_with_hostile(dir: &Path) -> PathBuf {
+    let seeds = dir.join("seeds");
+    std::fs::create_dir_all(&seeds).expect("seed dir");
+    for f in std::fs::read_dir(root().join("target/komp-components")).expect("built components") {
+        let p = f.expect("entry").path();
+        std::fs::copy(&p, seeds.join(p.file_name().expect("name"))).expect("copy");
+    }
+    let hostile = seeds.join("hostile.wasm");
+    std::fs::write(&hostile, packed(&HOSTILE)).expect("write hostile");
+    let h = hostile.to_str().expect("UTF-8 path");
+    komp(&["sign", h, "--key", dev_key("publisher").to_str().expect("path")]);
+    komp(&["endorse", h, "--key", dev_key("approver").to_str().expect("path")]);
+    seeds
+}
+
+/// A `komp serve` process on 127.0.0.1 (killed when dropped).
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+}
+
+impl ServeProcess {
+    /// Starts `komp serve --listen 127.0.0.1:0 ARGS…` and waits until it listens.
+    pub fn start(args: &[&std::ffi::OsStr]) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(komp_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+            .args(args)
+            .env("KOMP_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start komp serve");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            assert!(std::time::Instant::now() < deadline, "komp serve did not start");
+            let line = lines.next().expect("komp serve exited before listening").expect("a line");
+            if let Some(url) = line.strip_prefix("komp listening on ") {
+                // Keep draining stdout so the child never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return ServeProcess { child, url: url.trim().to_string() };
+            }
+        }
+    }
+
+    /// The process's resident set now, and its peak so far, in KiB.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        memory_kib(self.child.id())
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `VmRSS` and `VmHWM` (peak RSS) of a process, in KiB, from `/proc`.
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

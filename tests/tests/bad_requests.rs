@@ -45,6 +45,8 @@ fn server() -> &'static TestServer {
             request_timeout_ms: REQUEST_TIMEOUT_MS,
             max_body_bytes: MAX_BODY,
             default_rate_limit_per_second: 10_000.0,
+            dev: true,
+            metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
             ..ServerConfig::default()
         };
         config.tenants.insert("0751".into(), TenantConfig { name: "Aarhus".into(), ..TenantConfig::default() });
@@ -660,4 +662,67 @@ fn slow_and_lying_clients_are_cut_off_at_the_request_timeout() {
     assert!(started.elapsed() < Duration::from_secs(40));
 
     assert_eq!(send(&s.url, "GET", "/v2/health/ready", None, &[], None).status, 200, "still ready");
+}
+
+/// The request amplification of the security review: a ~240 KB OIP request
+/// with many BOOL inputs, long names and many elements each made the host
+/// build every name into every row (4 GB peak, 9 s of CPU) before it said
+/// 400. Now its declared shapes and names are refused before decoding, and
+/// the peak resident memory of the `komp serve` process barely moves.
+#[test]
+fn an_amplifying_oip_request_is_refused_at_once_without_memory_growth() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let seeds = komp_tests::root().join("target/komp-components");
+    let token = komp_tests::komp(&[
+        "token", "create", "--tenant", "0751", "--role", "caller", "--quiet", "--data-dir", data.to_str().unwrap(),
+    ]);
+    let host = komp_tests::ServeProcess::start(&[
+        "--dev".as_ref(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--seed-dir".as_ref(),
+        seeds.as_os_str(),
+    ]);
+    let bearer = format!("Bearer {token}");
+    // Warm up: one ordinary request of each API, so lazily built state is in the baseline.
+    let ok = send(&host.url, "POST", "/v1/components/example-feedback/predict", Some(&bearer), &[], Some(br#"{"text":"tak"}"#.to_vec()));
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+
+    let (inputs, elements, name_len) = (24usize, 2_000usize, 8 << 10);
+    let json = json!({
+        "inputs": (0..inputs).map(|i| json!({
+            "name": format!("{}{i}", "n".repeat(name_len)),
+            "shape": [elements],
+            "datatype": "BOOL",
+            "parameters": {"binary_data_size": elements},
+        })).collect::<Vec<_>>()
+    })
+    .to_string();
+    let mut body = json.clone().into_bytes();
+    body.extend(std::iter::repeat_n(1u8, inputs * elements));
+    assert!(body.len() > 200 << 10, "the request is as large as the reported one");
+    let (_, peak_before) = host.memory_kib();
+    let started = Instant::now();
+    let r = send(
+        &host.url,
+        "POST",
+        "/v2/models/example-feedback/infer",
+        Some(&bearer),
+        &[("inference-header-content-length".into(), json.len().to_string())],
+        Some(body),
+    );
+    let took = started.elapsed();
+    let (_, peak_after) = host.memory_kib();
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    let msg = String::from_utf8_lossy(&r.body);
+    assert!(msg.contains("at most"), "the answer says which limit: {msg}");
+    assert!(msg.len() < 1024, "the answer does not echo the long names: {} bytes", msg.len());
+    // Bounds far above what the fixed code uses (well under 1 MB, a few ms)
+    // and far below what the old code needed (gigabytes, seconds).
+    assert!(peak_after - peak_before < 32 << 10, "peak RSS grew by {} KiB", peak_after - peak_before);
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    // The host still serves.
+    let ok = send(&host.url, "POST", "/v1/components/example-feedback/predict", Some(&bearer), &[], Some(br#"{"text":"tak"}"#.to_vec()));
+    assert_eq!(ok.status, 200);
 }

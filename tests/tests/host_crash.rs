@@ -3,34 +3,14 @@
 //! prediction that got a 200 must have its audit record, the chain must
 //! verify, and the host must start again without manual repair.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn start(bin: &std::path::Path, data: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .arg("--seed-dir")
-        .arg(komp_tests::root().join("target/komp-components"))
-        .env("KOMP_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start komp serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        assert!(Instant::now() < deadline, "komp serve did not start");
-        let line = lines.next().expect("komp serve exited before listening").unwrap();
-        if let Some(url) = line.strip_prefix("komp listening on ") {
-            // Keep draining stdout so the child never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return (child, url.trim().to_string());
-        }
-    }
+fn start(data: &std::path::Path) -> komp_tests::ServeProcess {
+    let seeds = komp_tests::root().join("target/komp-components");
+    komp_tests::ServeProcess::start(&["--dev".as_ref(), "--data-dir".as_ref(), data.as_os_str(), "--seed-dir".as_ref(), seeds.as_os_str()])
 }
 
 #[test]
@@ -48,7 +28,9 @@ fn every_acknowledged_prediction_survives_sigkill() {
 
     let mut acknowledged_total = 0;
     for cycle in 0..3u64 {
-        let (mut child, url) = start(&bin, &data);
+        let server = start(&data);
+        let url = server.url.clone();
+        let mut child = server;
         let acked = Arc::new(Mutex::new(Vec::<String>::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let workers: Vec<_> = (0..4)
@@ -83,8 +65,8 @@ fn every_acknowledged_prediction_survives_sigkill() {
             .collect();
         // Let load build up, then kill at a moment that varies per cycle.
         std::thread::sleep(Duration::from_millis(400 + 250 * cycle));
-        child.kill().expect("SIGKILL");
-        child.wait().unwrap();
+        child.child.kill().expect("SIGKILL");
+        child.child.wait().unwrap();
         stop.store(true, Ordering::Relaxed);
         for w in workers {
             w.join().unwrap();
@@ -107,10 +89,8 @@ fn every_acknowledged_prediction_survives_sigkill() {
     assert!(acknowledged_total > 10);
 
     // And the host starts again and serves.
-    let (mut child, url) = start(&bin, &data);
+    let server = start(&data);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let r = agent.get(format!("{url}/v2/health/ready")).call().unwrap();
+    let r = agent.get(format!("{}/v2/health/ready", server.url)).call().unwrap();
     assert_eq!(r.status(), 200);
-    child.kill().unwrap();
-    child.wait().unwrap();
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 struct TestServer {
     url: String,
+    metrics_url: String,
     state: komp_host::server::SharedState,
     data: PathBuf,
     _dir: tempfile::TempDir,
@@ -26,6 +27,8 @@ impl TestServer {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().join("data"),
             seed_dir: Some(komp_tests::root().join("target/komp-components")),
+            dev: true,
+            metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
             ..ServerConfig::default()
         };
         config.tenants.insert(
@@ -67,7 +70,7 @@ impl TestServer {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
                 let (server, listener) = komp_host::server::run::start(config).await.expect("server starts");
-                tx.send((server.addr, server.state.clone())).unwrap();
+                tx.send((server.addr, server.metrics_addr.unwrap(), server.state.clone())).unwrap();
                 komp_host::server::run::run(server, listener, async {
                     let _ = stop_rx.await;
                 })
@@ -75,9 +78,10 @@ impl TestServer {
                 .unwrap();
             });
         });
-        let (addr, state) = rx.recv_timeout(Duration::from_secs(120)).expect("server ready");
+        let (addr, metrics_addr, state) = rx.recv_timeout(Duration::from_secs(120)).expect("server ready");
         TestServer {
             url: format!("http://{addr}"),
+            metrics_url: format!("http://{metrics_addr}"),
             state,
             data,
             _dir: dir,
@@ -169,12 +173,43 @@ fn health_metadata_and_openapi() {
     let meta = get(&s, "/v2", None).json();
     assert_eq!(meta["name"], "komp");
     assert!(meta["extensions"].as_array().unwrap().contains(&json!("binary_tensor_data")));
+    // Without a token the document describes the API but names no component.
     let api = get(&s, "/openapi.json", None).json();
     assert_eq!(api["openapi"], "3.1.0");
+    assert!(api["paths"]["/v1/components/{name}/predict"]["post"].is_object(), "{api}");
+    for c in ["postsortering", "underretning", "example-feedback"] {
+        assert!(!api.to_string().contains(c), "{c} is named to an anonymous caller");
+    }
+    // With a token, each of the tenant's components has its own typed operation.
+    let caller = s.token("0751", Role::Caller);
+    let api = get(&s, "/openapi.json", Some(&caller)).json();
     for c in ["postsortering", "underretning", "example-feedback"] {
         let p = format!("/v1/components/{c}/predict");
         assert!(api["paths"][&p]["post"]["requestBody"]["content"]["application/json"]["schema"].is_object(), "{p}");
     }
+    // ... and only those: 0101 may use example-feedback alone.
+    let cph = s.token("0101", Role::Caller);
+    let api = get(&s, "/openapi.json", Some(&cph)).json().to_string();
+    assert!(api.contains("example-feedback") && !api.contains("postsortering") && !api.contains("underretning"));
+    // The registry of a municipal host is not open either.
+    assert_eq!(get(&s, "/registry/v1/components", None).status, 401);
+    assert_eq!(get(&s, "/registry/v1/components", Some(&caller)).status, 403);
+    let publisher = s.token("0751", Role::Publisher);
+    assert_eq!(get(&s, "/registry/v1/components", Some(&publisher)).status, 200);
+    // A publisher token revoked from the command line (another process, the
+    // same second) can no longer read or push.
+    let publishers = komp_host::server::auth::TokenStore::open(&s.data).unwrap();
+    let id = publishers.list().unwrap().into_iter().find(|t| t.role == Role::Publisher).unwrap().id;
+    assert!(publishers.revoke(&id).unwrap());
+    assert_eq!(get(&s, "/registry/v1/components", Some(&publisher)).status, 401);
+    let push = call(
+        "PUT",
+        &format!("{}/registry/v1/components", s.url),
+        Some(&publisher),
+        &[],
+        Some(std::fs::read(komp_tests::root().join("target/komp-components/example-feedback.wasm")).unwrap()),
+    );
+    assert_eq!(push.status, 401, "{}", String::from_utf8_lossy(&push.body));
     assert_eq!(get(&s, "/nope", None).status, 404);
 }
 
@@ -261,7 +296,12 @@ fn predict_audit_feedback_and_monitoring() {
     assert_eq!(m["monitoring"]["overridden"], 1);
     assert_eq!(m["monitoring"]["override_rate"], 1.0);
 
-    let metrics = String::from_utf8(get(&s, "/metrics", None).body).unwrap();
+    // Metrics show every tenant: not on the API listener, even for an admin.
+    let admin = s.token("0751", Role::Admin);
+    assert_eq!(get(&s, "/metrics", Some(&admin)).status, 404);
+    let metrics = call("GET", &format!("{}/metrics", s.metrics_url), None, &[], None);
+    assert_eq!(metrics.status, 200);
+    let metrics = String::from_utf8(metrics.body).unwrap();
     assert!(
         metrics.contains("komp_predictions_total{tenant=\"0751\",component=\"postsortering\",outcome=\"ok\"} 1"),
         "{metrics}"
@@ -360,8 +400,9 @@ fn rate_limits_answer_429_with_retry_after() {
 
 #[test]
 fn a_yank_on_the_central_registry_reaches_the_municipal_host() {
-    // The central registry: a komp host seeded with the signed components.
-    let central = TestServer::start(|_| {});
+    // The central registry: a komp host seeded with the signed components,
+    // whose registry anyone may read.
+    let central = TestServer::start(|c| c.open_registry_reads = true);
     // The municipality: no seeds, syncs from the central registry every second.
     let url = central.url.clone();
     let muni = TestServer::start(move |c| {
@@ -404,4 +445,86 @@ fn a_yank_on_the_central_registry_reaches_the_municipal_host() {
 #[allow(dead_code)]
 fn _assert_send_sync(s: Arc<komp_host::server::AppState>) -> impl Send + Sync {
     s
+}
+
+/// A prediction still running when its request times out is audited (its
+/// outcome says so), keeps its prediction slot until the sandbox returns,
+/// and leaves the in-flight gauge where it was.
+#[test]
+fn a_prediction_cut_off_by_the_request_timeout_is_audited_and_holds_its_slot() {
+    let seeds_dir = tempfile::tempdir().unwrap();
+    let seeds = komp_tests::seeds_with_hostile(seeds_dir.path());
+    let s = TestServer::start(|c| {
+        c.seed_dir = Some(seeds.clone());
+        c.request_timeout_ms = 300;
+        c.max_concurrent_predictions = 1;
+        c.runtime.deadline = Duration::from_millis(2000);
+    });
+    let caller = s.token("0751", Role::Caller);
+    let auditor = s.token("0751", Role::Auditor);
+    let started = Instant::now();
+    let r = post(&s, "/v1/components/hostile/predict", Some(&caller), json!({"mode": "loop"}));
+    assert_eq!(r.status, 408, "{}", String::from_utf8_lossy(&r.body));
+    // The sandbox is still running: its slot, the only one, is still taken.
+    let busy = post(&s, "/v1/components/example-feedback/predict", Some(&caller), json!({"text": "tak"}));
+    if started.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(busy.status, 503, "the slot was released before the sandbox returned");
+    }
+    // Once the sandbox returns (deadline 2 s), the call is in the audit log.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let record = loop {
+        let audit = get(&s, "/v1/audit?component=hostile", Some(&auditor)).json();
+        if let Some(r) = audit["records"].as_array().unwrap().first() {
+            break r.clone();
+        }
+        assert!(Instant::now() < deadline, "the cut-off prediction was never audited");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(record["outcome"], "timeout", "{record}");
+    assert!(record["latency_us"].as_u64().unwrap() >= 1_500_000, "{record}");
+    assert_eq!(s.state.metrics.in_flight.get(), 0, "the in-flight gauge leaked");
+    // And the slot is free again.
+    let r = post(&s, "/v1/components/example-feedback/predict", Some(&caller), json!({"text": "tak"}));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// Without a trust policy the host refuses to start, unless told `dev`; it
+/// never silently trusts the development keys, whose private halves are public.
+#[test]
+fn without_a_trust_policy_the_host_refuses_to_start_unless_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        metrics_listen: None,
+        ..ServerConfig::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let err = rt.block_on(komp_host::server::run::start(config)).err().expect("refuses to start");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("no trust policy") && msg.contains("--trust-policy") && msg.contains("--dev"), "{msg}");
+    // The binary says the same and exits 1.
+    let out = std::process::Command::new(komp_tests::komp_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data2"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("komp trust-policy"));
+}
+
+/// `max_body_bytes` above axum's own 2 MiB default really applies. (Bodies
+/// over the limit get 413 before they are read: `bad_requests.rs`.)
+#[test]
+fn a_body_limit_above_two_mib_is_honoured() {
+    let s = TestServer::start(|c| c.max_body_bytes = 4 << 20);
+    let caller = s.token("0751", Role::Caller);
+    // 3 MiB of JSON: over axum's default, under ours. It reaches the
+    // component's input size cap (a clear 413 from the runtime, naming the
+    // input), not the HTTP layer's blanket refusal.
+    let body = json!({"text": "a".repeat(3 << 20)});
+    let r = post(&s, "/v1/components/example-feedback/predict", Some(&caller), body);
+    let msg = String::from_utf8_lossy(&r.body).to_string();
+    assert_eq!(r.status, 413);
+    assert!(msg.contains("input is") && msg.contains("the limit is 1048576 bytes"), "{msg}");
 }

@@ -8,7 +8,7 @@
 //!
 //! `KOMP_SOAK_SECONDS` (default 600) and `KOMP_SOAK_CLIENTS` (default 16).
 
-use komp_tests::dev_key;
+use komp_tests::komp;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -17,19 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn komp(args: &[&str]) -> String {
-    let out = Command::new(komp_tests::komp_bin()).args(args).output().expect("run komp");
-    assert!(out.status.success(), "komp {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    komp_tests::memory_kib(pid).0
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -97,17 +85,8 @@ fn soak() {
     let clients: u64 = std::env::var("KOMP_SOAK_CLIENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let seeds = dir.path().join("seeds");
-    std::fs::create_dir_all(&seeds).unwrap();
-    for f in std::fs::read_dir(komp_tests::root().join("target/komp-components")).unwrap() {
-        let p = f.unwrap().path();
-        std::fs::copy(&p, seeds.join(p.file_name().unwrap())).unwrap();
-    }
     // The hostile component, signed and endorsed with the development keys for this run.
-    let hostile = seeds.join("hostile.wasm");
-    std::fs::write(&hostile, komp_tests::packed(&komp_tests::HOSTILE)).unwrap();
-    komp(&["sign", hostile.to_str().unwrap(), "--key", dev_key("publisher").to_str().unwrap()]);
-    komp(&["endorse", hostile.to_str().unwrap(), "--key", dev_key("approver").to_str().unwrap()]);
+    let seeds = komp_tests::seeds_with_hostile(dir.path());
     let config = dir.path().join("config.json");
     std::fs::write(
         &config,
@@ -115,6 +94,8 @@ fn soak() {
             "listen": "127.0.0.1:0",
             "data_dir": data,
             "seed_dir": seeds,
+            "dev": true,
+            "metrics_listen": "127.0.0.1:0",
             "request_timeout_ms": 5000,
             "max_concurrent_predictions": 64,
             "default_rate_limit_per_second": 100000.0,

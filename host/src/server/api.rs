@@ -144,29 +144,79 @@ async fn predict_inner(
 /// Rate limit, slot, sandbox, audit: shared by the JSON API and OIP.
 /// Returns the request id and the outcome; the audit record is durable
 /// before this returns, for failures as well as successes.
+///
+/// The sandbox call and its audit record run in a task of their own that
+/// holds the prediction slot: if the request times out (or the client goes
+/// away) while the sandbox runs, the handler is dropped but the task is not,
+/// so every prediction that ran is audited (outcome `timeout` when nobody was
+/// left to answer), the in-flight gauge comes back down, and the slot stays
+/// taken until the sandbox has returned.
 pub async fn run_prediction(
     s: &SharedState,
     p: &Principal,
     component: Arc<InstalledComponent>,
     input: String,
 ) -> Result<(String, PredictionOutcome), ApiError> {
+    s.rate_limit(p, &component.manifest().name)?;
+    let slot = s.slot()?;
+    // Dropped with this future: the task sees the caller is gone.
+    let (_caller_waiting, caller) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(predict_and_audit(s.clone(), p.clone(), component, input, slot, caller));
+    task.await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("prediction task failed: {e}")))?
+}
+
+/// Decrements the in-flight gauge however the prediction ends.
+struct InFlight<'a>(&'a super::metrics::Metrics);
+
+impl<'a> InFlight<'a> {
+    fn enter(m: &'a super::metrics::Metrics) -> InFlight<'a> {
+        m.in_flight.inc();
+        InFlight(m)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
+}
+
+async fn predict_and_audit(
+    s: SharedState,
+    p: Principal,
+    component: Arc<InstalledComponent>,
+    input: String,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    mut caller: tokio::sync::oneshot::Receiver<()>,
+) -> Result<(String, PredictionOutcome), ApiError> {
     let name = component.manifest().name.clone();
-    s.rate_limit(p, &name)?;
-    let _slot = s.slot()?;
-    s.metrics.in_flight.inc();
     let started = Instant::now();
-    let runtime = s.runtime.clone();
-    let c = component.clone();
     let input_hmac = s.audit.input_hmac(input.as_bytes());
-    let result = tokio::task::spawn_blocking(move || runtime.predict_with(&c, &input))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("prediction task failed: {e}")));
-    s.metrics.in_flight.dec();
-    let result = result?;
+    let result = {
+        let _in_flight = InFlight::enter(&s.metrics);
+        let runtime = s.runtime.clone();
+        let c = component.clone();
+        tokio::task::spawn_blocking(move || runtime.predict_with(&c, &input)).await
+    };
+    let result = result.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("prediction task failed: {e}")))?;
     let latency_us = started.elapsed().as_micros() as u64;
+    let caller_gone = matches!(caller.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Closed));
     let request_id = komp_audit::new_request_id();
     let m = component.manifest();
     let (label, scores, review, outcome) = match &result {
+        Ok(_) if caller_gone => (
+            None,
+            Default::default(),
+            true,
+            komp_audit::Outcome::Error {
+                kind: "timeout".into(),
+                message: format!(
+                    "the request ended (request timeout of {} ms, or the client went away) before the prediction finished after {} ms; no answer was delivered",
+                    s.config.request_timeout_ms,
+                    latency_us / 1000
+                ),
+            },
+        ),
         Ok(o) => (
             Some(o.prediction.label.clone()),
             o.prediction.scores.iter().map(|s| (s.label.clone(), s.score)).collect(),
@@ -264,11 +314,20 @@ pub async fn feedback(
         || ApiError::new(StatusCode::NOT_FOUND, format!("no prediction {request_id} for tenant {}", p.tenant));
     let entry = s.audit.get(&p.tenant, &request_id).map_err(|_| not_found())?.ok_or_else(not_found)?;
     if let Some(label) = &body.final_label {
-        if let Ok(c) = s.runtime.lookup(&entry.prediction.component, None) {
+        // Checked against the labels of the version that made the
+        // prediction: a newer version may have other labels.
+        let made_by = semver::Version::parse(&entry.prediction.version).ok();
+        if let Ok(c) = s.runtime.lookup(&entry.prediction.component, made_by.as_ref()) {
             if !c.manifest().labels.iter().any(|l| &l.id == label) {
+                let shown: String = label.chars().take(64).collect();
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("final_label {label:?} is not a label of {}", entry.prediction.component),
+                    format!(
+                        "final_label {shown:?} is not a label of {}@{}; its labels are: {}",
+                        entry.prediction.component,
+                        entry.prediction.version,
+                        c.manifest().labels.iter().map(|l| l.id.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
                 ));
             }
         }

@@ -65,8 +65,27 @@ pub use komp_audit::valid_tenant;
 /// The token store of a data directory.
 pub struct TokenStore {
     path: PathBuf,
-    state: RwLock<(Option<SystemTime>, HashMap<String, TokenEntry>)>,
+    state: RwLock<Loaded>,
 }
+
+/// The tokens as last read, and what identified the file then.
+#[derive(Default)]
+struct Loaded {
+    /// Inode, size and modification time of the file read (None: no file).
+    stamp: Option<(u64, u64, SystemTime)>,
+    /// When it was read.
+    read_at: Option<SystemTime>,
+    /// sha256 of the content read.
+    content: [u8; 32],
+    tokens: HashMap<String, TokenEntry>,
+}
+
+/// How long after a modification the file's metadata alone is not trusted
+/// to show a further change: two writes within one timestamp tick (coarse
+/// on many file systems) can leave inode reuse, size and mtime all equal.
+/// Within this window the content is hashed and compared instead, as git
+/// does for "racily clean" files.
+const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -74,37 +93,70 @@ fn hash(token: &str) -> String {
 
 impl TokenStore {
     pub fn open(data_dir: &Path) -> anyhow::Result<TokenStore> {
-        let store = TokenStore { path: data_dir.join("tokens.json"), state: RwLock::new((None, HashMap::new())) };
+        let store = TokenStore { path: data_dir.join("tokens.json"), state: RwLock::new(Loaded::default()) };
         store.reload_if_changed()?;
         Ok(store)
     }
 
     fn read_file(&self) -> anyhow::Result<TokenFile> {
         match std::fs::read(&self.path) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| anyhow::anyhow!("{} is not a valid token file: {e}", self.path.display())),
+            Ok(b) => self.parse(&b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TokenFile::default()),
             Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", self.path.display())),
         }
     }
 
-    /// Re-reads the file if its modification time changed. A broken file
-    /// keeps the previous tokens (and logs why) rather than locking everyone out.
-    pub fn reload_if_changed(&self) -> anyhow::Result<()> {
-        let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-        if self.state.read().expect("lock").0 == mtime && mtime.is_some() {
-            return Ok(());
+    fn parse(&self, bytes: &[u8]) -> anyhow::Result<TokenFile> {
+        if bytes.is_empty() {
+            return Ok(TokenFile::default());
         }
-        let file = self.read_file()?;
-        let map = file.tokens.into_iter().map(|t| (t.sha256.clone(), t)).collect();
-        *self.state.write().expect("lock") = (mtime, map);
+        serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("{} is not a valid token file: {e}", self.path.display()))
+    }
+
+    /// Re-reads the file if it changed. A `stat` is enough while the file is
+    /// older than [`RACY_WINDOW`]; a file modified more recently than that
+    /// (relative to when it was read) is read and its content hash compared,
+    /// so a revocation written within the same timestamp tick as the previous
+    /// write is never missed. A broken file keeps the previous tokens (and
+    /// says why) rather than locking everyone out.
+    pub fn reload_if_changed(&self) -> anyhow::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let stamp = std::fs::metadata(&self.path).ok().and_then(|m| Some((m.ino(), m.size(), m.modified().ok()?)));
+        {
+            let state = self.state.read().expect("lock");
+            let racy = match (stamp, state.read_at) {
+                (Some((_, _, mtime)), Some(read_at)) => mtime + RACY_WINDOW > read_at,
+                _ => true,
+            };
+            if state.read_at.is_some() && state.stamp == stamp && !racy {
+                return Ok(());
+            }
+        }
+        let read_at = SystemTime::now();
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => anyhow::bail!("cannot read {}: {e}", self.path.display()),
+        };
+        let content: [u8; 32] = Sha256::digest(&bytes).into();
+        {
+            let mut state = self.state.write().expect("lock");
+            if state.read_at.is_some() && state.content == content {
+                state.stamp = stamp;
+                state.read_at = Some(read_at);
+                return Ok(());
+            }
+        }
+        let file = self.parse(&bytes)?;
+        let tokens = file.tokens.into_iter().map(|t| (t.sha256.clone(), t)).collect();
+        *self.state.write().expect("lock") = Loaded { stamp, read_at: Some(read_at), content, tokens };
         Ok(())
     }
 
     /// The principal of a bearer token, if it is known.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
         let state = self.state.read().expect("lock");
-        state.1.get(&hash(token)).map(|e| Principal { token_id: e.id.clone(), tenant: e.tenant.clone(), role: e.role })
+        state.tokens.get(&hash(token)).map(|e| Principal { token_id: e.id.clone(), tenant: e.tenant.clone(), role: e.role })
     }
 
     /// Creates a token, stores its hash and returns the token (shown once).
@@ -150,5 +202,33 @@ impl TokenStore {
     /// All token entries (hashes only).
     pub fn list(&self) -> anyhow::Result<Vec<TokenEntry>> {
         Ok(self.read_file()?.tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A revocation written in place within the same timestamp tick, with
+    /// the same size (the worst case for a metadata check), is still seen.
+    #[test]
+    fn a_change_within_one_mtime_tick_is_not_missed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::open(dir.path()).unwrap();
+        let (_, token) = store.create("0751", Role::Caller, "t").unwrap();
+        assert!(store.authenticate(&token).is_some());
+        let path = dir.path().join("tokens.json");
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let revoked = text.replace(&hash(&token), &"0".repeat(64));
+        assert_eq!(revoked.len(), text.len());
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.write_all(revoked.as_bytes()).unwrap();
+            f.set_modified(before).unwrap();
+        }
+        store.reload_if_changed().unwrap();
+        assert!(store.authenticate(&token).is_none(), "a revoked token must not authenticate");
     }
 }

@@ -31,9 +31,32 @@ pub struct ServerConfig {
     pub log_json: bool,
     /// Per-tenant settings by kommunekode.
     pub tenants: BTreeMap<String, TenantConfig>,
-    /// Trust policy file (JSON). Without it, the development keys in
-    /// `keys/dev/` are trusted and the server says so loudly.
+    /// Trust policy file (JSON): which publisher and approver keys this host
+    /// trusts. Required unless `dev` is set.
     pub trust_policy: Option<PathBuf>,
+    /// Without `trust_policy`, trust the development keys in `keys/dev/`.
+    /// Their private halves are in the repository, so anyone can sign with
+    /// them: for a laptop, never for production. Off by default, so a host
+    /// that forgot its policy refuses to start instead of trusting anyone.
+    pub dev: bool,
+    /// Where Prometheus metrics (`/metrics`) are served, apart from the API:
+    /// they show every tenant's counts and feedback rates, which no tenant's
+    /// token may see. Default loopback `127.0.0.1:9464`; `null` turns it off.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The audit log's input-HMAC key file (default: `DATA_DIR/audit/hmac.key`).
+    /// Keep it apart from the log when the log is shipped elsewhere: whoever
+    /// has both can test guesses of an input against its record.
+    pub audit_key_file: Option<PathBuf>,
+    /// Let anyone read this host's registry (`/registry/v1`) without a
+    /// token, e.g. when it is the central code bank that municipal hosts
+    /// sync from. Off by default: reads then need a publisher (or admin)
+    /// token, because the registry lists every component on the host,
+    /// including those outside a tenant's allow-list. Pushes always need one.
+    pub open_registry_reads: bool,
+    /// Refuse to install new components while the newest revocation list has
+    /// expired (components already installed keep serving). Without it an
+    /// expired list only raises warnings, in the log, in health and in metrics.
+    pub refuse_installs_when_revocations_expired: bool,
     /// Upstream registry to sync from (e.g. the central registry).
     pub upstream: Option<String>,
     /// How often to sync from upstream, in seconds.
@@ -56,6 +79,11 @@ impl Default for ServerConfig {
             log_json: false,
             tenants: BTreeMap::new(),
             trust_policy: None,
+            dev: false,
+            metrics_listen: Some("127.0.0.1:9464".parse().expect("address")),
+            audit_key_file: None,
+            refuse_installs_when_revocations_expired: false,
+            open_registry_reads: false,
             upstream: None,
             sync_interval_secs: 300,
             seed_dir: None,

@@ -96,6 +96,8 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::Withdrawn(..) => StatusCode::GONE,
             RuntimeError::Busy(_) | RuntimeError::Throttled { .. } => StatusCode::SERVICE_UNAVAILABLE,
             RuntimeError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            // The component made the host hold too much (like `MemoryLimit`): its fault, not the caller's.
+            RuntimeError::HostLimit(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut err = ApiError::new(status, e.to_string());
@@ -123,6 +125,7 @@ pub fn error_kind(e: &RuntimeError) -> &'static str {
         RuntimeError::Timeout(_) => "timeout",
         RuntimeError::MemoryLimit(_) => "memory_limit",
         RuntimeError::StackOverflow => "stack_overflow",
+        RuntimeError::HostLimit(_) => "host_limit",
         RuntimeError::OutputTooLarge { .. } | RuntimeError::BadOutput(_) => "bad_output",
         RuntimeError::ComponentModel(_) => "model_error",
         _ => "internal_error",
@@ -133,7 +136,16 @@ impl FromRequestParts<SharedState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+        state.authenticate(&parts.headers)
+    }
+}
+
+impl AppState {
+    /// The principal of the request's bearer token (401 without a known one).
+    /// The token file is re-read first if it changed, so a revoked token
+    /// stops working on its next request.
+    pub fn authenticate(&self, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
+        let header = headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "missing Authorization header: send `Authorization: Bearer <token>`",
@@ -145,15 +157,14 @@ impl FromRequestParts<SharedState> for Principal {
             .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "Authorization must be `Bearer <token>`"))?;
-        let _ = state.tokens.reload_if_changed();
-        state
-            .tokens
+        if let Err(e) = self.tokens.reload_if_changed() {
+            tracing::error!(error = %format!("{e:#}"), "the token file is broken; keeping the tokens read before");
+        }
+        self.tokens
             .authenticate(token)
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown or revoked token"))
     }
-}
 
-impl AppState {
     /// Refuses unless `p` has `role`.
     pub fn require(&self, p: &Principal, role: Role) -> Result<(), ApiError> {
         if p.role.allows(role) {
@@ -253,9 +264,20 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/predictions/{request_id}/feedback", post(api::feedback))
         .route("/v1/audit", get(api::audit))
         .route("/openapi.json", get(openapi::openapi))
-        .route("/metrics", get(api::metrics))
+        .route(
+            "/metrics",
+            get(|| async {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "metrics are served on the metrics listener (`metrics_listen`, default 127.0.0.1:9464), not here: they show every tenant's counts",
+                )
+            }),
+        )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see /openapi.json") })
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        // axum's own 2 MiB default for `Bytes` bodies would otherwise cap
+        // `max_body_bytes` from below.
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(state.clone())
         // The registry has its own artifact size limit.
         .merge(registry_router(&state))
@@ -263,21 +285,45 @@ pub fn router(state: SharedState) -> Router {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
 }
 
-/// The registry over HTTP (`/registry/v1`): reads are open (components are
-/// data-empty and signed), pushes need a token with the publisher role.
+/// The router of the metrics listener: `/metrics` only, no token. It lists
+/// every tenant's counts and feedback rates, so it listens apart from the
+/// API (default loopback) where only the operator's Prometheus reaches it.
+pub fn metrics_router(state: SharedState) -> Router {
+    Router::new()
+        .route("/metrics", get(api::metrics))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "this listener serves only /metrics") })
+        .with_state(state)
+}
+
+/// The registry over HTTP (`/registry/v1`) on a municipal host: pushes need
+/// a token with the publisher (or admin) role, and so do reads unless
+/// `open_registry_reads` is set. The local registry holds every component
+/// the host has, including those outside a tenant's allow-list, so listing
+/// it is for whoever manages the host's components; case systems use
+/// `/v1/components`, which shows each tenant only what it may use. A host
+/// that is itself the code bank for others (and `komp serve-registry`)
+/// opens reads: it exists to share data-empty, signed components.
 fn registry_router(state: &SharedState) -> Router {
     use komp_registry::http::auth::{Action, AuthDecision, AuthRequest};
     let s = state.clone();
     let authorize = move |req: &AuthRequest| -> AuthDecision {
-        match req.action {
-            Action::Read => AuthDecision::Allow,
-            Action::Push => match req.bearer.and_then(|t| s.tokens.authenticate(t)) {
-                None => AuthDecision::Unauthenticated,
-                Some(p) if p.role.allows(Role::Publisher) => AuthDecision::Allow,
-                Some(p) => AuthDecision::Forbidden(
-                    format!("token role {:?} cannot publish; needs publisher", p.role).to_lowercase(),
-                ),
-            },
+        if req.action == Action::Read && s.config.open_registry_reads {
+            return AuthDecision::Allow;
+        }
+        if let Err(e) = s.tokens.reload_if_changed() {
+            tracing::error!(error = %format!("{e:#}"), "the token file is broken; keeping the tokens read before");
+        }
+        match req.bearer.and_then(|t| s.tokens.authenticate(t)) {
+            None => AuthDecision::Unauthenticated,
+            Some(p) if p.role.allows(Role::Publisher) => AuthDecision::Allow,
+            Some(p) => AuthDecision::Forbidden(
+                format!(
+                    "token role {:?} cannot {} this host's registry; needs publisher",
+                    p.role,
+                    if req.action == Action::Push { "publish to" } else { "read" }
+                )
+                .to_lowercase(),
+            ),
         }
     };
     komp_registry::http::server::RegistryServer::new((*state.registry).clone(), state.verifier.policy.clone())

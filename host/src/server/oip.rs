@@ -30,6 +30,17 @@ pub const OUTPUTS: [&str; 5] = ["label", "scores", "requires_human_review", "exp
 /// Largest JSON header of a binary request.
 pub const MAX_HEADER_BYTES: usize = 1 << 20;
 
+/// Most predictions (elements per input tensor) one request may carry.
+pub const MAX_ROWS: usize = 64;
+
+/// Most input tensors in one request. A component's input has a handful of
+/// fields; every input's name is copied into every row, so this (with
+/// [`MAX_NAME_BYTES`] and [`MAX_ROWS`]) bounds what decoding can build.
+pub const MAX_INPUTS: usize = 32;
+
+/// Longest input or output tensor name, in bytes.
+pub const MAX_NAME_BYTES: usize = 128;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InferRequest {
@@ -149,9 +160,7 @@ fn binary_size(params: &Option<Map<String, Value>>) -> Result<Option<usize>, Bad
 /// `binary` in input order. Checks datatypes, shapes against element counts,
 /// and that binary sizes add up exactly.
 pub fn decode_inputs(req: &InferRequest, binary: &[u8]) -> Result<Vec<Column>, BadRequest> {
-    if req.inputs.is_empty() {
-        return bad("`inputs` is empty");
-    }
+    check_limits(req)?;
     let mut offset = 0usize;
     let mut columns = Vec::with_capacity(req.inputs.len());
     for input in &req.inputs {
@@ -189,16 +198,78 @@ pub fn decode_inputs(req: &InferRequest, binary: &[u8]) -> Result<Vec<Column>, B
     Ok(columns)
 }
 
-fn flatten(v: &Value, out: &mut Vec<Value>) {
+/// A caller-chosen name as it appears in an error message: at most
+/// [`MAX_NAME_BYTES`], cut at a character boundary.
+fn shown(name: &str) -> &str {
+    let mut end = name.len().min(MAX_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// Refuses, before anything is decoded or copied, a request whose inputs
+/// would make decoding build more than the limits allow. Without this a
+/// 240 KB request with many long-named BOOL inputs made [`rows`] build
+/// gigabytes (every name is copied into every row).
+pub fn check_limits(req: &InferRequest) -> Result<(), BadRequest> {
+    if req.inputs.is_empty() {
+        return bad("`inputs` is empty");
+    }
+    if req.inputs.len() > MAX_INPUTS {
+        return bad(format!(
+            "the request has {} inputs; at most {MAX_INPUTS} are allowed (one per input field of the component)",
+            req.inputs.len()
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, input) in req.inputs.iter().enumerate() {
+        if input.name.len() > MAX_NAME_BYTES {
+            return bad(format!(
+                "input {i}: its name is {} bytes; names may be at most {MAX_NAME_BYTES} bytes",
+                input.name.len()
+            ));
+        }
+        if !seen.insert(input.name.as_str()) {
+            return bad(format!("input `{}` appears more than once", input.name));
+        }
+        let count = element_count(&input.shape, &input.name)?;
+        if count > MAX_ROWS {
+            return bad(format!(
+                "input `{}`: shape {:?} asks for {count} predictions; a request may carry at most {MAX_ROWS}",
+                input.name, input.shape
+            ));
+        }
+    }
+    if let Some(outputs) = &req.outputs {
+        if outputs.len() > OUTPUTS.len() {
+            return bad(format!("the request asks for {} outputs; there are only {}", outputs.len(), OUTPUTS.len()));
+        }
+    }
+    Ok(())
+}
+
+/// Flattens nested arrays into `out`, stopping (and returning false) as
+/// soon as there are more than `limit` elements, so a lying shape cannot
+/// make us copy a large `data` array first and count it afterwards.
+fn flatten(v: &Value, out: &mut Vec<Value>, limit: usize) -> bool {
     match v {
-        Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
-        other => out.push(other.clone()),
+        Value::Array(items) => items.iter().all(|i| flatten(i, out, limit)),
+        other => {
+            if out.len() >= limit {
+                return false;
+            }
+            out.push(other.clone());
+            true
+        }
     }
 }
 
 fn decode_json(name: &str, datatype: &str, data: &Value, count: usize) -> Result<Vec<Value>, BadRequest> {
-    let mut flat = Vec::new();
-    flatten(data, &mut flat);
+    let mut flat = Vec::with_capacity(count);
+    if !flatten(data, &mut flat, count) {
+        return bad(format!("input `{name}`: shape says {count} elements but `data` has more"));
+    }
     if flat.len() != count {
         return bad(format!("input `{name}`: shape says {count} elements but `data` has {}", flat.len()));
     }
@@ -322,11 +393,18 @@ pub fn requested_outputs(req: &InferRequest) -> Result<Vec<(String, bool)>, BadR
         .unwrap_or(false);
     match &req.outputs {
         None => Ok(OUTPUTS.iter().map(|o| (o.to_string(), all_binary)).collect()),
+        Some(list) if list.len() > OUTPUTS.len() => {
+            bad(format!("the request asks for {} outputs; there are only {}", list.len(), OUTPUTS.len()))
+        }
         Some(list) => list
             .iter()
-            .map(|o| {
+            .enumerate()
+            .map(|(i, o)| {
+                if list[..i].iter().any(|earlier| earlier.name == o.name) {
+                    return bad(format!("output `{}` is asked for more than once", o.name));
+                }
                 if !OUTPUTS.contains(&o.name.as_str()) {
-                    return bad(format!("unknown output `{}`; outputs are: {}", o.name, OUTPUTS.join(", ")));
+                    return bad(format!("unknown output `{}`; outputs are: {}", shown(&o.name), OUTPUTS.join(", ")));
                 }
                 let binary = match o.parameters.as_ref().and_then(|p| p.get("binary_data")) {
                     Some(v) => v
@@ -444,6 +522,37 @@ mod tests {
             serde_json::json!({"inputs": [{"name": "x", "shape": [i64::MAX, i64::MAX], "datatype": "BYTES", "data": ["a"]}]}),
         );
         assert!(decode_inputs(&r, &[]).unwrap_err().0.contains("too large"));
+    }
+
+    /// The request of the security review: many BOOL inputs with long
+    /// names, each with many elements. It is refused by its declared shapes
+    /// and names, before any element is decoded or any row is built.
+    #[test]
+    fn amplifying_requests_are_refused_before_decoding() {
+        let long = "n".repeat(4096);
+        let inputs: Vec<Value> = (0..40)
+            .map(|i| serde_json::json!({"name": format!("{long}{i}"), "shape": [1000], "datatype": "BOOL", "parameters": {"binary_data_size": 1000}}))
+            .collect();
+        let e = decode_inputs(&req(serde_json::json!({ "inputs": inputs })), &vec![1u8; 40_000]).unwrap_err();
+        assert!(e.0.contains("at most 32"), "{}", e.0);
+        let one = |name: &str, n: usize| {
+            req(serde_json::json!({"inputs": [{"name": name, "shape": [n], "datatype": "BOOL", "parameters": {"binary_data_size": n}}]}))
+        };
+        let e = decode_inputs(&one(&long, 1), &[1]).unwrap_err();
+        assert!(e.0.contains("names may be at most 128 bytes") && e.0.len() < 200, "{}", e.0);
+        let e = decode_inputs(&one("ok", 65), &[1u8; 65]).unwrap_err();
+        assert!(e.0.contains("at most 64"), "{}", e.0);
+        assert_eq!(decode_inputs(&one("ok", 64), &[1u8; 64]).unwrap()[0].values.len(), 64);
+        // JSON data longer than its shape is refused without copying it first.
+        let r = req(serde_json::json!({"inputs": [{"name": "x", "shape": [2], "datatype": "BOOL", "data": vec![true; 10_000]}]}));
+        assert!(decode_inputs(&r, &[]).unwrap_err().0.contains("has more"));
+        let dup = serde_json::json!({"inputs": [
+            {"name": "x", "shape": [1], "datatype": "BOOL", "data": [true]},
+            {"name": "x", "shape": [1], "datatype": "BOOL", "data": [true]}]});
+        assert!(decode_inputs(&req(dup), &[]).unwrap_err().0.contains("more than once"));
+        let outs = serde_json::json!({"inputs": [{"name": "x", "shape": [1], "datatype": "BOOL", "data": [true]}],
+            "outputs": [{"name": "label"}, {"name": "label"}]});
+        assert!(requested_outputs(&req(outs)).unwrap_err().0.contains("more than once"));
     }
 
     #[test]

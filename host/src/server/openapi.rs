@@ -1,9 +1,13 @@
-//! `GET /openapi.json`: an OpenAPI 3.1 document of this server, with each
-//! installed component's own input schema as the request body of its
-//! predict endpoint, so client generators produce typed calls per component.
+//! `GET /openapi.json`: an OpenAPI 3.1 document of this server. With a
+//! bearer token, each component the token's tenant may use gets its own
+//! predict operation with the component's input schema as the request body,
+//! so client generators produce typed calls per component. Without a token
+//! the document describes the API with one generic predict operation and
+//! names no component: what is installed is the tenants' business.
 
-use super::SharedState;
+use super::{ApiError, SharedState};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
@@ -11,7 +15,11 @@ fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
-pub async fn openapi(State(s): State<SharedState>) -> Json<Value> {
+pub async fn openapi(State(s): State<SharedState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let tenant = match headers.contains_key(axum::http::header::AUTHORIZATION) {
+        true => Some(s.authenticate(&headers)?.tenant),
+        false => None,
+    };
     let mut paths = Map::new();
     let errors = json!({
         "400": error_response("Malformed request"),
@@ -30,8 +38,14 @@ pub async fn openapi(State(s): State<SharedState>) -> Json<Value> {
         r.insert("200".into(), ok);
         Value::Object(r)
     };
-    for c in s.runtime.components() {
+    let components = s.runtime.components();
+    let visible = components.iter().filter(|c| tenant.as_deref().is_some_and(|t| s.allowed(t, &c.manifest().name)));
+    let mut named = std::collections::BTreeSet::new();
+    for c in visible {
         let m = c.manifest();
+        if !named.insert(m.name.clone()) {
+            continue;
+        }
         let op = json!({
             "post": {
                 "summary": format!("Predict with {} ({})", m.name, m.description),
@@ -43,6 +57,13 @@ pub async fn openapi(State(s): State<SharedState>) -> Json<Value> {
             }
         });
         paths.insert(format!("/v1/components/{}/predict", m.name), op);
+    }
+    if tenant.is_none() {
+        paths.insert("/v1/components/{name}/predict".into(), json!({ "post": {
+            "summary": "Predict with a component (body: the component's input; call with a token for a document with each component's own schema)",
+            "tags": ["components"], "security": [{ "bearer": [] }],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
+            "responses": with_errors(json!({ "description": "The prediction", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PredictResponse" } } } })) } }));
     }
     let simple = |summary: &str, tag: &str, secured: bool| {
         let mut op = json!({ "summary": summary, "tags": [tag], "responses": with_errors(json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object" } } } })) });
@@ -102,10 +123,9 @@ pub async fn openapi(State(s): State<SharedState>) -> Json<Value> {
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } }, "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
             "responses": with_errors(json!({ "description": "Inference response" })) } }));
     }
-    paths.insert("/metrics".into(), json!({ "get": { "summary": "Prometheus metrics", "tags": ["operations"], "responses": { "200": { "description": "text exposition format" } } } }));
     paths.insert("/openapi.json".into(), json!({ "get": { "summary": "This document", "tags": ["operations"], "responses": { "200": { "description": "OpenAPI 3.1" } } } }));
 
-    Json(json!({
+    Ok(Json(json!({
         "openapi": "3.1.0",
         "info": {
             "title": "komp municipal host",
@@ -136,5 +156,5 @@ pub async fn openapi(State(s): State<SharedState>) -> Json<Value> {
                     "note": { "type": "string", "maxLength": 2000 } } },
             }
         }
-    }))
+    })))
 }

@@ -45,14 +45,23 @@ impl ArtifactVerifier for TrustVerifier {
     }
 }
 
-/// Loads the trust policy named in the config, or the development policy.
+/// Loads the trust policy named in the config, or, only when `dev` is set,
+/// the development policy. A host without either refuses to start: failing
+/// open would trust keys whose private halves are public.
 pub fn load_policy(config: &ServerConfig) -> Result<TrustPolicy> {
     match &config.trust_policy {
         Some(path) => TrustPolicy::load(path).with_context(|| format!("cannot load trust policy {}", path.display())),
-        None => {
-            tracing::warn!("no trust_policy configured: trusting the DEVELOPMENT keys committed in keys/dev/ (local use only, never in production)");
+        None if config.dev => {
+            tracing::warn!("--dev: trusting the DEVELOPMENT keys committed in keys/dev/ (local use only, never in production)");
             serde_json::from_str(DEV_POLICY).context("the built-in development policy is invalid")
         }
+        None => anyhow::bail!(
+            "no trust policy: komp serve must be told which publisher and approver keys to trust. \
+             Make a policy from their public key files with \
+             `komp trust-policy --publisher PUBLISHER.public.json --approver APPROVER.public.json -o policy.json` \
+             and pass `--trust-policy policy.json` (or `trust_policy` in the config file). \
+             For local development only, `--dev` trusts the development keys in keys/dev/, whose private halves are public."
+        ),
     }
 }
 
@@ -60,6 +69,9 @@ pub fn load_policy(config: &ServerConfig) -> Result<TrustPolicy> {
 pub struct Server {
     pub state: SharedState,
     pub addr: std::net::SocketAddr,
+    /// Where `/metrics` is served, if anywhere (`metrics_listen`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    metrics_listener: Option<tokio::net::TcpListener>,
 }
 
 /// Prepares everything and binds the socket; `run` then serves until
@@ -88,6 +100,7 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
     let tokens = super::auth::TokenStore::open(&data)?;
     let audit_config = komp_audit::AuditConfig {
         retention: Duration::from_secs(u64::from(config.audit_retention_days) * 86_400),
+        key_file: config.audit_key_file.clone(),
         ..komp_audit::AuditConfig::default()
     };
     let audit = Arc::new(
@@ -98,6 +111,13 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let metrics_listener = match config.metrics_listen {
+        Some(a) => Some(tokio::net::TcpListener::bind(a).await.with_context(|| {
+            format!("cannot listen for metrics on {a} (set `metrics_listen` or --metrics-listen to another address, or null to turn it off)")
+        })?),
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().map(|l| l.local_addr()).transpose()?;
     let state = Arc::new(AppState {
         runtime,
         tokens,
@@ -110,7 +130,7 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
         verifier,
         config,
     });
-    Ok((Server { state, addr }, listener))
+    Ok((Server { state, addr, metrics_addr, metrics_listener }, listener))
 }
 
 /// Serves until `shutdown` resolves; in-flight requests finish, then the
@@ -121,6 +141,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let state = server.state.clone();
+    if let Some(l) = server.metrics_listener {
+        let app = super::metrics_router(state.clone());
+        let timeout = Duration::from_millis(state.config.request_timeout_ms);
+        tokio::spawn(serve(l, app, timeout, std::future::pending()));
+    }
     if let Some(upstream) = state.config.upstream.clone() {
         spawn_sync(state.clone(), upstream);
     }

@@ -153,15 +153,12 @@ async fn infer_inner(
     let (json_part, binary) = oip::split_body(&body, header_len).map_err(bad)?;
     let req: oip::InferRequest = serde_json::from_slice(json_part)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the inference request is not valid: {e}")))?;
+    // `decode_inputs` checks the declared shapes and names against
+    // `oip::MAX_ROWS`, `MAX_INPUTS` and `MAX_NAME_BYTES` before it decodes
+    // anything, so what follows is bounded by the limits, not by the body.
+    let wanted = oip::requested_outputs(&req).map_err(bad)?;
     let columns = oip::decode_inputs(&req, binary).map_err(bad)?;
     let rows = oip::rows(&columns, text_field(&c).as_deref()).map_err(bad)?;
-    let wanted = oip::requested_outputs(&req).map_err(bad)?;
-    if rows.len() > 64 {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("a request may carry at most 64 predictions, got {}", rows.len()),
-        ));
-    }
 
     let labels: Vec<String> = c.manifest().labels.iter().map(|l| l.id.clone()).collect();
     let mut label = Vec::new();
