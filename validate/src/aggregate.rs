@@ -1,0 +1,317 @@
+//! Aggregates: a report as counts only, to compare municipalities without
+//! pooling their data (issue 13 item 6).
+//!
+//! An aggregates file holds the confusion matrix, the calibration bins, the
+//! operating point and threshold counts, and per-group counts: no text, no
+//! ids, no line numbers. `komp validate compare` puts several side by side,
+//! recomputing every proportion and its Wilson interval from the counts.
+
+use crate::calibration::{self, Point};
+use crate::card::Kind;
+use crate::metrics::{self, Case, Confusion};
+use crate::report::Report;
+use crate::stats::Estimate;
+use crate::threshold::{at_or_above, grid};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+
+pub const AGGREGATES_FORMAT: &str = "komp-validation-aggregates/1";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct BinCounts {
+    pub lower: f64,
+    pub upper: f64,
+    pub n: usize,
+    pub score_sum: f64,
+    pub hits: usize,
+}
+
+/// At one threshold: cases selected (routed without review, or flagged) and,
+/// of those, correct (review) or truly positive (flag).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ThresholdCounts {
+    pub threshold: f64,
+    pub selected: usize,
+    pub selected_hits: usize,
+}
+
+/// One group value: cases, correct, selected by the component's decision
+/// (routed / flagged), hits among selected, positives (flag).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GroupCounts {
+    pub value: String,
+    pub n: usize,
+    pub correct: usize,
+    pub selected: usize,
+    pub selected_hits: usize,
+    pub positives: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GroupFieldCounts {
+    pub field: String,
+    pub values: Vec<GroupCounts>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Aggregates {
+    pub format: String,
+    /// The municipality or site (`--site`), if given.
+    pub site: Option<String>,
+    pub component: String,
+    pub version: String,
+    pub digest: String,
+    pub kind: Option<Kind>,
+    pub sample_sha256: String,
+    pub created: String,
+    pub komp_version: String,
+    /// Cases evaluated, and rows that failed.
+    pub n: usize,
+    pub prediction_errors: usize,
+    pub confusion: Confusion,
+    pub calibration_target: String,
+    pub calibration_bins: Vec<BinCounts>,
+    /// Sum over cases of the multi-class Brier score (mean = sum / n).
+    pub brier_sum: f64,
+    /// Cases whose truth is the positive label (flag components).
+    pub positives: usize,
+    /// The component's own decision: selected and hits (see [`ThresholdCounts`]).
+    pub operating_point: ThresholdCounts,
+    pub thresholds: Vec<ThresholdCounts>,
+    pub groups: Vec<GroupFieldCounts>,
+}
+
+impl Aggregates {
+    pub fn from_cases(
+        report: &Report,
+        cases: &[Case],
+        points: &[Point],
+        positive: Option<usize>,
+        site: Option<String>,
+    ) -> Aggregates {
+        let kind = report.component.kind.clone();
+        // What "selected" and "hit" mean for this kind, at a threshold or at
+        // the component's own decision (`None`).
+        let selected = |c: &Case, t: Option<f64>| match (positive, t) {
+            (Some(p), Some(t)) => at_or_above(c.scores[p], t),
+            (Some(p), None) => c.pred == p,
+            (None, Some(t)) => at_or_above(c.top().1, t),
+            (None, None) => !c.requires_human_review,
+        };
+        let hit = |c: &Case| match positive {
+            Some(p) => c.truth == p,
+            None => c.pred == c.truth,
+        };
+        let count = |cs: &[&Case], t: Option<f64>| ThresholdCounts {
+            threshold: t.unwrap_or(match &kind {
+                Kind::Review { threshold } | Kind::Flag { threshold, .. } => *threshold,
+                Kind::Plain => 0.0,
+            }),
+            selected: cs.iter().filter(|c| selected(c, t)).count(),
+            selected_hits: cs.iter().filter(|c| selected(c, t) && hit(c)).count(),
+        };
+        let all: Vec<&Case> = cases.iter().collect();
+        let groups = report
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| GroupFieldCounts {
+                field: g.field.clone(),
+                values: g
+                    .values
+                    .iter()
+                    .map(|v| {
+                        let members: Vec<&Case> = cases.iter().filter(|c| c.groups[i] == v.value).collect();
+                        let op = count(&members, None);
+                        GroupCounts {
+                            value: v.value.clone(),
+                            n: members.len(),
+                            correct: members.iter().filter(|c| c.pred == c.truth).count(),
+                            selected: op.selected,
+                            selected_hits: op.selected_hits,
+                            positives: positive.map_or(0, |p| members.iter().filter(|c| c.truth == p).count()),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Aggregates {
+            format: AGGREGATES_FORMAT.into(),
+            site,
+            component: report.component.name.clone(),
+            version: report.component.version.clone(),
+            digest: report.component.digest.clone(),
+            kind: Some(kind.clone()),
+            sample_sha256: report.sample.sha256.clone(),
+            created: report.created.clone(),
+            komp_version: report.komp_version.clone(),
+            n: cases.len(),
+            prediction_errors: report.prediction_errors.count,
+            confusion: report.classification.confusion.clone(),
+            calibration_target: report.calibration.target.clone(),
+            calibration_bins: calibration::bins(points, None)
+                .into_iter()
+                .map(|b| BinCounts { lower: b.lower, upper: b.upper, n: b.n, score_sum: b.score_sum, hits: b.hits })
+                .collect(),
+            brier_sum: cases.iter().map(calibration::brier_case).sum(),
+            positives: positive.map_or(0, |p| cases.iter().filter(|c| c.truth == p).count()),
+            operating_point: count(&all, None),
+            thresholds: grid().into_iter().map(|t| count(&all, Some(t))).collect(),
+            groups,
+        }
+    }
+
+    /// Reads an aggregates file, or the `aggregates` of a full report.
+    pub fn from_json(text: &str) -> Result<Aggregates, String> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+        let inner = match v.get("format").and_then(|f| f.as_str()) {
+            Some(crate::report::REPORT_FORMAT) => v.get("aggregates").cloned().unwrap_or_default(),
+            Some(AGGREGATES_FORMAT) => v,
+            Some(other) => return Err(format!("unknown format {other:?}; expected a komp validation report or aggregates")),
+            None => return Err("no `format` field: not a komp validation report or aggregates file".into()),
+        };
+        serde_json::from_value(inner).map_err(|e| format!("not a valid aggregates file: {e}"))
+    }
+
+    fn name(&self, fallback: &str) -> String {
+        self.site.clone().unwrap_or_else(|| fallback.to_string())
+    }
+
+    fn positive(&self) -> Option<&str> {
+        match &self.kind {
+            Some(Kind::Flag { positive, .. }) => Some(positive),
+            _ => None,
+        }
+    }
+
+    /// The rows of the comparison, as (metric, estimate) in display order.
+    pub fn rows(&self) -> Vec<(String, Estimate)> {
+        let m = &self.confusion.matrix;
+        let correct: u64 = (0..m.len()).map(|i| m[i][i]).sum();
+        let mut rows = vec![("accuracy".to_string(), Estimate::proportion(correct as usize, self.n))];
+        let (_, macro_f1) = metrics::f1_scores(m);
+        rows.push(("macro F1".into(), Estimate::bootstrap(macro_f1.is_finite().then_some(macro_f1), self.n, None)));
+        let ece = calibration::ece_of_bins(
+            &self
+                .calibration_bins
+                .iter()
+                .map(|b| calibration::Bin {
+                    lower: b.lower,
+                    upper: b.upper,
+                    n: b.n,
+                    score_sum: b.score_sum,
+                    hits: b.hits,
+                    mean_score: None,
+                    observed: Estimate::proportion(b.hits, b.n),
+                })
+                .collect::<Vec<_>>(),
+        );
+        rows.push((format!("ECE ({})", self.calibration_target), Estimate::bootstrap(ece.is_finite().then_some(ece), self.n, None)));
+        if self.n > 0 {
+            rows.push(("Brier".into(), Estimate::bootstrap(Some(self.brier_sum / self.n as f64), self.n, None)));
+        }
+        let op = &self.operating_point;
+        match self.positive() {
+            Some(p) => {
+                rows.push((format!("recall {p} @ {}", op.threshold), Estimate::proportion(op.selected_hits, self.positives)));
+                rows.push((format!("precision {p} @ {}", op.threshold), Estimate::proportion(op.selected_hits, op.selected)));
+                rows.push((format!("flagged @ {}", op.threshold), Estimate::proportion(op.selected, self.n)));
+            }
+            None => {
+                rows.push((format!("routed without review @ {}", op.threshold), Estimate::proportion(op.selected, self.n)));
+                rows.push((format!("accuracy routed @ {}", op.threshold), Estimate::proportion(op.selected_hits, op.selected)));
+            }
+        }
+        for (l, label) in self.confusion.labels.iter().enumerate() {
+            let support: u64 = m[l].iter().sum();
+            rows.push((format!("recall {label}"), Estimate::proportion(m[l][l] as usize, support as usize)));
+        }
+        for g in &self.groups {
+            for v in &g.values {
+                match self.positive() {
+                    Some(_) => rows.push((format!("{}={} recall", g.field, v.value), Estimate::proportion(v.selected_hits, v.positives))),
+                    None => rows.push((format!("{}={} accuracy", g.field, v.value), Estimate::proportion(v.correct, v.n))),
+                }
+            }
+        }
+        rows
+    }
+}
+
+/// Several aggregates side by side as a text table: one column per file,
+/// value and 95% interval per metric. Files of different components are refused.
+pub fn compare_table(files: &[(String, Aggregates)]) -> Result<String, String> {
+    let Some((_, first)) = files.first() else { return Err("nothing to compare".into()) };
+    if let Some((name, a)) = files.iter().find(|(_, a)| a.component != first.component) {
+        return Err(format!(
+            "{name} is a report on `{}`, the first file on `{}`: compare reports on one component",
+            a.component, first.component
+        ));
+    }
+    let columns: Vec<(String, Vec<(String, Estimate)>)> = files.iter().map(|(n, a)| (a.name(n), a.rows())).collect();
+    // Metric names in first-seen order across all files.
+    let mut metrics: Vec<String> = Vec::new();
+    for (_, rows) in &columns {
+        for (m, _) in rows {
+            if !metrics.contains(m) {
+                metrics.push(m.clone());
+            }
+        }
+    }
+    let cell = |e: Option<&Estimate>| -> String {
+        match e {
+            None => "-".into(),
+            Some(e) => match (e.value, e.ci95) {
+                (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}-{hi:.3}] n={}", e.n),
+                (Some(v), None) => format!("{v:.3} n={}", e.n),
+                (None, _) => format!("- n={}", e.n),
+            },
+        }
+    };
+    let width = metrics.iter().map(|m| m.chars().count()).max().unwrap_or(6).max(6);
+    let mut out = String::new();
+    let _ = writeln!(out, "component {} (versions: {})", first.component, {
+        let mut v: Vec<String> = files.iter().map(|(_, a)| format!("{} {}", a.version, &a.digest[..a.digest.len().min(12)])).collect();
+        v.dedup();
+        v.join(", ")
+    });
+    let cells: Vec<Vec<String>> = metrics
+        .iter()
+        .map(|m| columns.iter().map(|(_, rows)| cell(rows.iter().find(|(n, _)| n == m).map(|(_, e)| e))).collect())
+        .collect();
+    let col_w: Vec<usize> = (0..columns.len())
+        .map(|j| cells.iter().map(|r| r[j].chars().count()).chain([columns[j].0.chars().count()]).max().unwrap_or(8))
+        .collect();
+    let _ = write!(out, "{:width$}", "metric");
+    for (j, (name, _)) in columns.iter().enumerate() {
+        let _ = write!(out, "  {:w$}", name, w = col_w[j]);
+    }
+    out.push('\n');
+    for (m, row) in metrics.iter().zip(&cells) {
+        let _ = write!(out, "{m:width$}");
+        for (j, c) in row.iter().enumerate() {
+            let _ = write!(out, "  {:w$}", c, w = col_w[j]);
+        }
+        out.push('\n');
+    }
+    // Flag proportions whose intervals do not overlap with the first file's.
+    let mut notes = Vec::new();
+    for m in &metrics {
+        let first_ci = columns[0].1.iter().find(|(n, _)| n == m).and_then(|(_, e)| e.ci95);
+        for (name, rows) in columns.iter().skip(1) {
+            let ci = rows.iter().find(|(n, _)| n == m).and_then(|(_, e)| e.ci95);
+            if let (Some([a_lo, a_hi]), Some([b_lo, b_hi])) = (first_ci, ci) {
+                if b_hi < a_lo || b_lo > a_hi {
+                    notes.push(format!("{m}: {name} differs from {} (intervals do not overlap)", columns[0].0));
+                }
+            }
+        }
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+        for n in notes {
+            let _ = writeln!(out, "{n}");
+        }
+    }
+    Ok(out)
+}
