@@ -562,6 +562,11 @@ fn verify_file(file: &Path, policy: &Path, revocations: Option<&Path>, out: &mut
     let art = Artifact::parse(read(file)?).with_context(|| format!("{} is not a komp component", file.display()))?;
     writeln!(out, "{}  {}", file.display(), art.manifest().id())?;
     writeln!(out, "  digest: {}", art.digest())?;
+    if revocations.serial > 0 {
+        let status = revocations.expiry_status(std::time::SystemTime::now());
+        let mark = if status.is_fresh() { "" } else { "WARNING: " };
+        writeln!(out, "  revocations: serial {}; {mark}{status}", revocations.serial)?;
+    }
     let checks = check_signatures(art.signature_section(), art.signed_content(), &policy);
     if let Ok(checks) = &checks {
         for c in checks {

@@ -174,6 +174,7 @@ fn keys_sign_endorse_verify_publish_yank_pull() {
     assert!(out.contains("serial 2"), "{out}");
     let (err, out) = fails(&["verify", s(&endorsed), "--policy", s(&policy), "--revocations", s(&list)]);
     assert!(err.contains("cli@1.0.0 was yanked at") && err.contains("wrong threshold"), "{err}\n{out}");
+    assert!(out.contains("revocations: serial 2; the revocation list is current until"), "{out}");
 
     ok(&["apply-revocations", s(&list), "--registry", s(&reg), "--policy", s(&policy)]);
     let out = ok(&["list", "--registry", s(&reg)]);

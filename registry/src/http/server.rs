@@ -313,8 +313,13 @@ async fn push(State(s): State<RegistryServer>, headers: HeaderMap, body: Body) -
         .map_err(|_| ApiError(StatusCode::SERVICE_UNAVAILABLE, "the registry is shutting down".into()))?;
     let file = spool(body, &s.upload_dir, s.max_artifact_bytes).await?;
     let published = blocking(move || {
-        let bytes = std::fs::read(file.path())
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read back the upload: {e}")))?;
+        // Through the open handle, not the path: the file stays readable
+        // even if the start-up clean-up of another server unlinks it.
+        let mut file = file;
+        let mut bytes = Vec::new();
+        let read = std::io::Seek::rewind(file.as_file_mut())
+            .and_then(|()| std::io::Read::read_to_end(file.as_file_mut(), &mut bytes));
+        read.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read back the upload: {e}")))?;
         drop(file);
         Ok(s.registry.publish(bytes, &s.policy)?)
     })
