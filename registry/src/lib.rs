@@ -25,6 +25,6 @@ pub mod time;
 pub mod trust;
 
 pub use keys::{KeyPair, PublicKey, Role};
-pub use revocation::{RevocationList, SignedRevocationList};
+pub use revocation::{ExpiryStatus, RevocationList, SignedRevocationList};
 pub use store::{Registry, StoreError};
 pub use trust::{verify, verify_bytes, TrustError, TrustPolicy, Verification};

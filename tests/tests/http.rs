@@ -528,3 +528,59 @@ fn a_body_limit_above_two_mib_is_honoured() {
     assert_eq!(r.status, 413);
     assert!(msg.contains("input is") && msg.contains("the limit is 1048576 bytes"), "{msg}");
 }
+
+/// An expired revocation list (a newer one may be withheld) is shown in
+/// health and metrics, and with `refuse_installs_when_revocations_expired`
+/// no new component is installed until a fresh list arrives.
+#[test]
+fn an_expired_revocation_list_is_shown_and_blocks_new_installs() {
+    let central = TestServer::start(|c| c.open_registry_reads = true);
+    let approver = komp_registry::KeyPair::load(&dev_key("approver")).unwrap();
+    let publish = |list: &komp_registry::RevocationList| {
+        let signed = komp_registry::SignedRevocationList::sign(list, &approver).unwrap();
+        central.state.registry.set_revocations(&signed, &central.state.verifier.policy).unwrap();
+    };
+    // Issued in 2019, expired in 2020.
+    let long_ago = std::time::UNIX_EPOCH + Duration::from_secs(1_546_300_800);
+    let expired = central.state.registry.revocations().unwrap().next_at(long_ago).unwrap();
+    publish(&expired);
+
+    let url = central.url.clone();
+    let muni = TestServer::start(move |c| {
+        c.seed_dir = None;
+        c.upstream = Some(url);
+        c.sync_interval_secs = 1;
+        c.refuse_installs_when_revocations_expired = true;
+    });
+    let caller = muni.token("0751", Role::Caller);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let health = loop {
+        let h = get(&muni, "/v2/health/ready", None).json();
+        if h["revocation_list"]["status"] == "expired" {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "the expired list never arrived: {h}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(health["revocation_list"]["refusing_new_installs"], true, "{health}");
+    let metrics = String::from_utf8(call("GET", &format!("{}/metrics", muni.metrics_url), None, &[], None).body).unwrap();
+    assert!(metrics.contains("komp_revocation_list_stale 1"), "{metrics}");
+    assert!(metrics.contains("komp_revocation_list_expires_in_seconds -"), "{metrics}");
+    // Synced into the registry, but not installed: nothing to call.
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = post(&muni, "/v1/components/example-feedback/predict", Some(&caller), json!({"text": "tak"}));
+    assert_eq!(r.status, 404, "{}", String::from_utf8_lossy(&r.body));
+
+    // A fresh list from the approvers: installs resume.
+    publish(&expired.next().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = post(&muni, "/v1/components/example-feedback/predict", Some(&caller), json!({"text": "tak"}));
+        if r.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "installs did not resume with a fresh list: {}", r.status);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(get(&muni, "/v2/health/ready", None).json()["revocation_list"]["status"], "fresh");
+}

@@ -437,5 +437,6 @@ pub async fn audit(
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(s): State<SharedState>) -> Response {
     s.metrics.instances_installed.set(s.runtime.components().len() as i64);
+    super::run::revocation_gauges(&s);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render()).into_response()
 }

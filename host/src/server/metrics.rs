@@ -51,6 +51,14 @@ pub struct Metrics {
     pub feedback_override: Family<FeedbackLabels, Gauge<f64, AtomicU64>>,
     pub rate_limited: Family<FeedbackLabels, Counter>,
     pub saturated: Counter,
+    /// Serial of the revocation list in force (0: none yet).
+    pub revocation_serial: Gauge,
+    /// Seconds until the revocation list expires; negative once it has.
+    pub revocation_expires_in: Gauge,
+    /// 1 while the revocation list in force has expired (or never expires).
+    pub revocation_stale: Gauge,
+    /// Syncs from upstream that failed (unreachable, withheld list, ...).
+    pub sync_failures: Counter,
 }
 
 impl Metrics {
@@ -94,8 +102,28 @@ impl Metrics {
             "Requests refused with 503 because all prediction slots were busy",
             saturated.clone(),
         );
+        let revocation_serial = Gauge::default();
+        registry.register("revocation_list_serial", "Serial of the revocation list in force", revocation_serial.clone());
+        let revocation_expires_in = Gauge::default();
+        registry.register(
+            "revocation_list_expires_in_seconds",
+            "Seconds until the revocation list in force expires (negative: expired)",
+            revocation_expires_in.clone(),
+        );
+        let revocation_stale = Gauge::default();
+        registry.register(
+            "revocation_list_stale",
+            "1 when the revocation list in force has expired or carries no expiry",
+            revocation_stale.clone(),
+        );
+        let sync_failures = Counter::default();
+        registry.register("sync_failures", "Syncs from the upstream registry that failed", sync_failures.clone());
         Metrics {
             registry,
+            revocation_serial,
+            revocation_expires_in,
+            revocation_stale,
+            sync_failures,
             predictions,
             prediction_seconds,
             http_responses,

@@ -6,7 +6,7 @@ use super::{AppState, SharedState};
 use crate::runtime::{ArtifactVerifier, Runtime};
 use anyhow::{Context, Result};
 use komp_artifact::Artifact;
-use komp_registry::{RevocationList, TrustPolicy};
+use komp_registry::{ExpiryStatus, RevocationList, TrustPolicy};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
@@ -25,16 +25,25 @@ pub struct TrustVerifier {
     /// What the last successful verification of each digest found (signers,
     /// roles, endorsement state), shown with the component.
     pub provenance: Mutex<HashMap<String, serde_json::Value>>,
+    /// Refuse installs while the revocation list has expired
+    /// (`refuse_installs_when_revocations_expired`); switched on after the
+    /// start-up installs, which only bring back what the registry had accepted.
+    refuse_when_expired: std::sync::atomic::AtomicBool,
 }
 
 impl TrustVerifier {
     pub fn new(policy: TrustPolicy, revocations: RevocationList) -> TrustVerifier {
-        TrustVerifier { policy, revocations: RwLock::new(revocations), provenance: Mutex::new(HashMap::new()) }
+        TrustVerifier {
+            policy,
+            revocations: RwLock::new(revocations),
+            provenance: Mutex::new(HashMap::new()),
+            refuse_when_expired: std::sync::atomic::AtomicBool::new(false),
+        }
     }
-}
 
-impl ArtifactVerifier for TrustVerifier {
-    fn verify(&self, artifact: &Artifact) -> Result<(), String> {
+    /// Signatures, endorsement, revoked keys and yanks; records provenance.
+    /// This is what an installed component must keep meeting.
+    pub fn check(&self, artifact: &Artifact) -> Result<(), String> {
         let revocations = self.revocations.read().expect("lock");
         let verified = komp_registry::verify(artifact, &self.policy, &revocations).map_err(|e| e.to_string())?;
         self.provenance
@@ -43,6 +52,64 @@ impl ArtifactVerifier for TrustVerifier {
             .insert(artifact.digest().to_string(), serde_json::to_value(&verified).unwrap_or_default());
         Ok(())
     }
+
+    /// How current the revocation list in force is.
+    pub fn revocation_status(&self) -> ExpiryStatus {
+        self.revocations.read().expect("lock").expiry_status(std::time::SystemTime::now())
+    }
+}
+
+impl ArtifactVerifier for TrustVerifier {
+    fn verify(&self, artifact: &Artifact) -> Result<(), String> {
+        if self.refuse_when_expired.load(std::sync::atomic::Ordering::Relaxed) {
+            if let ExpiryStatus::Expired { since, .. } = self.revocation_status() {
+                return Err(format!(
+                    "the revocation list in force expired at {since}, so this host cannot know whether this component \
+                     was revoked since; no new component is installed until a fresh list arrives from upstream \
+                     (refuse_installs_when_revocations_expired)"
+                ));
+            }
+        }
+        self.check(artifact)
+    }
+}
+
+/// Says loudly when the revocation list in force is not current and sets the
+/// gauges; returns the status.
+pub fn report_revocation_status(state: &SharedState) -> ExpiryStatus {
+    let status = revocation_gauges(state);
+    let serial = state.verifier.revocations.read().expect("lock").serial;
+    match &status {
+        ExpiryStatus::Expired { since, .. } => tracing::error!(
+            serial,
+            expired_at = %since,
+            refusing_installs = state.config.refuse_installs_when_revocations_expired,
+            "the revocation list in force has EXPIRED: revocations issued since may be withheld from this host; \
+             check the upstream registry and the approvers"
+        ),
+        ExpiryStatus::NoExpiry => tracing::warn!(
+            serial,
+            "the revocation list in force has no expiry time, so this host cannot tell whether a newer one is withheld"
+        ),
+        _ => {}
+    }
+    status
+}
+
+/// Sets the revocation-list gauges; returns the status.
+pub fn revocation_gauges(state: &SharedState) -> ExpiryStatus {
+    let status = state.verifier.revocation_status();
+    let serial = state.verifier.revocations.read().expect("lock").serial;
+    state.metrics.revocation_serial.set(serial as i64);
+    let (expires_in, stale) = match &status {
+        ExpiryStatus::Fresh { remaining_secs, .. } => (*remaining_secs as i64, 0),
+        ExpiryStatus::Expired { expired_secs, .. } => (-(*expired_secs as i64), 1),
+        ExpiryStatus::NoExpiry => (0, 1),
+        ExpiryStatus::NoList => (0, 0),
+    };
+    state.metrics.revocation_expires_in.set(expires_in);
+    state.metrics.revocation_stale.set(stale);
+    status
 }
 
 /// Loads the trust policy named in the config, or, only when `dev` is set,
@@ -96,6 +163,9 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
     }
     let runtime = Arc::new(Runtime::new(rt_config)?.with_verifier(verifier.clone()));
     install_from_registry(&runtime, &registry);
+    if config.refuse_installs_when_revocations_expired {
+        verifier.refuse_when_expired.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 
     let tokens = super::auth::TokenStore::open(&data)?;
     let audit_config = komp_audit::AuditConfig {
@@ -157,6 +227,7 @@ pub async fn run(
             let _ = tokio::task::spawn_blocking(move || audit.purge_expired(std::time::SystemTime::now())).await;
         }
     });
+    report_revocation_status(&state);
     tracing::info!(addr = %server.addr, components = state.runtime.components().len(), "komp is serving");
     serve(listener, super::router(state.clone()), Duration::from_millis(state.config.request_timeout_ms), shutdown)
         .await;
@@ -238,6 +309,9 @@ pub fn install_from_registry(runtime: &Runtime, registry: &komp_registry::Regist
     let mut work = Vec::new();
     for summary in summaries {
         for v in &summary.versions {
+            if runtime.lookup(&summary.name, Some(&v.version)).is_ok() {
+                continue; // installed already (and re-checked by `apply_revocations`)
+            }
             match registry.get(&summary.name, &v.version) {
                 Ok(b) => work.push((summary.name.clone(), v.version.clone(), b)),
                 Err(e) => {
@@ -271,7 +345,7 @@ pub fn install_from_registry(runtime: &Runtime, registry: &komp_registry::Regist
 pub fn apply_revocations(state: &SharedState, list: RevocationList) {
     *state.verifier.revocations.write().expect("lock") = list;
     for c in state.runtime.components() {
-        if let Err(e) = state.verifier.verify(c.artifact()) {
+        if let Err(e) = state.verifier.check(c.artifact()) {
             let m = c.manifest();
             if state.runtime.withdraw(&m.name, &m.version, &e) {
                 tracing::warn!(component = %m.name, version = %m.version, reason = %e, "withdrawn");
@@ -289,10 +363,15 @@ fn spawn_sync(state: SharedState, upstream: String) {
             match result {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    tracing::warn!(upstream = %upstream, error = %format!("{e:#}"), "sync from upstream failed")
+                    state.metrics.sync_failures.inc();
+                    tracing::error!(upstream = %upstream, error = %format!("{e:#}"), "sync from upstream failed")
                 }
-                Err(e) => tracing::error!(error = %e, "sync task panicked"),
+                Err(e) => {
+                    state.metrics.sync_failures.inc();
+                    tracing::error!(error = %e, "sync task panicked")
+                }
             }
+            report_revocation_status(&state);
             tokio::time::sleep(Duration::from_secs(state.config.sync_interval_secs.max(1))).await;
         }
     });

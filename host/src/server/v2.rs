@@ -18,10 +18,26 @@ pub async fn live() -> Json<Value> {
     Json(json!({ "live": true }))
 }
 
+/// Ready when at least one component is installed. The body also says how
+/// current the revocation list is: an expired one does not make the host
+/// unready (it keeps serving what it verified), but operators must see it.
 pub async fn ready(State(s): State<SharedState>) -> Response {
     let ready = !s.runtime.components().is_empty();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "ready": ready }))).into_response()
+    let revocations = super::run::revocation_gauges(&s);
+    let serial = s.verifier.revocations.read().expect("lock").serial;
+    let list = match revocations {
+        komp_registry::ExpiryStatus::NoList => json!({ "status": "none", "serial": serial }),
+        komp_registry::ExpiryStatus::Fresh { expires, remaining_secs } => {
+            json!({ "status": "fresh", "serial": serial, "expires": expires, "expires_in_secs": remaining_secs })
+        }
+        komp_registry::ExpiryStatus::Expired { since, expired_secs } => {
+            json!({ "status": "expired", "serial": serial, "expired_at": since, "expired_secs": expired_secs,
+                    "refusing_new_installs": s.config.refuse_installs_when_revocations_expired })
+        }
+        komp_registry::ExpiryStatus::NoExpiry => json!({ "status": "no-expiry", "serial": serial }),
+    };
+    (status, Json(json!({ "ready": ready, "revocation_list": list }))).into_response()
 }
 
 pub async fn server_metadata() -> Json<Value> {
