@@ -23,8 +23,16 @@ pub struct RuntimeConfig {
     pub max_output_bytes: usize,
     /// Largest single tensor a component may hand to, or get from, `wasi:nn`.
     pub max_tensor_bytes: usize,
-    /// Largest total of tensor bytes one instance may hold in the host at once.
+    /// Largest total of bytes one call may make the host hold at once:
+    /// `wasi:nn` tensors (data and dimensions), the model inputs and outputs
+    /// of a running `compute`, `wasi:nn` error texts, and a fixed cost per
+    /// resource (`komp_host::nn::RESOURCE_OVERHEAD`). Going over it stops the
+    /// call with `RuntimeError::HostLimit`.
     pub max_tensor_bytes_per_call: usize,
+    /// Most entries one call may hold in the host's resource table at once
+    /// (`wasi:nn` tensors, graphs, contexts and errors; WASI streams and
+    /// pollables). Going over it stops the call with `RuntimeError::HostLimit`.
+    pub max_host_resources_per_call: usize,
     /// Most instances alive at once (pooling allocator slots).
     pub max_instances: u32,
     /// Directory of the compiled-code cache; `None` disables the cache.
@@ -50,6 +58,7 @@ impl Default for RuntimeConfig {
             max_output_bytes: 256 << 10,
             max_tensor_bytes: 16 << 20,
             max_tensor_bytes_per_call: 64 << 20,
+            max_host_resources_per_call: 10_000,
             max_instances: 128,
             cache_dir: None,
             faulty_max_instances: 1,

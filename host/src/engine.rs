@@ -100,8 +100,11 @@ pub fn deadline_ticks(deadline: Duration) -> u64 {
 /// Deserialising compiled code is `unsafe`: wasmtime trusts the bytes as
 /// machine code. So every entry carries an HMAC-SHA256 under a secret key that
 /// only this host knows (`<dir>/cache.key`, mode 0600), checked over the exact
-/// bytes that are then deserialised. A corrupt, truncated or planted entry is
-/// ignored and recompiled, never loaded.
+/// bytes that are then deserialised *and* the component digest and engine
+/// compatibility they were compiled for ([`CompileCache::mac`]). A corrupt,
+/// truncated or planted entry, or a genuine entry of another component or
+/// engine copied or renamed to this one's path, is ignored and recompiled,
+/// never loaded.
 pub struct CompileCache {
     dir: PathBuf,
     key: [u8; 32],
@@ -131,8 +134,20 @@ impl CompileCache {
         self.dir.join(format!("{digest}-{}.cwasm", self.compat))
     }
 
-    fn mac(&self, bytes: &[u8]) -> [u8; 32] {
-        hmac_sha256(&self.key, bytes)
+    /// HMAC over a version tag, the component digest, the engine
+    /// compatibility and the code, each length-prefixed so that no two
+    /// different triples give the same message. Binding the digest means a
+    /// file under another component's name is not that component's code.
+    fn mac(&self, digest: &str, code: &[u8]) -> [u8; 32] {
+        use hmac::Mac;
+        let mut m = hmac::Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        m.update(b"komp-compile-cache/v2\0");
+        for part in [digest.as_bytes(), self.compat.as_bytes()] {
+            m.update(&(part.len() as u64).to_le_bytes());
+            m.update(part);
+        }
+        m.update(code);
+        m.finalize().into_bytes().into()
     }
 
     /// Returns the cached component for `digest`, or compiles `wasm` and
@@ -142,11 +157,12 @@ impl CompileCache {
         if let Ok(file) = std::fs::read(&path) {
             if file.len() > 32 {
                 let (mac, code) = file.split_at(32);
-                if constant_time_eq(mac, &self.mac(code)) {
+                if constant_time_eq(mac, &self.mac(digest, code)) {
                     // SAFETY: `code` is exactly the bytes this host serialised
-                    // with this engine configuration, as proven by the HMAC under
-                    // a key only this host holds; they were read into memory
-                    // before the check, so they cannot change after it.
+                    // for this component digest with this engine configuration,
+                    // as proven by the HMAC under a key only this host holds;
+                    // they were read into memory before the check, so they
+                    // cannot change after it.
                     if let Ok(c) = unsafe { Component::deserialize(engine, code) } {
                         return Ok((c, true));
                     }
@@ -157,7 +173,7 @@ impl CompileCache {
         let component = Component::new(engine, wasm)?;
         let code = component.serialize()?;
         let mut file = Vec::with_capacity(code.len() + 32);
-        file.extend_from_slice(&self.mac(&code));
+        file.extend_from_slice(&self.mac(digest, &code));
         file.extend_from_slice(&code);
         if let Err(e) = write_atomic(&path, &file, false) {
             tracing::warn!(path = %path.display(), error = %e, "could not write the compile cache");
@@ -170,7 +186,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// HMAC-SHA256 (RFC 2104).
+/// HMAC-SHA256 (RFC 2104) of one message: the reference [`CompileCache::mac`]
+/// is tested against.
+#[cfg(test)]
 fn hmac_sha256(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
     use hmac::Mac;
     let mut m = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
@@ -199,6 +217,24 @@ mod tests {
             hex::encode(hmac_sha256(&key, b"Hi There")),
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
         );
+    }
+
+    #[test]
+    fn the_cache_mac_covers_digest_compat_and_code() {
+        let cache = CompileCache { dir: PathBuf::new(), key: [7; 32], compat: "00112233aabbccdd".into() };
+        let digest = "ab".repeat(32);
+        let mut msg = b"komp-compile-cache/v2\0".to_vec();
+        msg.extend_from_slice(&64u64.to_le_bytes());
+        msg.extend_from_slice(digest.as_bytes());
+        msg.extend_from_slice(&16u64.to_le_bytes());
+        msg.extend_from_slice(b"00112233aabbccdd");
+        msg.extend_from_slice(b"code");
+        let mac = cache.mac(&digest, b"code");
+        assert_eq!(mac, hmac_sha256(&[7; 32], &msg));
+        assert_ne!(mac, cache.mac(&"cd".repeat(32), b"code"), "another digest");
+        assert_ne!(mac, cache.mac(&digest, b"codf"), "other code");
+        let other_engine = CompileCache { compat: "ffffffffffffffff".into(), ..cache };
+        assert_ne!(mac, other_engine.mac(&digest, b"code"), "another engine");
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub enum RuntimeError {
     MemoryLimit(usize),
     #[error("the component ran out of stack (too deep recursion) and was stopped")]
     StackOverflow,
+    #[error("the component made the host hold too much for it and was stopped: {0}")]
+    HostLimit(crate::nn::HostLimit),
     #[error("the component trapped: {0}")]
     Trap(String),
     #[error("the component's output is {size} bytes; the limit is {limit} bytes")]
@@ -79,15 +81,17 @@ fn format_violations(v: &[Violation]) -> String {
 }
 
 impl RuntimeError {
-    /// Whether the component misbehaved (deadline, memory cap, stack, trap,
-    /// bad or too large output): such a fault throttles the component for a
-    /// while (see `RuntimeConfig::faulty_max_instances`).
+    /// Whether the component misbehaved (deadline, memory cap, stack, host
+    /// memory or resource limit, trap, bad or too large output): such a fault
+    /// throttles the component for a while (see
+    /// `RuntimeConfig::faulty_max_instances`).
     pub fn is_component_fault(&self) -> bool {
         matches!(
             self,
             RuntimeError::Timeout(_)
                 | RuntimeError::MemoryLimit(_)
                 | RuntimeError::StackOverflow
+                | RuntimeError::HostLimit(_)
                 | RuntimeError::Trap(_)
                 | RuntimeError::OutputTooLarge { .. }
                 | RuntimeError::BadOutput(_)
@@ -106,5 +110,61 @@ impl RuntimeError {
                 | RuntimeError::UnknownComponent(_)
                 | RuntimeError::UnknownVersion { .. }
         )
+    }
+}
+
+/// Longest text from a component that leaves the runtime in an error, in
+/// bytes (before the truncation note).
+pub const MAX_COMPONENT_TEXT_BYTES: usize = 1024;
+
+/// A text chosen by a component (its error message, a label it made up, a
+/// trap message naming its functions), made safe to put into an HTTP
+/// response, a log line or the audit log: control characters (C0, DEL, C1),
+/// line and paragraph separators and bidirectional overrides are escaped
+/// (`\n`, `\u{1b}`, …), and at most [`MAX_COMPONENT_TEXT_BYTES`] bytes are
+/// kept, cut at a character boundary, followed by a note with the original
+/// length. Linear in the kept part, whatever the length of `s`.
+pub fn component_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_COMPONENT_TEXT_BYTES));
+    for (i, c) in s.char_indices() {
+        let escape = c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        let before = out.len();
+        if escape {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        if out.len() > MAX_COMPONENT_TEXT_BYTES {
+            out.truncate(before);
+            out.push_str(&format!("… [truncated: {} bytes from the component, {} shown]", s.len(), i));
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn component_text_escapes_control_characters() {
+        assert_eq!(component_text("ok: æøå ✓"), "ok: æøå ✓");
+        assert_eq!(component_text("a\nb\r\0\u{1b}[31m\u{7f}\u{85}"), r"a\nb\r\u{0}\u{1b}[31m\u{7f}\u{85}");
+        assert_eq!(component_text("x\u{202e}y\u{2028}"), r"x\u{202e}y\u{2028}");
+    }
+
+    #[test]
+    fn component_text_is_cut_at_a_char_boundary() {
+        let long = "é".repeat(1 << 20);
+        let out = component_text(&long);
+        assert!(out.len() < MAX_COMPONENT_TEXT_BYTES + 100, "{}", out.len());
+        assert!(out.starts_with(&"é".repeat(MAX_COMPONENT_TEXT_BYTES / 2)), "{out}");
+        assert!(out.ends_with(&format!("… [truncated: {} bytes from the component, 1024 shown]", 2 << 20)), "{out}");
+        // Escapes count toward the cap: a megabyte of NULs is cut too.
+        let out = component_text(&"\0".repeat(1 << 20));
+        assert!(out.len() < MAX_COMPONENT_TEXT_BYTES + 100 && out.starts_with(r"\u{0}\u{0}"), "{out}");
+        assert_eq!(component_text(&"a".repeat(MAX_COMPONENT_TEXT_BYTES)), "a".repeat(MAX_COMPONENT_TEXT_BYTES));
     }
 }

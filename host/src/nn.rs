@@ -10,16 +10,23 @@
 //!   `komp-model:<name>` sections (the per-call [`NnState::models`] map).
 //! - `load` with raw bytes is refused: a component cannot smuggle in a model
 //!   that was not declared, digested and signed with it.
-//! - Every tensor is size-checked, and the tensor bytes one instance holds in
-//!   the host are capped, so a component cannot make the host allocate without
-//!   bound.
+//! - Every tensor is size-checked, and *everything* one call makes the host
+//!   hold is counted against one per-call byte budget
+//!   (`RuntimeConfig::max_tensor_bytes_per_call`): tensor data and dimensions,
+//!   the tract tensors of a running `compute`, its outputs, `wasi:nn` error
+//!   texts, and a fixed cost per resource-table entry. The table itself is
+//!   capped in entries (`RuntimeConfig::max_host_resources_per_call`). So a
+//!   component cannot make the host allocate without bound, whether with big
+//!   tensors, many tiny ones, huge `dims` lists or errors with long names.
+//! - Names a component chooses (a model name, an input name) are shortened
+//!   in the error texts the host builds from them ([`shown`]).
 
 use crate::bindings::wasi::nn::{errors, graph, inference, tensor};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::DimLike;
-use wasmtime::component::{Resource, ResourceTable};
+use wasmtime::component::{Resource, ResourceTable, ResourceTableError};
 
 pub use errors::ErrorCode;
 pub use tensor::TensorType;
@@ -86,7 +93,7 @@ impl LoadedModel {
         let mut by_name: HashMap<String, tract_onnx::prelude::Tensor> = HashMap::new();
         for (n, t) in named {
             if by_name.insert(n.clone(), t).is_some() {
-                return Err(format!("input `{n}` is given twice"));
+                return Err(format!("input {} is given twice", shown(&n)));
             }
         }
         let mut values: TVec<TValue> = tvec![];
@@ -110,7 +117,7 @@ impl LoadedModel {
             values.push(t.into_tvalue());
         }
         if let Some(extra) = by_name.keys().next() {
-            return Err(format!("the model has no input `{extra}` (it takes: {})", self.input_names().join(", ")));
+            return Err(format!("the model has no input {} (it takes: {})", shown(extra), self.input_names().join(", ")));
         }
         // tract panics on some inputs it should reject (e.g. a ReduceSum over
         // an empty axis, an out-of-range Gather index); a component must not
@@ -165,14 +172,82 @@ pub struct NnError {
     pub message: String,
 }
 
-/// Raised as a trap when a component breaks a tensor limit; the runtime turns
-/// it into a clear error for the caller.
-#[derive(Debug, thiserror::Error)]
-pub enum TensorLimit {
-    #[error("a tensor of {size} bytes exceeds the per-tensor limit of {limit} bytes")]
+/// What one resource-table entry costs the host besides its payload: the
+/// table slot (`Entry`, 56 bytes on x86-64), the box of the value (up to
+/// `size_of::<Tensor>()` = 56 bytes) and the allocator's headers. Rounded up,
+/// so that many tiny resources are counted as what they cost, not as zero.
+pub const RESOURCE_OVERHEAD: usize = 128;
+
+/// How many bytes of a name chosen by a component are quoted in an error
+/// text the host builds; the rest is replaced by its length.
+pub const MAX_NAME_IN_MESSAGE: usize = 64;
+
+/// Bytes the host holds for one resource, counted against the call's budget.
+trait HostBytes {
+    fn host_bytes(&self) -> usize;
+}
+
+impl HostBytes for Graph {
+    fn host_bytes(&self) -> usize {
+        RESOURCE_OVERHEAD
+    }
+}
+
+impl HostBytes for ExecutionContext {
+    fn host_bytes(&self) -> usize {
+        RESOURCE_OVERHEAD
+    }
+}
+
+impl HostBytes for Tensor {
+    fn host_bytes(&self) -> usize {
+        RESOURCE_OVERHEAD + self.data.len() + std::mem::size_of_val(self.dims.as_slice())
+    }
+}
+
+impl HostBytes for NnError {
+    fn host_bytes(&self) -> usize {
+        RESOURCE_OVERHEAD + self.message.len()
+    }
+}
+
+/// Bytes of a tract tensor's elements.
+fn tract_bytes(t: &tract_onnx::prelude::Tensor) -> usize {
+    t.len().saturating_mul(t.datum_type().size_of())
+}
+
+/// A name chosen by a component, as quoted in an error text: in backticks,
+/// control characters escaped, at most [`MAX_NAME_IN_MESSAGE`] bytes of it.
+pub fn shown(name: &str) -> String {
+    let mut end = name.len().min(MAX_NAME_IN_MESSAGE);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head: String = name[..end].chars().flat_map(char::escape_debug).collect();
+    if end < name.len() {
+        format!("`{head}…` ({} bytes)", name.len())
+    } else {
+        format!("`{head}`")
+    }
+}
+
+/// Raised as a trap when a component makes the host hold more than its
+/// limits allow; the runtime turns it into [`crate::RuntimeError::HostLimit`]
+/// (a component fault).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostLimit {
+    #[error("a tensor of {size} bytes exceeds the per-tensor limit of {limit} bytes (max_tensor_bytes)")]
     Tensor { size: usize, limit: usize },
-    #[error("holding {held} bytes of tensors in the host exceeds the per-call limit of {limit} bytes")]
+    #[error(
+        "holding {held} bytes in the host for this call (wasi:nn tensors and their dimensions, model inputs and \
+         outputs, errors, handles) exceeds the per-call limit of {limit} bytes (max_tensor_bytes_per_call)"
+    )]
     Held { held: usize, limit: usize },
+    #[error(
+        "holding more than {limit} host resources at once (wasi:nn tensors, graphs, errors; WASI handles) \
+         exceeds the per-call limit (max_host_resources_per_call)"
+    )]
+    Resources { limit: usize },
 }
 
 /// Per-instance `wasi:nn` state.
@@ -180,7 +255,9 @@ pub struct NnState {
     /// The calling component's own models; nothing else can be loaded.
     pub models: ModelSet,
     pub max_tensor_bytes: usize,
+    /// The per-call budget of bytes held in the host (see the module docs).
     pub max_held_bytes: usize,
+    /// Bytes held in the host for this call now.
     pub held_bytes: usize,
 }
 
@@ -193,16 +270,22 @@ pub struct NnView<'a> {
 
 impl NnView<'_> {
     fn error<T>(&mut self, code: ErrorCode, message: String) -> wasmtime::Result<Result<T, Resource<NnError>>> {
-        Ok(Err(self.table.push(NnError { code, message })?))
+        Ok(Err(self.push(NnError { code, message })?))
     }
 
-    fn reserve(&mut self, bytes: usize) -> wasmtime::Result<()> {
+    /// Fails if one tensor of `bytes` is over the per-tensor limit.
+    fn check_tensor(&self, bytes: usize) -> wasmtime::Result<()> {
         if bytes > self.state.max_tensor_bytes {
-            return Err(TensorLimit::Tensor { size: bytes, limit: self.state.max_tensor_bytes }.into());
+            return Err(HostLimit::Tensor { size: bytes, limit: self.state.max_tensor_bytes }.into());
         }
-        let held = self.state.held_bytes + bytes;
+        Ok(())
+    }
+
+    /// Counts `bytes` against the call's budget, or fails if they do not fit.
+    fn reserve(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        let held = self.state.held_bytes.saturating_add(bytes);
         if held > self.state.max_held_bytes {
-            return Err(TensorLimit::Held { held, limit: self.state.max_held_bytes }.into());
+            return Err(HostLimit::Held { held, limit: self.state.max_held_bytes }.into());
         }
         self.state.held_bytes = held;
         Ok(())
@@ -210,6 +293,31 @@ impl NnView<'_> {
 
     fn release(&mut self, bytes: usize) {
         self.state.held_bytes = self.state.held_bytes.saturating_sub(bytes);
+    }
+
+    /// Puts `value` in the resource table, counted against the call's budget.
+    fn push<T: HostBytes + Send + 'static>(&mut self, value: T) -> wasmtime::Result<Resource<T>> {
+        let bytes = value.host_bytes();
+        self.reserve(bytes)?;
+        self.table.push(value).map_err(|e| {
+            self.release(bytes);
+            table_error(e, self.table)
+        })
+    }
+
+    /// Takes `r` out of the resource table and stops counting it.
+    fn delete<T: HostBytes + 'static>(&mut self, r: Resource<T>) -> wasmtime::Result<T> {
+        let value = self.table.delete(r)?;
+        self.release(value.host_bytes());
+        Ok(value)
+    }
+}
+
+/// A full resource table is the component holding too much, not a host bug.
+pub fn table_error(e: ResourceTableError, table: &ResourceTable) -> wasmtime::Error {
+    match e {
+        ResourceTableError::Full => HostLimit::Resources { limit: table.max_capacity() }.into(),
+        other => other.into(),
     }
 }
 
@@ -228,12 +336,13 @@ impl graph::Host for NnView<'_> {
 
     fn load_by_name(&mut self, name: String) -> wasmtime::Result<Result<Resource<Graph>, Resource<NnError>>> {
         match self.state.models.get(&name).cloned() {
-            Some(m) => Ok(Ok(self.table.push(Graph(m))?)),
+            Some(m) => Ok(Ok(self.push(Graph(m))?)),
             None => {
                 let mut have: Vec<&str> = self.state.models.keys().map(String::as_str).collect();
                 have.sort();
                 let msg = format!(
-                    "this component bundles no model named `{name}` (it bundles: {})",
+                    "this component bundles no model named {} (it bundles: {})",
+                    shown(&name),
                     if have.is_empty() { "none".to_string() } else { have.join(", ") }
                 );
                 self.error(ErrorCode::NotFound, msg)
@@ -248,11 +357,11 @@ impl graph::HostGraph for NnView<'_> {
         graph: Resource<Graph>,
     ) -> wasmtime::Result<Result<Resource<ExecutionContext>, Resource<NnError>>> {
         let model = self.table.get(&graph)?.0.clone();
-        Ok(Ok(self.table.push(ExecutionContext(model))?))
+        Ok(Ok(self.push(ExecutionContext(model))?))
     }
 
     fn drop(&mut self, graph: Resource<Graph>) -> wasmtime::Result<()> {
-        self.table.delete(graph)?;
+        self.delete(graph)?;
         Ok(())
     }
 }
@@ -261,8 +370,10 @@ impl tensor::Host for NnView<'_> {}
 
 impl tensor::HostTensor for NnView<'_> {
     fn new(&mut self, dims: Vec<u32>, ty: TensorType, data: Vec<u8>) -> wasmtime::Result<Resource<Tensor>> {
-        self.reserve(data.len())?;
-        Ok(self.table.push(Tensor { dims, ty, data })?)
+        // `dims` and `data` were copied out of the component's memory (so
+        // their size is bounded by its memory cap); what is kept is counted.
+        self.check_tensor(data.len())?;
+        self.push(Tensor { dims, ty, data })
     }
 
     fn dimensions(&mut self, t: Resource<Tensor>) -> wasmtime::Result<Vec<u32>> {
@@ -278,8 +389,7 @@ impl tensor::HostTensor for NnView<'_> {
     }
 
     fn drop(&mut self, t: Resource<Tensor>) -> wasmtime::Result<()> {
-        let t = self.table.delete(t)?;
-        self.release(t.data.len());
+        self.delete(t)?;
         Ok(())
     }
 }
@@ -293,38 +403,69 @@ impl inference::HostGraphExecutionContext for NnView<'_> {
         inputs: Vec<(String, Resource<Tensor>)>,
     ) -> wasmtime::Result<Result<Vec<(String, Resource<Tensor>)>, Resource<NnError>>> {
         let model = self.table.get(&ctx)?.0.clone();
+        // The tract tensors alive during this call (inputs, then outputs) are
+        // counted in `staged` and released when it returns, however it returns.
+        let mut staged = 0usize;
+        let result = self.compute_staged(&model, inputs, &mut staged);
+        self.release(staged);
+        result
+    }
+
+    fn drop(&mut self, ctx: Resource<ExecutionContext>) -> wasmtime::Result<()> {
+        self.delete(ctx)?;
+        Ok(())
+    }
+}
+
+impl NnView<'_> {
+    fn compute_staged(
+        &mut self,
+        model: &LoadedModel,
+        inputs: Vec<(String, Resource<Tensor>)>,
+        staged: &mut usize,
+    ) -> wasmtime::Result<Result<Vec<(String, Resource<Tensor>)>, Resource<NnError>>> {
         let mut named = Vec::with_capacity(inputs.len());
         for (name, res) in inputs {
             // Passing a tensor to compute consumes it (it is an owned handle).
+            // It stays counted until its tract copy is.
             let t = self.table.delete(res)?;
-            self.release(t.data.len());
-            match to_tract(&t) {
-                Ok(tt) => named.push((name, tt)),
-                Err(msg) => {
-                    return self
-                        .error(ErrorCode::InvalidArgument, format!("input `{name}` of model `{}`: {msg}", model.name))
+            let converted = to_tract(&t);
+            let result = match converted {
+                Ok(tt) => {
+                    let bytes = tract_bytes(&tt);
+                    self.reserve(bytes)?;
+                    *staged = staged.saturating_add(bytes);
+                    named.push((name, tt));
+                    None
                 }
+                Err(msg) => Some(format!("input {} of model `{}`: {msg}", shown(&name), model.name)),
+            };
+            self.release(t.host_bytes());
+            if let Some(msg) = result {
+                return self.error(ErrorCode::InvalidArgument, msg);
             }
         }
         let outputs = match model.run(named) {
             Ok(o) => o,
             Err(msg) => return self.error(ErrorCode::InvalidArgument, format!("model `{}`: {msg}", model.name)),
         };
+        // The inputs are gone; the outputs are held until converted.
+        self.release(std::mem::take(staged));
+        for (_, t) in &outputs {
+            self.check_tensor(tract_bytes(t))?;
+        }
+        let bytes = outputs.iter().fold(0usize, |a, (_, t)| a.saturating_add(tract_bytes(t)));
+        self.reserve(bytes)?;
+        *staged = bytes;
         let mut result = Vec::with_capacity(outputs.len());
         for (name, t) in outputs {
             let t = match from_tract(&t) {
                 Ok(t) => t,
                 Err(msg) => return self.error(ErrorCode::RuntimeError, format!("output `{name}`: {msg}")),
             };
-            self.reserve(t.data.len())?;
-            result.push((name, self.table.push(t)?));
+            result.push((name, self.push(t)?));
         }
         Ok(Ok(result))
-    }
-
-    fn drop(&mut self, ctx: Resource<ExecutionContext>) -> wasmtime::Result<()> {
-        self.table.delete(ctx)?;
-        Ok(())
     }
 }
 
@@ -342,7 +483,7 @@ impl errors::HostError for NnView<'_> {
     }
 
     fn drop(&mut self, e: Resource<NnError>) -> wasmtime::Result<()> {
-        self.table.delete(e)?;
+        self.delete(e)?;
         Ok(())
     }
 }

@@ -4,8 +4,8 @@
 use crate::bindings::{StandardComponent, StandardComponentPre};
 use crate::config::RuntimeConfig;
 use crate::engine::{build_engine, deadline_ticks, CompileCache, EpochTicker};
-use crate::error::{RuntimeError, Violation};
-use crate::nn::{LoadedModel, ModelSet, NnState, NnView, TensorLimit};
+use crate::error::{component_text, RuntimeError, Violation};
+use crate::nn::{HostLimit, LoadedModel, ModelSet, NnState, NnView};
 use crate::prediction::{FeatureWeight, LabelScore, Prediction};
 use komp_artifact::{Artifact, Manifest};
 use semver::Version;
@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
-use wasmtime_wasi::clocks::WasiClocksCtxView;
+use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -95,11 +95,8 @@ pub struct CallState {
     wasi: WasiCtx,
     nn: NnState,
     limiter: MemoryLimiter,
-    /// When this call's deadline passes; no sleep in a host call outlasts it.
-    deadline_at: Instant,
-    /// Set when the component asked to sleep past its deadline (the call is
-    /// then a timeout, whatever the component does after waking up).
-    sleep_cut: bool,
+    /// The component's monotonic clock (virtual; see [`DeadlineClock`]).
+    clock: VirtualClock,
 }
 
 impl WasiView for CallState {
@@ -117,71 +114,140 @@ fn nn_view(s: &mut CallState) -> NnView<'_> {
     NnView { table: &mut s.table, state: &mut s.nn }
 }
 
-/// `wasi:clocks/monotonic-clock` whose sleeps end at the call's deadline.
+/// What `wasi:clocks/wall-clock` tells every component: 2000-01-01T00:00:00Z,
+/// always. A component runs identically in every municipality, so nothing in
+/// its answer may depend on when or where it ran; a component that needs a
+/// date must get it in its input.
+pub const FIXED_WALL_CLOCK: Duration = Duration::from_secs(946_684_800);
+
+/// The fixed wall clock ([`FIXED_WALL_CLOCK`]).
+struct FixedWallClock;
+impl HostWallClock for FixedWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+    fn now(&self) -> Duration {
+        FIXED_WALL_CLOCK
+    }
+}
+
+/// A monotonic clock that stands still at 0, for anything in wasmtime-wasi
+/// that reads the context's clock directly; components see [`DeadlineClock`].
+struct FrozenMonotonicClock;
+impl HostMonotonicClock for FrozenMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// A call's monotonic clock: virtual time, in nanoseconds since the instance
+/// was created. It moves only when the component sleeps, by exactly what it
+/// asked for, so readings are the same on every host and reveal nothing of
+/// the host's time or load. `deadline_ns` is the call's deadline on this clock.
+struct VirtualClock {
+    now_ns: u64,
+    deadline_ns: u64,
+    /// Set when the component asked to sleep past its deadline (the call is
+    /// then a timeout).
+    cut: bool,
+}
+
+/// `wasi:clocks/monotonic-clock` on the call's [`VirtualClock`], whose sleeps
+/// never outlast the deadline.
 ///
 /// Epoch interruption stops wasm code, not a host call: with the stock
 /// implementation a component could sleep (`subscribe-duration` + `poll`)
-/// far past its deadline, holding a host thread and an instance slot. Here
-/// every subscription wakes up at the deadline at the latest, and a call that
-/// asked to sleep past its deadline ends in [`RuntimeError::Timeout`] (the
-/// epoch ticker can lag wall time under load, so this does not rely on it).
+/// far past its deadline, holding a host thread and an instance slot, and
+/// its clock readings were the host's. Here a subscription advances the
+/// virtual clock to its end and is ready at once (no host thread waits); one
+/// that would end past the deadline stops the call with
+/// [`RuntimeError::Timeout`], whatever the component would do next. A
+/// component that busy-waits for its clock to move is an endless loop, which
+/// the epoch deadline ends.
 struct DeadlineClock;
 impl HasData for DeadlineClock {
     type Data<'a> = DeadlineClockView<'a>;
 }
 
 struct DeadlineClockView<'a> {
-    clocks: WasiClocksCtxView<'a>,
-    deadline: Instant,
-    cut: &'a mut bool,
+    table: &'a mut ResourceTable,
+    clock: &'a mut VirtualClock,
 }
 
 fn deadline_clock_view(s: &mut CallState) -> DeadlineClockView<'_> {
-    DeadlineClockView {
-        clocks: WasiClocksCtxView { ctx: s.wasi.clocks(), table: &mut s.table },
-        deadline: s.deadline_at,
-        cut: &mut s.sleep_cut,
-    }
+    DeadlineClockView { table: &mut s.table, clock: &mut s.clock }
 }
 
-struct Sleep(tokio::time::Instant);
+/// A pollable that is ready at once: the sleep already happened on the
+/// virtual clock.
+struct Elapsed;
 
 #[wasmtime_wasi::async_trait]
-impl wasmtime_wasi::p2::Pollable for Sleep {
-    async fn ready(&mut self) {
-        tokio::time::sleep_until(self.0).await;
-    }
+impl wasmtime_wasi::p2::Pollable for Elapsed {
+    async fn ready(&mut self) {}
 }
 
+/// The trap that ends a call that asked to sleep past its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the component asked to sleep past its deadline")]
+struct SleptPastDeadline;
+
 impl DeadlineClockView<'_> {
-    fn sleep(&mut self, requested: Duration) -> wasmtime::Result<Resource<DynPollable>> {
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
-        if requested > remaining {
-            *self.cut = true;
+    fn sleep_until(&mut self, until_ns: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        if until_ns > self.clock.deadline_ns {
+            self.clock.cut = true;
+            self.clock.now_ns = self.clock.deadline_ns;
+            return Err(SleptPastDeadline.into());
         }
-        let until = tokio::time::Instant::now() + requested.min(remaining);
-        let sleep = self.clocks.table.push(Sleep(until))?;
-        wasmtime_wasi::p2::subscribe(self.clocks.table, sleep)
+        self.clock.now_ns = self.clock.now_ns.max(until_ns);
+        let table = &mut *self.table;
+        let elapsed = table.push(Elapsed).map_err(|e| crate::nn::table_error(e, table))?;
+        wasmtime_wasi::p2::subscribe(self.table, elapsed)
     }
 }
 
 impl monotonic_clock::Host for DeadlineClockView<'_> {
     fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
-        monotonic_clock::Host::now(&mut self.clocks)
+        Ok(self.clock.now_ns)
     }
 
     fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
-        monotonic_clock::Host::resolution(&mut self.clocks)
+        Ok(1)
     }
 
     fn subscribe_instant(&mut self, when: monotonic_clock::Instant) -> wasmtime::Result<Resource<DynPollable>> {
-        let now = monotonic_clock::Host::now(&mut self.clocks)?;
-        self.sleep(Duration::from_nanos(when.saturating_sub(now)))
+        self.sleep_until(when)
     }
 
     fn subscribe_duration(&mut self, duration: monotonic_clock::Duration) -> wasmtime::Result<Resource<DynPollable>> {
-        self.sleep(Duration::from_nanos(duration))
+        self.sleep_until(self.clock.now_ns.saturating_add(duration))
     }
+}
+
+/// The seed of a call's `wasi:random`: sha256 over a domain tag, what the call
+/// is (`predict` or `metadata`), the component digest and the exact input
+/// bytes. The same component given the same input draws the same "random"
+/// bytes on every host, so its answer is reproducible; different inputs or
+/// components draw unrelated streams.
+pub fn call_seed(kind: &str, digest: &str, input: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"komp/wasi-random/v1\0");
+    h.update(kind.as_bytes());
+    h.update(b"\0");
+    h.update(digest.as_bytes());
+    h.update(b"\0");
+    h.update(input);
+    h.finalize().into()
+}
+
+/// One of the independent seeds derived from a call seed.
+fn sub_seed(seed: &[u8; 32], what: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::new().chain_update(seed).chain_update(what.as_bytes()).finalize().into()
 }
 
 /// Caps linear memory and remembers that the cap was hit, so a trap that
@@ -271,7 +337,7 @@ impl Runtime {
         let mut linker: Linker<CallState> = Linker::new(&engine);
         let host = |e: wasmtime::Error| RuntimeError::Host(format!("cannot link host interfaces: {e:#}"));
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(host)?;
-        // Replace the monotonic clock with one whose sleeps end at the deadline.
+        // Replace the monotonic clock with a virtual one whose sleeps end at the deadline.
         linker.allow_shadowing(true);
         monotonic_clock::add_to_linker::<CallState, DeadlineClock>(&mut linker, deadline_clock_view).map_err(host)?;
         linker.allow_shadowing(false);
@@ -432,7 +498,8 @@ impl Runtime {
         map.get(name).map(|v| v.keys().map(Version::to_string).collect()).unwrap_or_default()
     }
 
-    /// The installed component `name` at `version`, or its newest version.
+    /// The installed component `name` at `version`, or its default version:
+    /// the highest stable one that is not withdrawn.
     pub fn lookup(&self, name: &str, version: Option<&Version>) -> Result<Arc<InstalledComponent>, RuntimeError> {
         let map = self.components.read().expect("lock");
         let versions = map.get(name).ok_or_else(|| RuntimeError::UnknownComponent(name.to_string()))?;
@@ -442,12 +509,16 @@ impl Runtime {
                 version: v.to_string(),
                 installed: versions.keys().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
             }),
+            // Like the registry: the highest *stable* version that is not
+            // withdrawn; a pre-release (`2.0.0-rc.1`) is used only when asked
+            // for by version or when nothing else is installed.
             None => versions
-                .values()
+                .iter()
                 .rev()
-                .find(|c| c.withdrawn().is_none())
-                .or_else(|| versions.values().next_back())
-                .cloned()
+                .find(|(v, c)| v.pre.is_empty() && c.withdrawn().is_none())
+                .or_else(|| versions.iter().rev().find(|(_, c)| c.withdrawn().is_none()))
+                .or_else(|| versions.iter().next_back())
+                .map(|(_, c)| c.clone())
                 .ok_or_else(|| RuntimeError::UnknownComponent(name.to_string())),
         }
     }
@@ -508,10 +579,28 @@ impl Runtime {
         Ok(value)
     }
 
-    fn new_store(&self, component: &InstalledComponent) -> Store<CallState> {
-        let wasi = WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+    /// A store for one call, with WASI that gives no files, environment or
+    /// network, the fixed wall clock, a virtual monotonic clock and
+    /// `wasi:random` (secure and insecure) seeded from `seed`.
+    fn new_store(&self, component: &InstalledComponent, seed: &[u8; 32]) -> Store<CallState> {
+        use chacha20::rand_core::SeedableRng;
+        use chacha20::ChaCha20Rng;
+        let insecure_seed = sub_seed(seed, "insecure-seed");
+        let wasi = WasiCtxBuilder::new()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(FixedWallClock)
+            .monotonic_clock(FrozenMonotonicClock)
+            .secure_random(ChaCha20Rng::from_seed(sub_seed(seed, "secure")))
+            .insecure_random(ChaCha20Rng::from_seed(sub_seed(seed, "insecure")))
+            .insecure_random_seed(u128::from_le_bytes(insecure_seed[..16].try_into().expect("16 bytes")))
+            .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(self.config.max_host_resources_per_call);
+        let deadline_ns = u64::try_from(self.config.deadline.as_nanos()).unwrap_or(u64::MAX);
         let state = CallState {
-            table: ResourceTable::new(),
+            table,
             wasi,
             nn: NnState {
                 models: component.models.clone(),
@@ -520,8 +609,7 @@ impl Runtime {
                 held_bytes: 0,
             },
             limiter: MemoryLimiter { cap: self.config.memory_cap, hit: false },
-            deadline_at: Instant::now() + self.config.deadline,
-            sleep_cut: false,
+            clock: VirtualClock { now_ns: 0, deadline_ns, cut: false },
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -530,10 +618,12 @@ impl Runtime {
         store
     }
 
-    /// Runs `f` on a fresh instance of `component`, mapping traps to clear errors.
+    /// Runs `f` on a fresh instance of `component` whose `wasi:random` is
+    /// seeded with `seed`, mapping traps to clear errors.
     fn with_instance<R>(
         &self,
         component: &InstalledComponent,
+        seed: &[u8; 32],
         f: impl FnOnce(&StandardComponent, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
         // A component that keeps faulting gets only a few slots, so that a
@@ -552,9 +642,9 @@ impl Runtime {
         if n >= self.config.max_instances {
             return Err(RuntimeError::Busy(self.config.max_instances));
         }
-        let mut store = self.new_store(component);
+        let mut store = self.new_store(component, seed);
         let result = component.pre.instantiate(&mut store).and_then(|inst| f(&inst, &mut store));
-        if store.data().sleep_cut {
+        if store.data().clock.cut {
             return Err(RuntimeError::Timeout(self.config.deadline));
         }
         result.map_err(|e| self.map_trap(e, store.data()))
@@ -564,8 +654,12 @@ impl Runtime {
         if state.limiter.hit {
             return RuntimeError::MemoryLimit(self.config.memory_cap);
         }
-        if let Some(l) = e.downcast_ref::<TensorLimit>() {
-            return RuntimeError::Trap(format!("stopped: {l}"));
+        if let Some(l) = e.downcast_ref::<HostLimit>() {
+            return RuntimeError::HostLimit(l.clone());
+        }
+        // WASI's own resources (streams, pollables) fill the same table.
+        if let Some(ResourceTableError::Full) = e.downcast_ref::<ResourceTableError>() {
+            return RuntimeError::HostLimit(HostLimit::Resources { limit: state.table.max_capacity() });
         }
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => RuntimeError::Timeout(self.config.deadline),
@@ -586,19 +680,24 @@ impl Runtime {
                 if msg.contains("concurrent") && msg.contains("limit") {
                     RuntimeError::Busy(self.config.max_instances)
                 } else {
-                    RuntimeError::Trap(msg)
+                    // May quote the component (e.g. function names from its
+                    // name section in a backtrace).
+                    RuntimeError::Trap(component_text(&msg))
                 }
             }
         }
     }
 
     fn call_predict(&self, component: &InstalledComponent, input: &str) -> Result<Prediction, RuntimeError> {
-        let raw = self.with_instance(component, |inst, store| inst.call_predict(store, input))?;
+        let seed = call_seed("predict", component.digest(), input.as_bytes());
+        let raw = self.with_instance(component, &seed, |inst, store| inst.call_predict(store, input))?;
+        // Every text the component chose is capped and escaped before it
+        // leaves the runtime (it ends up in HTTP responses and the audit log).
         use crate::bindings::komp::component::types::Error as E;
         let p = raw.map_err(|e| match e {
-            E::InvalidInput(m) => RuntimeError::InvalidInput(m),
-            E::Model(m) => RuntimeError::ComponentModel(m),
-            E::Internal(m) => RuntimeError::ComponentInternal(m),
+            E::InvalidInput(m) => RuntimeError::InvalidInput(component_text(&m)),
+            E::Model(m) => RuntimeError::ComponentModel(component_text(&m)),
+            E::Internal(m) => RuntimeError::ComponentInternal(component_text(&m)),
         })?;
         let size = p.label.len()
             + p.details.len()
@@ -609,11 +708,11 @@ impl Runtime {
         }
         let bad = |m: String| RuntimeError::BadOutput(m);
         if !component.labels.contains(&p.label) {
-            return Err(bad(format!("label {:?} is not one of the declared labels", p.label)));
+            return Err(bad(format!("label \"{}\" is not one of the declared labels", component_text(&p.label))));
         }
         for s in &p.scores {
             if !component.labels.contains(&s.label) {
-                return Err(bad(format!("score for undeclared label {:?}", s.label)));
+                return Err(bad(format!("score for undeclared label \"{}\"", component_text(&s.label))));
             }
             if !s.score.is_finite() {
                 return Err(bad(format!("score for {:?} is not a finite number", s.label)));
@@ -644,12 +743,13 @@ impl Runtime {
     }
 
     fn check_metadata(&self, c: &InstalledComponent) -> Result<(), RuntimeError> {
-        let info = self.with_instance(c, |inst, store| inst.call_metadata(store))?;
+        let seed = call_seed("metadata", c.digest(), b"");
+        let info = self.with_instance(c, &seed, |inst, store| inst.call_metadata(store))?;
         let m = c.manifest();
         let mismatch = |field: &'static str, code: String, manifest: String| RuntimeError::MetadataMismatch {
             component: m.id(),
             field,
-            code,
+            code: component_text(&code),
             manifest,
         };
         if info.name != m.name {
@@ -716,7 +816,7 @@ impl Runtime {
     /// Measures a bare instantiate (no call) of `component`, for benchmarks.
     pub fn time_instantiate(&self, component: &InstalledComponent) -> Result<Duration, RuntimeError> {
         let started = Instant::now();
-        self.with_instance(component, |_, _| Ok(()))?;
+        self.with_instance(component, &call_seed("instantiate", component.digest(), b""), |_, _| Ok(()))?;
         Ok(started.elapsed())
     }
 }

@@ -1,16 +1,21 @@
 //! Hostile components, beyond `runtime.rs`: a huge explanation, a model name
-//! that does not exist, clocks, random, sockets, blocking host calls, a
-//! component of the wrong world (written in WAT). The isolation of a normal
-//! component from a hostile one under load is in `isolation.rs`.
+//! that does not exist, clocks, random, sockets, blocking host calls, host
+//! memory held through `wasi:nn` (huge `dims`, many errors), error texts and
+//! labels that try to forge log lines, a component of the wrong world
+//! (written in WAT). The isolation of a normal component from a hostile one
+//! under load is in `isolation.rs`.
 //!
 //! What a component may use of WASI, as asserted here:
 //! - files, environment, arguments: nothing (`runtime.rs`);
 //! - sockets (TCP, UDP) and name lookup: refused;
-//! - wall clock and monotonic clock: readable (the host's real time), and a
-//!   sleep never outlasts the prediction deadline;
-//! - random: the host's CSPRNG (each call sees different bytes).
+//! - wall clock: fixed at 2000-01-01T00:00:00Z on every host;
+//! - monotonic clock: virtual, starts at 0 and moves only by the sleeps the
+//!   component asks for; a sleep never outlasts the prediction deadline;
+//! - random: deterministic per component and input (the same input gives the
+//!   same bytes on every host, different inputs give unrelated bytes).
 
-use komp_host::{Runtime, RuntimeError};
+use komp_host::nn::HostLimit;
+use komp_host::{Runtime, RuntimeConfig, RuntimeError};
 use komp_tests::{hostile, runtime_with, sandbox_config as config};
 use komp_tests::{EXAMPLE_FEEDBACK, HOSTILE};
 use std::sync::Arc;
@@ -62,16 +67,112 @@ fn sockets_and_name_lookup_are_refused() {
 }
 
 #[test]
-fn clocks_are_readable_and_random_is_the_hosts() {
+fn the_wall_clock_is_fixed_and_the_monotonic_clock_reveals_no_host_time() {
     let rt = runtime_with(&[&HOSTILE]);
     let d = hostile(&rt, "clock", "").unwrap();
-    let host_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let wall = d["wall_ms"].as_i64().unwrap();
-    assert!((host_ms - wall).abs() < 60_000, "the wall clock is the host's: {wall} vs {host_ms}");
-    assert!(d["monotonic_ns"].as_u64().unwrap() > 0, "{d}");
-    let a = hostile(&rt, "random", "").unwrap();
-    let b = hostile(&rt, "random", "").unwrap();
-    assert_ne!(a["hash"], b["hash"], "each instance gets fresh randomness");
+    // 2000-01-01T00:00:00Z, not the host's time.
+    assert_eq!(d["wall_ns"], 946_684_800_000_000_000u64, "{d}");
+    assert_eq!(komp_host::runtime::FIXED_WALL_CLOCK.as_secs(), 946_684_800);
+    // Work takes no time on the component's clock; a 5 ms sleep takes exactly 5 ms.
+    assert_eq!(d["busy_ns"], 0, "{d}");
+    assert_eq!(d["after_sleep_ns"], 5_000_000, "{d}");
+    // The same on another host.
+    let other = runtime_with(&[&HOSTILE]);
+    assert_eq!(hostile(&other, "clock", "").unwrap(), d);
+}
+
+/// The whole prediction of the hostile component in `mode`, as JSON.
+fn prediction(rt: &Runtime, mode: &str, arg: &str) -> serde_json::Value {
+    let input = serde_json::json!({ "mode": mode, "arg": arg }).to_string();
+    serde_json::to_value(rt.predict("hostile", None, &input).expect("predicts").prediction).unwrap()
+}
+
+#[test]
+fn random_is_deterministic_per_component_and_input() {
+    let rt = runtime_with(&[&HOSTILE]);
+    let a = prediction(&rt, "random", "");
+    let d = &a["details"];
+    assert_eq!(d["bytes"].as_str().unwrap().len(), 64, "{d}");
+    assert_ne!(d["bytes"], d["more_bytes"], "a stream, not one value repeated: {d}");
+    // The same input twice, each in a fresh instance: bit-identical.
+    assert_eq!(prediction(&rt, "random", ""), a);
+    // Another host (another Runtime, engine and compile): bit-identical.
+    let other = runtime_with(&[&HOSTILE]);
+    assert_eq!(prediction(&other, "random", ""), a);
+    // Another input: unrelated bytes.
+    let b = prediction(&rt, "random", "other input");
+    assert_ne!(b["details"]["bytes"], d["bytes"]);
+    assert_ne!(b["details"]["hash"], d["hash"]);
+}
+
+/// The sandbox config with a small per-call host budget, so that the tests
+/// that hit it stay cheap, and a deadline long enough for thousands of host
+/// calls in a debug build on a busy machine (the limit, not the deadline,
+/// must be what stops them).
+fn small_host_budget() -> RuntimeConfig {
+    RuntimeConfig { max_tensor_bytes_per_call: 8 << 20, deadline: Duration::from_secs(10), ..config() }
+}
+
+fn assert_host_limit_fault(err: &RuntimeError) {
+    assert!(matches!(err, RuntimeError::HostLimit(_)), "{err}");
+    assert!(err.is_component_fault(), "a host limit is the component's fault: {err}");
+    assert!(err.to_string().contains("made the host hold too much"), "{err}");
+}
+
+#[test]
+fn huge_dims_lists_count_against_the_per_call_host_budget() {
+    let rt = Runtime::new(small_host_budget()).unwrap();
+    rt.install(komp_tests::packed(&HOSTILE)).unwrap();
+    // 400 KB of dims per tensor with empty data: 21 of them fill 8 MiB.
+    let err = hostile(&rt, "dims", "200").unwrap_err();
+    assert_host_limit_fault(&err);
+    assert!(matches!(err, RuntimeError::HostLimit(HostLimit::Held { limit, .. }) if limit == 8 << 20), "{err}");
+    assert!(err.to_string().contains("per-call limit of 8388608 bytes (max_tensor_bytes_per_call)"), "{err}");
+    // Below the budget it works, and the next call starts from zero.
+    assert_eq!(hostile(&rt, "dims", "10").unwrap()["tensors"], 10);
+    hostile(&rt, "ok", "").expect("next call works");
+}
+
+#[test]
+fn wasi_nn_errors_with_long_names_are_bounded() {
+    let rt = Runtime::new(small_host_budget()).unwrap();
+    rt.install(komp_tests::packed(&HOSTILE)).unwrap();
+    // 20,000 kept errors from 1 KiB names: over the 10,000 resources a call may hold.
+    let err = hostile(&rt, "error-names", "20000").unwrap_err();
+    assert_host_limit_fault(&err);
+    assert!(matches!(err, RuntimeError::HostLimit(HostLimit::Resources { limit: 10_000 })), "{err}");
+    // A few are fine, and the host quotes the name shortened (the SDK's own
+    // wrapper in the component quotes it in full).
+    assert_eq!(hostile(&rt, "error-names", "100").unwrap()["errors"], 100);
+    let d = hostile(&rt, "model", &"n".repeat(1024)).unwrap();
+    let error = d["error"].as_str().unwrap();
+    let host_part = error.split("ErrorCode::NotFound: ").nth(1).unwrap_or_else(|| panic!("{error}"));
+    let expected =
+        format!("this component bundles no model named `{}…` (1024 bytes) (it bundles: identity)", "n".repeat(64));
+    assert!(host_part.starts_with(&expected), "{host_part}");
+}
+
+#[test]
+fn component_texts_are_capped_and_escaped() {
+    let rt = runtime_with(&[&HOSTILE]);
+    let err = hostile(&rt, "long-error", "").unwrap_err();
+    assert!(matches!(err, RuntimeError::ComponentInternal(_)), "{err}");
+    let msg = err.to_string();
+    assert!(msg.len() < 1300, "{} bytes", msg.len());
+    assert!(!msg.chars().any(|c| c.is_control() || c == '\u{202e}'), "{msg:?}");
+    assert!(msg.contains(r"\u{1b}[31mred\r\nforged: audit line\u{0}\u{202e}é∑"), "{msg}");
+    // The component's text, as it built it.
+    let sent = format!("\u{1b}[31mred\r\nforged: audit line\0\u{202e}{}", "é∑".repeat(1 << 18));
+    assert!(msg.contains(&format!("[truncated: {} bytes from the component, ", sent.len())), "{msg}");
+    assert!(msg.ends_with(" shown]"), "{msg}");
+
+    // (The label is in the scores too: twice 30 KB is within the 64 KiB output cap.)
+    let err = hostile(&rt, "bad-label", "30000").unwrap_err();
+    assert!(matches!(err, RuntimeError::BadOutput(_)), "{err}");
+    let msg = err.to_string();
+    assert!(msg.len() < 1300 && !msg.chars().any(|c| c.is_control()), "{msg:?}");
+    assert!(msg.contains(r#"label "\u{1b}[2J\nxxx"#) && msg.contains("[truncated: 30005 bytes"), "{msg}");
+    hostile(&rt, "ok", "").expect("next call works");
 }
 
 #[test]

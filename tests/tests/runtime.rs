@@ -215,3 +215,29 @@ fn the_compile_cache_is_reused_and_a_tampered_entry_is_ignored() {
     assert!(!third.compile_cache_hit, "a tampered cache entry must not be used");
     rt.predict("example-feedback", None, r#"{"text":"tak"}"#).expect("works after recompiling");
 }
+
+#[test]
+fn a_cache_entry_copied_to_another_components_path_is_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RuntimeConfig { cache_dir: Some(dir.path().to_path_buf()), ..config() };
+    let rt = Runtime::new(cfg.clone()).unwrap();
+    let a = rt.install(packed(&EXAMPLE_FEEDBACK)).unwrap();
+    let b = rt.install(packed(&HOSTILE)).unwrap();
+    let entry = |digest: &str| {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(digest))
+            .unwrap_or_else(|| panic!("a cache entry for {digest}"))
+    };
+    // A genuine entry of component A (signed by this host's key) under B's name.
+    std::fs::copy(entry(&a.digest), entry(&b.digest)).unwrap();
+
+    let rt = Runtime::new(cfg).unwrap();
+    let report = rt.install(packed(&HOSTILE)).expect("B installs (recompiled, not A's code)");
+    assert!(!report.compile_cache_hit, "A's code must not be loaded as B");
+    assert_eq!(report.digest, b.digest);
+    hostile(&rt, "ok", "").expect("B runs as B");
+    // A's own entry is still good.
+    assert!(rt.install(packed(&EXAMPLE_FEEDBACK)).unwrap().compile_cache_hit);
+}

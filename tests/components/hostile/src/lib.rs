@@ -2,6 +2,7 @@
 //! sandbox holds. `{"mode": "..."}` picks the behaviour; `details` reports
 //! what the component observed from inside.
 
+use komp_sdk::bindings::wasi::nn::{graph, tensor};
 use komp_sdk::nn::{Input, Model};
 use komp_sdk::prediction::PredictionBuilder;
 use komp_sdk::{ComponentInfo, Error, Guest, Prediction};
@@ -18,6 +19,22 @@ struct Hostile;
 
 fn ok(details: serde_json::Value) -> Result<Prediction, Error> {
     PredictionBuilder::new(&["ok"], &[1.0])?.details(details).build()
+}
+
+extern "C" {
+    /// wasi-libc's `getentropy`, backed by `wasi:random/random`.
+    fn getentropy(buf: *mut u8, len: usize) -> i32;
+}
+
+/// 32 bytes from `wasi:random/random`, hex.
+fn random_hex() -> String {
+    let mut buf = [0u8; 32];
+    // SAFETY: `buf` is valid for 32 bytes of writes; getentropy takes at most 256.
+    let rc = unsafe { getentropy(buf.as_mut_ptr(), buf.len()) };
+    if rc != 0 {
+        return format!("getentropy failed: {rc}");
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[inline(never)]
@@ -103,22 +120,59 @@ impl Guest for Hostile {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             },
             "clock" => {
-                let wall = std::time::SystemTime::now()
+                let wall_ns = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as u64)
+                    .map(|d| d.as_nanos() as u64)
                     .unwrap_or(0);
                 let start = std::time::Instant::now();
                 let mut x = 0u64;
                 for i in 0..100_000u64 {
                     x = std::hint::black_box(x.wrapping_add(i));
                 }
-                ok(json!({ "wall_ms": wall, "monotonic_ns": start.elapsed().as_nanos() as u64, "x": x }))
+                let busy_ns = start.elapsed().as_nanos() as u64;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                let after_sleep_ns = start.elapsed().as_nanos() as u64;
+                ok(json!({ "wall_ns": wall_ns, "busy_ns": busy_ns, "after_sleep_ns": after_sleep_ns, "x": x }))
             }
             "random" => {
-                // std's HashMap keys come from wasi:random.
+                // std's HashMap keys come from wasi:random too.
                 use std::hash::BuildHasher;
                 let a = std::collections::hash_map::RandomState::new().hash_one("komp");
-                ok(json!({ "hash": a.to_string() }))
+                ok(json!({ "hash": a.to_string(), "bytes": random_hex(), "more_bytes": random_hex() }))
+            }
+            "dims" => {
+                // Many tensors with empty data and a 100,000-element dims list
+                // each, all kept: the host holds the dims, not the component.
+                let n: usize = r.arg.parse().unwrap_or(1_000);
+                let dims = vec![1u32; 100_000];
+                let mut kept = Vec::new();
+                for _ in 0..n {
+                    kept.push(tensor::Tensor::new(&dims, tensor::TensorType::Fp32, &[]));
+                }
+                ok(json!({ "tensors": kept.len() }))
+            }
+            "error-names" => {
+                // Many failed loads by long names, every error kept.
+                let n: usize = r.arg.parse().unwrap_or(20_000);
+                let name = "n".repeat(1024);
+                let mut kept = Vec::new();
+                for _ in 0..n {
+                    if let Err(e) = graph::load_by_name(&name) {
+                        kept.push(e);
+                    }
+                }
+                ok(json!({ "errors": kept.len() }))
+            }
+            "long-error" => {
+                // A megabyte of error text that tries to forge log lines and
+                // terminal output; multi-byte characters test the cut.
+                let text = format!("\u{1b}[31mred\r\nforged: audit line\0\u{202e}{}", "é∑".repeat(1 << 18));
+                Err(Error::Internal(text))
+            }
+            "bad-label" => {
+                let n: usize = r.arg.parse().unwrap_or(50_000);
+                let label = format!("\u{1b}[2J\n{}", "x".repeat(n));
+                PredictionBuilder::new(&[label.as_str()], &[1.0])?.build()
             }
             "socket" => {
                 let target = if r.arg.is_empty() { "127.0.0.1:9".to_string() } else { r.arg };
