@@ -10,6 +10,8 @@ use komp_host::{Runtime, RuntimeConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod validate_cmd;
+
 #[derive(Parser)]
 #[command(name = "komp", version, about = "Run shareable, signed standard AI components for municipalities.")]
 struct Cli {
@@ -69,6 +71,10 @@ enum Command {
     /// Verify and export the audit log.
     #[command(subcommand)]
     Audit(komp_audit::cli::AuditCommand),
+    /// Validate a component on your own labelled sample (report.html and
+    /// report.json), plan how many cases to label, compare municipalities.
+    #[command(subcommand)]
+    Validate(komp_validate::cli::ValidateCommand),
     #[command(flatten)]
     Registry(komp_registry::cli::RegistryCommand),
 }
@@ -194,6 +200,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Token(cmd) => token(cmd),
         Command::Audit(cmd) => komp_audit::cli::run(cmd),
         Command::Registry(cmd) => komp_registry::cli::run(cmd),
+        Command::Validate(cmd) => validate_cmd::run(cmd),
     }
 }
 
