@@ -38,7 +38,7 @@ pub struct RuntimeConfig {
     /// Directory of the compiled-code cache; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
     /// A component whose calls keep ending in faults (deadline, memory cap,
-    /// stack overflow, trap, bad or too large output: three in a row, each
+    /// stack overflow, host limit, trap, bad or too large output: three in a row, each
     /// within `fault_cooldown` of the last) may run at most this many calls
     /// at once until `fault_cooldown` has passed without a fault, so a
     /// hostile component cannot take the slots and cores of the others.

@@ -331,7 +331,9 @@ impl Drop for Slot<'_> {
 
 impl Runtime {
     /// Creates a runtime: one engine, one linker with `wasi:nn` (tract) and an
-    /// empty WASI (no files, no environment, no network).
+    /// empty, deterministic WASI (no files, no environment, no network; a
+    /// fixed wall clock, a virtual monotonic clock, `wasi:random` seeded per
+    /// call from the component and its input).
     pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
         let engine = build_engine(&config)?;
         let mut linker: Linker<CallState> = Linker::new(&engine);
