@@ -398,3 +398,34 @@ fn a_token_removed_from_the_token_file_is_refused_at_the_next_push() {
     assert_eq!(err.status(), Some(403), "{err}");
     assert!(!err.to_string().contains(dir.path().to_str().unwrap()), "the server path is not disclosed: {err}");
 }
+
+#[test]
+fn an_upstream_serving_a_list_we_must_refuse_fails_the_sync_once_we_hold_one() {
+    let k = keys();
+    let p = policy(&k, true);
+    let (_l, local) = registry();
+    local
+        .set_revocations(
+            &SignedRevocationList::sign(&RevocationList::empty().next().unwrap(), &k.approver).unwrap(),
+            &p,
+        )
+        .unwrap();
+
+    // Upstream: a component, and a "newer" list signed by an approver we do not trust.
+    let (_u, upstream) = registry();
+    upstream.publish(endorsed("new", "1.0.0"), &p).unwrap();
+    let rogue = KeyPair::from_seed([8; 32], Role::Approver, "rogue");
+    let rogue_list =
+        SignedRevocationList::sign(&RevocationList::empty().next().unwrap().next().unwrap(), &rogue).unwrap();
+    let router = Router::new()
+        .route("/registry/v1/revocations", get(move || async move { Json(rogue_list) }))
+        .fallback_service(RegistryServer::new(upstream, p.clone()).router());
+    let server = spawn(router);
+    let err = sync_from(&server.url, &local, &p).unwrap_err();
+    assert!(
+        matches!(&err, SyncError::RevocationsRefused { local_serial: 1, reason, .. } if reason.contains("not an approver")),
+        "{err}"
+    );
+    assert!(local.list().unwrap().is_empty(), "nothing is pulled");
+    assert_eq!(local.revocations().unwrap().serial, 1);
+}

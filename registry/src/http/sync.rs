@@ -9,7 +9,9 @@
 //! Once the local registry holds a revocation list, an upstream that answers
 //! "no list" (404) is withholding it: that is [`SyncError::RevocationsWithheld`]
 //! and nothing is pulled, because whatever the withheld list revokes would
-//! otherwise come in as if nothing had been revoked.
+//! otherwise come in as if nothing had been revoked. Serving a list that we
+//! must refuse (forged, signed by a revoked key, ...) withholds it just as
+//! well: [`SyncError::RevocationsRefused`].
 
 use super::client::{Client, ClientError};
 use crate::revocation::RevocationError;
@@ -28,7 +30,9 @@ pub enum RevocationSync {
     Applied { serial: u64 },
     /// Ours is as new or newer.
     UpToDate,
-    /// The list was not signed by a trusted approver (or was damaged).
+    /// The list was not signed by a trusted approver (or was damaged), and
+    /// we hold no list yet. With a list of our own, this is
+    /// [`SyncError::RevocationsRefused`] instead.
     Refused { reason: String },
 }
 
@@ -59,6 +63,12 @@ pub enum SyncError {
          (or the network path to it); the local list stays in force"
     )]
     RevocationsWithheld { upstream: String, local_serial: u64 },
+    #[error(
+        "the upstream registry {upstream} serves a revocation list this registry refuses ({reason}), while this \
+         registry holds list serial {local_serial}: newer revocations may be withheld, so nothing was pulled. \
+         Check the upstream and the trust policy's approvers; the local list stays in force"
+    )]
+    RevocationsRefused { upstream: String, local_serial: u64, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -76,24 +86,27 @@ pub fn sync_from(upstream_url: &str, local: &Registry, policy: &TrustPolicy) -> 
         refused: vec![],
     };
 
+    // Any stored list has serial >= 1 (serials start at 1 and only grow),
+    // whether it came from this upstream or another source.
+    let local_serial = local.revocations()?.serial;
+    let upstream = upstream_url.to_string();
     match client.revocations()? {
         Some(list) => {
             report.revocations = match local.set_revocations(&list, policy) {
                 Ok(l) => RevocationSync::Applied { serial: l.serial },
                 Err(StoreError::Revocation(RevocationError::NotNewer { .. })) => RevocationSync::UpToDate,
+                // Serving a list we must refuse withholds the real one just
+                // as well as serving none.
+                Err(StoreError::Revocation(e)) if local_serial > 0 => {
+                    return Err(SyncError::RevocationsRefused { upstream, local_serial, reason: e.to_string() })
+                }
                 Err(StoreError::Revocation(e)) => RevocationSync::Refused { reason: e.to_string() },
                 Err(e) => return Err(e.into()),
             };
         }
-        // Any stored list has serial >= 1 (serials start at 1 and only grow),
-        // whether it came from this upstream or another source: either way
-        // an upstream that has none is behind us or hiding it.
-        None => {
-            if let Some(stored) = local.signed_revocations()? {
-                let local_serial = stored.body_unverified().map(|l| l.serial).map_err(StoreError::from)?;
-                return Err(SyncError::RevocationsWithheld { upstream: upstream_url.to_string(), local_serial });
-            }
-        }
+        // An upstream that has no list while we have one is behind us or hiding it.
+        None if local_serial > 0 => return Err(SyncError::RevocationsWithheld { upstream, local_serial }),
+        None => {}
     }
     let revocations = local.revocations()?;
 
