@@ -83,6 +83,11 @@ def make_mail(rng: random.Random, label: str, family: str) -> dict:
         parts.append(F(s))
     if rng.random() < (0.7 if long_letter else 0.35):
         parts.append(F(rng.choice(c["extra"])))
+    if rng.random() < 0.10:  # a second subject in the same letter: one of its class-level sentences (label unchanged)
+        other = rng.choice([l for l in LABELS if l != label])
+        o_slots = dict(WRAP_SLOTS)
+        o_slots.update(CLASSES[other]["slots"])
+        parts.append(gc.cap(gc.fill(rng.choice(CLASSES[other]["extra"]), rng, o_slots)))
     if rng.random() < 0.06:  # distractor: mentions another subject in passing
         other = rng.choice([l for l in LABELS if l != label])
         parts.append(rng.choice(["Jeg har i øvrigt også et spørgsmål om {x}, men det skriver jeg om separat.",

@@ -67,7 +67,12 @@ def _prior(rng: random.Random, acute: bool) -> int:
     return n
 
 
-def make_notification(rng: random.Random, family: str, acute_family: bool) -> dict:
+def _bank(bank: list[str], j: int) -> list[str]:
+    """The sentences of `bank` that belong to template family j (sentence k -> family k % N_FAMILIES)."""
+    return [s for k, s in enumerate(bank) if k % N_FAMILIES == j]
+
+
+def make_notification(rng: random.Random, family: str, acute_family: bool, label_noise: float = P_LABEL_NOISE) -> dict:
     situations = ud.ACUTE if acute_family else ud.NOT_ACUTE
     j = int(family.rsplit("/f", 1)[1])
     situation = rng.choice(list(situations))
@@ -101,16 +106,32 @@ def make_notification(rng: random.Random, family: str, acute_family: bool) -> di
     parts += [F(s) for s in core_sentences]
     acute = acute_family
     if acute_family:
+        if rng.random() < 0.3:
+            parts.append(F(rng.choice(_bank(ud.ACUTE_BANK, j))))
         if rng.random() < 0.5:
             parts += [F(s) for s in rng.sample(ud.ACUTE_CONTEXT, rng.choice([1, 1, 2]))]
         if rng.random() < 0.1:
             parts.append(F(rng.choice(ud.CALM_CONTEXT)))
+        if rng.random() < 0.08:  # a historical or negated remark next to an acute one
+            parts.append(F(rng.choice(_bank(ud.HISTORICAL_BANK + ud.NEGATED_BANK, j))))
+        if rng.random() < 0.15:
+            parts.append(F(rng.choice([x for x in ud.WORRIED_CALM_BANK if "bekymr" in x and "akut" not in x])))
     else:
         if rng.random() < 0.5:
             parts += [F(s) for s in rng.sample(ud.CALM_CONTEXT, rng.choice([1, 1, 2]))]
-        negated = rng.random() < 0.2
+        if rng.random() < 0.3:
+            parts.append(F(rng.choice(_bank(ud.WORRIED_CALM_BANK, j))))
+        if rng.random() < 0.3:
+            parts.insert(min(len(parts), 2), F(rng.choice(_bank(ud.CALM_EXTRA_BANK, j))))
+        negated = rng.random() < 0.4
         if negated:
-            parts.append(F(rng.choice(ud.NEGATIONS)))
+            r = rng.random()
+            if r < 0.15:
+                parts.append(F(rng.choice(ud.NEGATIONS)))
+            elif r < 0.6:
+                parts.append(F(rng.choice(_bank(ud.NEGATED_BANK, j))))
+            else:
+                parts.append(F(rng.choice(_bank(ud.HISTORICAL_BANK, j))))
         if not negated and rng.random() < P_ESCALATION:
             parts.append(F(rng.choice(ud.ESCALATIONS)))
             acute = True
@@ -123,13 +144,14 @@ def make_notification(rng: random.Random, family: str, acute_family: bool) -> di
         parts.append(F(so))
     sep = rng.choice(["\n", " ", "\n\n"])
     skeleton = gc.add_noise(sep.join(parts), rng, style)
-    if rng.random() < P_LABEL_NOISE:  # caseworkers do not always agree
+    noisy = rng.random() < label_noise  # caseworkers do not always agree (training rows only)
+    if noisy:
         acute = not acute
     prior = _prior(rng, acute)
     known = rng.random() < (0.9 if prior > 0 else 0.25)
     return {"skeleton": skeleton, "style": style, "ident": ident, "reporter_type": reporter, "child_age": age,
             "prior_notifications_12m": prior, "known_to_municipality": known, "label": int(acute),
-            "family": family, "situation": situation}
+            "family": family, "situation": situation, "noisy": noisy}
 
 
 def render(row: dict, ident: dict | None = None) -> str:
@@ -146,12 +168,13 @@ def generate(seed: int, n_train: int, n_test: int):
     rng = random.Random(seed + 7)
     tr_f, te_f = family_split(seed)
 
-    def one(fams):
+    def one(fams, noise):
         a = rng.random() < P_ACUTE_FAMILY
-        return make_notification(rng, rng.choice(fams["acute" if a else "calm"]), a)
+        return make_notification(rng, rng.choice(fams["acute" if a else "calm"]), a, noise)
 
-    train = [one(tr_f) for _ in range(n_train)]
-    test = [one(te_f) for _ in range(n_test)]
+    # Label noise only in training: the test labels are the generator's truth.
+    train = [one(tr_f, P_LABEL_NOISE) for _ in range(n_train)]
+    test = [one(te_f, 0.0) for _ in range(n_test)]
     return train, test
 
 

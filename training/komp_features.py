@@ -33,6 +33,33 @@ def tokens(text: str) -> list[str]:
     return normalize(text).split()
 
 
+CLAUSE_END = frozenset(".!?;\n")
+
+
+def tokens_with_breaks(text: str) -> list[tuple[str, bool]]:
+    """Step 7 plus step 9a: each token and whether it ends a clause (one of `. ! ? ;` or a line feed among
+    the characters between it and the next token, looked at after steps 1-5)."""
+    s = unicodedata.normalize("NFC", text).lower()
+    s = "".join(_FOLD.get(ch, ch) for ch in s)
+    s = unicodedata.normalize("NFKD", s).lower()
+    out: list[tuple[str, bool]] = []
+    cur: list[str] = []
+    for ch in s:
+        if 0x300 <= ord(ch) <= 0x36F:
+            continue
+        if "a" <= ch <= "z" or "0" <= ch <= "9":
+            cur.append(ch)
+            continue
+        if cur:
+            out.append(("".join(cur), False))
+            cur = []
+        if ch in CLAUSE_END and out:
+            out[-1] = (out[-1][0], True)
+    if cur:
+        out.append(("".join(cur), False))
+    return out
+
+
 STOPWORDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "stopwords.txt")
 
 
@@ -55,6 +82,67 @@ def content_tokens(text: str) -> list[str]:
     return [t for t in tokens(text) if t not in STOPWORDS]
 
 
+# Step 9: negation scope and past-time clauses (docs/text-features.md).
+NEGATIONS = frozenset(["ikke", "ik", "ingen", "intet", "ingenting", "aldrig", "uden", "hverken"])
+NEG_SCOPE = 4
+SCOPE_BREAK = frozenset(["men"])
+PAST_CUES = frozenset(["tidligere", "afsluttet", "afsluttede", "haandteret", "dengang"])
+PAST_UNITS = frozenset(["aar", "aars", "maaned", "maaneder"])
+TODAY = frozenset(["dag", "morges", "nat", "aften", "formiddags", "eftermiddags"])
+
+
+def _is_past_cue(toks: list[str], i: int) -> bool:
+    t = toks[i]
+    if t == "siden":
+        return i > 0 and toks[i - 1] in PAST_UNITS
+    if t == "tidligere":
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        nxt2 = toks[i + 2] if i + 2 < len(toks) else ""
+        return not (nxt == "idag" or (nxt == "i" and nxt2 in TODAY))
+    return t in PAST_CUES
+
+
+def marked_content_tokens(text: str) -> list[tuple[str, str]]:
+    """Step 8 + 9: the content tokens, each with its mark: "n" (in a negation scope), "h" (in a past-time
+    clause) or "w" (neither)."""
+    tb = tokens_with_breaks(text)
+    toks = [t for t, _ in tb]
+    n = len(toks)
+    past = [False] * n
+    start = 0
+    for i in range(n):                       # clauses: runs of tokens up to and including a clause end
+        if tb[i][1] or i == n - 1:
+            if any(_is_past_cue(toks, k) for k in range(start, i + 1)):
+                for k in range(start, i + 1):
+                    past[k] = True
+            start = i + 1
+    out: list[tuple[str, str]] = []
+    left = 0                                 # content tokens still in the current negation scope
+    for i, t in enumerate(toks):
+        if t in NEGATIONS:
+            cue = True
+        else:
+            cue = False
+        if t in SCOPE_BREAK:
+            left = 0
+        if t not in STOPWORDS:
+            if cue or _is_past_cue(toks, i):
+                mark = "w"
+            elif left > 0:
+                mark = "n"
+                left -= 1
+            elif past[i]:
+                mark = "h"
+            else:
+                mark = "w"
+            out.append((t, mark))
+        if cue:
+            left = NEG_SCOPE
+        if tb[i][1]:
+            left = 0
+    return out
+
+
 _HASH_CACHE: dict[str, int] = {}
 
 
@@ -70,11 +158,12 @@ def fnv1a64(s: str) -> int:
     return h
 
 
-def feature_strings(toks: list[str]) -> list[tuple[str, float]]:
-    """Feature strings and weights of a list of content tokens (spec: "Features")."""
+def feature_strings(marked: list[tuple[str, str]]) -> list[tuple[str, float]]:
+    """Feature strings and weights of a list of marked content tokens (spec: "Features")."""
     out: list[tuple[str, float]] = []
-    for t in toks:
-        out.append(("w=" + t, 1.0))
+    toks = [t for t, _ in marked]
+    for t, m in marked:
+        out.append((m + "=" + t, 1.0))
     for a, b in zip(toks, toks[1:]):
         out.append(("b=" + a + " " + b, 1.0))
     for t in toks:
@@ -89,7 +178,7 @@ def sparse_features(text: str, dim: int) -> dict[int, float]:
     if dim <= 0 or dim & (dim - 1):
         raise ValueError("dim must be a power of two")
     acc: dict[int, float] = {}
-    for f, w in feature_strings(content_tokens(text)):
+    for f, w in feature_strings(marked_content_tokens(text)):
         h = fnv1a64(f)
         idx = h & (dim - 1)
         sign = -1.0 if (h >> 63) & 1 else 1.0

@@ -15,7 +15,7 @@ import numpy as np
 import gen_post
 import gen_underretning as gu
 import kutil
-from komp_features import content_tokens, features, tokens
+from komp_features import content_tokens, features, marked_content_tokens, tokens
 
 DIM = 4096
 SEED = 4242
@@ -34,6 +34,13 @@ TRICKY = [
     "Han slog hende i går", "Og i at det er en som har været der", "OG Og oG og", "Det er IKKE sket, men hun er bange",
     "På Å ØL paa aa oel", "Jeg vil gerne have hjælp til mit barn", "hjem og i skole og hjem", "i går i dag i morgen",
     "Hun har været hos os, og vi er bekymrede for hende.", "ingen tegn paa vold", "ogsaa og ogsa også", "Far er vred.",
+    # step 9: negation scope, clause ends and past-time clauses
+    "Der er ingen tegn på vold eller overgreb. Far slog ham i går.", "ikke set mærker men hun er bange",
+    "Han slog ham én gang for tre år siden, siden håndteret.", "Tidligere i dag slog far ham", "tidligere idag",
+    "tidligere i morges blev hun slået; ingen voksne hjemme", "aldrig ikke ingen intet uden hverken ik ingenting",
+    "ingen\nvold", "ingen… vold", "ingen vold!!! slag? nej; ok", "Sagen er afsluttet. Nu er der vold igen",
+    "for 2 måneder siden var der uro", "dengang boede de i Aarhus", "ikke ikke ikke vold vold vold vold vold",
+    "Vi har ikke mistanke om, at barnet er alene hjemme, men mor virker påvirket",
     "ÅåÆæØø in NFD: " + "\u00c5".encode().decode() + "A\u030aa\u030a",
 ]
 
@@ -52,6 +59,7 @@ def main() -> None:
         x = features(t, DIM)
         nz = np.nonzero(x)[0]
         rows.append({"text": t, "dim": DIM, "tokens": tokens(t), "content_tokens": content_tokens(t),
+                     "marks": "".join(m for _, m in marked_content_tokens(t)),
                      "nonzero": [[int(i), int(np.float32(x[i]).view(np.uint32))] for i in nz]})
     kutil.write_jsonl(os.path.join(kutil.OUT, "feature-fixtures.jsonl"), rows)
     print(f"feature fixtures: {len(rows)} texts")

@@ -12,6 +12,8 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 import gen_post
 import kutil
+import ood
+from validation_bank import POST as POST_VAL
 from komp_features import features, features_csr
 from post_data import CLASSES
 
@@ -64,6 +66,7 @@ def main() -> None:
     train_f, test_f = gen_post.family_split(SEED)
     y = np.array([LABELS.index(m["label"]) for m in train])
     X = design(train)
+    vocab = ood.vocabulary([text_of(m) for m in train])
     print(f"postsortering: {len(train)} train / {len(test)} test rows, features in {time.time() - t0:.1f}s", flush=True)
 
     # Out-of-family predictions on the training families (fold k = k-th train family of every subject),
@@ -135,7 +138,26 @@ def main() -> None:
         cov_table.append({"threshold": t, "coverage": kutil.r6(m.mean()),
                           "accuracy_auto_routed": kutil.r6(np.mean(pred[m] == y_te[m])) if m.any() else None,
                           "manual_share": kutil.r6(1 - m.mean())})
-    m_thr = conf >= threshold
+    known = frozenset(vocab)
+    ood_te = np.array([bool(ood.check(text_of(m), known)) for m in test])
+    m_thr = (conf >= threshold) & ~ood_te   # routed without review
+
+    # the independent hand-written validation set (training/validation_bank.py)
+    val = [{"subject": v[2], "body": v[3], "sender_type": v[0], "label": v[1]} for v in POST_VAL]
+    P_val = onnx_math(np.stack([features(text_of(m), DIM) for m in val]), np.stack([sender_vec(m["sender_type"]) for m in val]),
+                      Wt, Ws, bf)
+    y_val = np.array([LABELS.index(m["label"]) for m in val])
+    ood_val = np.array([bool(ood.check(text_of(m), known)) for m in val])
+    pv, cv = P_val.argmax(1), P_val.max(1)
+    auto_v = (cv >= threshold) & ~ood_val
+    val_stats = {"n": len(val), "accuracy": kutil.r6(np.mean(pv == y_val)), "ece": kutil.r6(kutil.ece(cv, pv == y_val)),
+                 "routed_without_review": kutil.r6(auto_v.mean()),
+                 "accuracy_routed": kutil.r6(np.mean(pv[auto_v] == y_val[auto_v])) if auto_v.any() else None,
+                 "wrong_with_top_ge_0_9": kutil.r6(np.mean((pv != y_val) & (cv >= 0.9))),
+                 "out_of_distribution": int(ood_val.sum())}
+    print(f"  validation: {val_stats}", flush=True)
+    for i in np.where(pv != y_val)[0]:
+        print(f"    val miss: {LABELS[y_val[i]]} -> {LABELS[pv[i]]} {cv[i]:.2f} {val[i]['subject']}", flush=True)
     per_sender = {}
     for s in SENDERS + [None]:
         m = np.array([r["sender_type"] == s for r in test])
@@ -147,9 +169,11 @@ def main() -> None:
         inp = {"subject": m["subject"], "body": m["body"]}
         if m["sender_type"] is not None:
             inp["sender_type"] = m["sender_type"]
+        reasons = ood.check(text_of(m), known)
         rows.append({"input": inp, "label": m["label"], "family": m["family"],
                      "expected": {"label": LABELS[int(pred[i])], "probability": float(conf[i]),
-                                  "needs_review": bool(conf[i] < threshold)}})
+                                  "out_of_distribution": reasons,
+                                  "needs_review": bool(conf[i] < threshold or reasons)}})
     kutil.write_jsonl(os.path.join(kutil.OUT, "postsortering.test.jsonl"), rows)
 
     # golden vectors
@@ -194,6 +218,8 @@ def main() -> None:
                         "calibration predictions reach >= %.0f%% accuracy on automatically routed mail; chosen before "
                         "looking at the test set" % (100 * TARGET_AUTO_ACCURACY),
             "test_coverage": kutil.r6(m_thr.mean()),
+            "test_out_of_distribution": int(ood_te.sum()),
+            "validation": val_stats,
             "test_accuracy_auto_routed": kutil.r6(np.mean(pred[m_thr] == y_te[m_thr])),
             "calibration_accuracy_all": kutil.r6(oof_acc)},
         "metrics_test": {"n": len(test), "accuracy": kutil.r6(acc), "macro_f1": kutil.r6(macro_f1),
@@ -205,6 +231,8 @@ def main() -> None:
                     "split": "by template family: the test families of each subject never appear in training or "
                              "calibration, so the test set measures generalisation to unseen phrasings",
                     "test_file": "postsortering.test.jsonl (metrics above are computed on exactly these rows)"},
+        "out_of_distribution": {"rules": "docs/text-features.md, 'Out of distribution' (training/ood.py = komp_sdk::ood)",
+                                "known_words_min_texts": ood.MIN_COUNT, "known_words": vocab},
         "seed": SEED,
     }
     kutil.write_json(os.path.join(kutil.OUT, "postsortering.meta.json"), meta)

@@ -12,8 +12,10 @@ from sklearn.metrics import roc_auc_score
 
 import gen_underretning as gu
 import kutil
+import ood
 from komp_features import features, features_csr
 from underretning_data import REPORTERS
+from validation_bank import UND as UND_VAL
 
 SEED = 20240502
 DIM = 16384
@@ -21,7 +23,8 @@ C_REG = float(os.environ.get("KOMP_C_UND", "0.5"))
 N_TRAIN = 9000
 N_TEST = 2500
 N_FOLDS = 3
-TARGET_RECALL = 0.95
+TARGET_RECALL = 0.95        # on the independent hand-written validation set (training/validation_bank.py)
+TARGET_RECALL_OOF = 0.90    # on the out-of-family folds: every phrasing of every situation unseen, a stress test
 AGE_BANDS = [("age_0_2", 0, 2), ("age_3_5", 3, 5), ("age_6_12", 6, 12), ("age_13_17", 13, 17)]
 PRIOR_CAP = 5
 
@@ -53,6 +56,12 @@ def onnx_math(xt: np.ndarray, xs: np.ndarray, wt: np.ndarray, ws: np.ndarray, b:
     z = (xt.astype(np.float32) @ wt.reshape(-1, 1)) + (xs.astype(np.float32) @ ws.reshape(-1, 1)) + b
     z = z.astype(np.float32)[:, 0]
     return (np.float32(1) / (np.float32(1) + np.exp(-z))).astype(np.float32)
+
+
+def validation_input(v) -> dict:
+    rep, age, prior, known, _acute, text = v
+    return {"text": text, "reporter_type": rep, "child_age": age, "prior_notifications_12m": prior,
+            "known_to_municipality": known}
 
 
 def fit(X, y):
@@ -103,7 +112,10 @@ def main() -> None:
         tr, va = fold != k, fold == k
         oof[va] = fit(X[tr], y[tr]).decision_function(X[va])
         print(f"  fold {k}: out-of-family AUC {roc_auc_score(y[va], oof[va]):.3f}", flush=True)
-    a, c = kutil.fit_platt(oof, y)
+    # Calibration and thresholds use the generator's truth: rows whose label was flipped as training noise
+    # stay in the fit but not in the calibration or the recall target.
+    clean = np.array([not r["noisy"] for r in train] * 2)
+    a, c = kutil.fit_platt(oof[clean], y[clean])
     oof_p = 1 / (1 + np.exp(-(a * oof + c)))
 
     clf = fit(X, y)
@@ -134,10 +146,22 @@ def main() -> None:
           f"|reference evaluator - onnx math|={ref_diff:.2e}", flush=True)
     assert d_sk < 1e-6 and d_cal < 1e-5 and ref_diff < 1e-5
 
-    # operating threshold: recall >= 95% on the held-out test set AND on the calibration predictions
-    thr_test, thr_cal = crit_threshold(P, y_te, TARGET_RECALL), crit_threshold(oof_p, y, TARGET_RECALL)
-    thr = min(thr_test, thr_cal)
-    print(f"  threshold candidates: test {thr_test} calibration {thr_cal}", flush=True)
+    # the independent hand-written validation set (training/validation_bank.py)
+    val_inputs = [validation_input(v) for v in UND_VAL]
+    y_val = np.array([int(v[4]) for v in UND_VAL])
+    P_val = onnx_math(np.stack([features(i["text"], DIM) for i in val_inputs]),
+                      np.stack([structured(i) for i in val_inputs]), wt, ws, b)
+
+    # operating threshold: recall >= 95% on the calibration predictions AND on the validation set (not the test set)
+    thr_val, thr_cal = crit_threshold(P_val, y_val, TARGET_RECALL), crit_threshold(oof_p[clean], y[clean], TARGET_RECALL_OOF)
+    thr = min(thr_val, thr_cal)
+    print(f"  threshold candidates: validation {thr_val} calibration {thr_cal}", flush=True)
+    val_flag = P_val >= thr
+    val_stats = {"n": len(y_val), "acute": int(y_val.sum()), "roc_auc": kutil.r6(roc_auc_score(y_val, P_val)),
+                 "recall": kutil.r6(np.mean(val_flag[y_val == 1])),
+                 "flagged_share_not_acute": kutil.r6(np.mean(val_flag[y_val == 0])),
+                 "ece": kutil.r6(kutil.ece(P_val, y_val))}
+    print(f"  validation: {val_stats}", flush=True)
     pred = P >= thr
     tp = int(np.sum(pred & (y_te == 1)))
     recall = tp / int(y_te.sum())
@@ -180,10 +204,13 @@ def main() -> None:
     cf_flip = int(np.sum((P_cf >= thr) != pred))
     print(f"  counterfactual: mean {dcf.mean():.4f} max {dcf.max():.4f} decision flips {cf_flip}", flush=True)
 
+    vocab = ood.vocabulary([i["text"] for i in tr_inputs])
+    known = frozenset(vocab)
     rows = []
     for i, (r, inp) in enumerate(zip(test, te_inputs)):
         rows.append({"input": inp, "label": "acute" if r["label"] else "not_acute", "family": r["family"],
-                     "expected": {"probability": float(P[i]), "acute": bool(pred[i]), "risk_level": levels[i]}})
+                     "expected": {"probability": float(P[i]), "acute": bool(pred[i]), "risk_level": levels[i],
+                                  "out_of_distribution": ood.check(inp["text"], known)}})
     kutil.write_jsonl(os.path.join(kutil.OUT, "underretning.test.jsonl"), rows)
 
     pairs = []
@@ -230,9 +257,12 @@ def main() -> None:
         "operating_threshold": {
             "value": thr, "rule": "probability >= value -> proposal 'acute' (a caseworker always decides)",
             "decision": "business and ethical decision: catch at least %.0f%% of acute notifications; the threshold is the "
-                        "largest value (3 decimals, rounded down) that keeps recall >= %.2f on both the held-out test set "
-                        "and the out-of-family calibration predictions. The price is lower precision: more notifications "
-                        "are flagged for immediate review." % (100 * TARGET_RECALL, TARGET_RECALL),
+                        "largest value (3 decimals, rounded down) that keeps recall >= %.2f on the independent hand-written "
+                        "validation set (training/validation_bank.py) and >= %.2f on the out-of-family calibration "
+                        "predictions (every phrasing unseen: a stress test); the held-out test set is not used. The price is "
+                        "lower precision: more notifications are flagged for immediate review."
+                        % (100 * TARGET_RECALL, TARGET_RECALL, TARGET_RECALL_OOF),
+            "validation": val_stats, "candidates": {"validation": thr_val, "calibration_folds": thr_cal},
             "test_recall": kutil.r6(recall), "test_precision": kutil.r6(precision),
             "test_flagged_share": kutil.r6(pred.mean()), "table": table},
         "risk_levels": {"order": ["low", "medium", "high", "acute"],
@@ -259,6 +289,8 @@ def main() -> None:
                     "split": "by template family: the test families never appear in training or calibration",
                     "label_noise": gu.P_LABEL_NOISE, "escalation_rate": gu.P_ESCALATION,
                     "test_file": "underretning.test.jsonl (metrics above are computed on exactly these rows)"},
+        "out_of_distribution": {"rules": "docs/text-features.md, 'Out of distribution' (training/ood.py = komp_sdk::ood)",
+                                "known_words_min_texts": ood.MIN_COUNT, "known_words": vocab},
         "seed": SEED,
     }
     kutil.write_json(os.path.join(kutil.OUT, "underretning.meta.json"), meta)

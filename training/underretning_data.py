@@ -6,7 +6,7 @@ Child pronouns: {han} {ham} {hans}; parent pronoun {pp} (the parent referred to 
 """
 
 REPORTERS = ["school", "daycare", "health_visitor", "police", "hospital", "gp", "relative", "anonymous",
-             "social_services", "other"]
+             "social_services", "neighbour", "other"]
 
 # family id -> (label, age range, reporter weights, core sentences)
 ACUTE = {
@@ -25,7 +25,7 @@ ACUTE = {
          "{barn} viser en seksualiseret adfærd, der ikke passer til alderen, og taler om en hemmelighed med {person}.",
          "{barn} fortæller, at en voksen mand har sendt nøgenbilleder og vil mødes med {ham} i aften.",
          "{barn} siger, at {person} kommer ind på {hans} værelse om natten, og at {han} ikke må sige det til nogen."]),
-    "alene-hjemme": ((0, 9), {"police": 4, "relative": 1, "anonymous": 3, "daycare": 2, "other": 1},
+    "alene-hjemme": ((0, 9), {"police": 4, "relative": 1, "anonymous": 2, "neighbour": 3, "daycare": 2, "other": 1},
         ["{barn} på {alder} år blev fundet alene hjemme af en nabo, og forældrene var ikke til at få fat på.",
          "Naboer har hørt et lille barn græde i lejligheden i flere timer, og ingen voksne har været hjemme siden i går.",
          "{barn} blev ikke hentet i går, og forældrene svarer ikke telefonen. Der er ingen andre voksne at kontakte.",
@@ -45,7 +45,7 @@ ACUTE = {
          "{barn} har sovet i en trappeopgang i nat, fordi {han} blev smidt ud hjemmefra.",
          "{barn} er stukket af hjemmefra og siger, at {han} ikke tør tage hjem, fordi {fm} vil straffe {ham}.",
          "{barn} græd og bad om at måtte blive her i nat, fordi {fm} har sagt, at {han} skal slås når {han} kommer hjem."]),
-    "partnervold": ((0, 17), {"police": 6, "hospital": 1, "anonymous": 1, "relative": 1},
+    "partnervold": ((0, 17), {"police": 6, "hospital": 1, "anonymous": 1, "relative": 1, "neighbour": 2},
         ["Politiet blev i nat tilkaldt til adressen på grund af husspektakler, og {barn} var til stede da {far} slog {mor}.",
          "{mor} havde synlige skader i ansigtet, og {barn} gemte sig under sengen da patruljen kom.",
          "{far} er anholdt for vold mod {mor}, men forventes løsladt i morgen og har adgang til boligen.",
@@ -63,7 +63,7 @@ NOT_ACUTE = {
          "Forældrene har ikke reageret på skolens henvendelser om fraværet.",
          "{barn} kommer ofte for sent og virker træt i timerne.",
          "Skolen har holdt to møder med {mor}, men fraværet er ikke faldet."]),
-    "hygiejne-kost": ((1, 12), {"daycare": 4, "school": 4, "health_visitor": 1},
+    "hygiejne-kost": ((1, 12), {"daycare": 4, "school": 4, "health_visitor": 1, "neighbour": 1},
         ["{barn} kommer ofte i beskidt tøj, der lugter.",
          "{barn} har tit ingen madpakke med og virker sulten om eftermiddagen.",
          "Tøjet passer ikke til årstiden, og {barn} mangler flyverdragt og gummistøvler.",
@@ -73,7 +73,7 @@ NOT_ACUTE = {
          "{barn} har svært ved at indgå i leg og græder ofte ved aflevering.",
          "Forældrene er også bekymrede for {barn}, men vi vurderer, at familien har brug for rådgivning.",
          "{barn} har mistet lysten til at gå til fodbold og siger, at {han} ikke har nogen venner."]),
-    "skilsmisse-konflikt": ((2, 17), {"relative": 3, "school": 2, "daycare": 2, "other": 1, "anonymous": 1},
+    "skilsmisse-konflikt": ((2, 17), {"relative": 3, "school": 2, "daycare": 2, "other": 1, "anonymous": 1, "neighbour": 1},
         ["Forældrene er i en svær skilsmisse, og {barn} bliver brugt som budbringer.",
          "{barn} fortæller, at forældrene råber ad hinanden ved afleveringerne.",
          "{barn} har det svært med at skifte mellem de to hjem hver uge.",
@@ -93,7 +93,7 @@ NOT_ACUTE = {
          "{barn} har haft flere konflikter med lærerne og er blevet sendt hjem to gange.",
          "Vi har forsøgt forskellige indsatser i klassen uden at det har hjulpet.",
          "{barn} bliver let vred og smider med ting, når {han} ikke får sin vilje."]),
-    "misbrug-generelt": ((0, 17), {"relative": 3, "anonymous": 4, "other": 1},
+    "misbrug-generelt": ((0, 17), {"relative": 3, "anonymous": 3, "neighbour": 3, "other": 1},
         ["Jeg tror {far} drikker for meget i weekenderne, men {barn} er som regel hos {mor} der.",
          "Der er ofte fester i lejligheden, men jeg har ikke set børnene være alene.",
          "Der lugter tit af hash fra opgangen, og jeg er bekymret for om det er forældrene.",
@@ -174,6 +174,9 @@ INTROS = {
     "anonymous": ["Jeg ønsker at være anonym, men vil gøre jer opmærksomme på et barn, {barn}.",
                   "Anonym henvendelse vedrørende {barn}, der bor i min opgang.",
                   "Jeg bor ved siden af familien og ønsker ikke at oplyse mit navn."],
+    "neighbour": ["Jeg er nabo til familien og vil gerne gøre jer opmærksomme på {barn}.",
+                  "Jeg bor ved siden af {barn}, {alder} år, og skriver fordi jeg er bekymret.",
+                  "Som nabo i opgangen har jeg lagt mærke til følgende."],
     "social_services": ["Fra {afd} underretter vi om {barn}, {alder} år.",
                         "Som sagsbehandler i {afd} sender jeg denne underretning om {barn}."],
     "other": ["Som træner for {barn} i den lokale klub vil jeg underrette.",
@@ -190,6 +193,7 @@ SIGNOFFS = {
     "relative": ["Hilsen {fornavn}", "Mvh {fornavn}", ""],
     "anonymous": [""],
     "social_services": ["Med venlig hilsen {navn}, {afd}"],
+    "neighbour": ["Venlig hilsen {navn}, nabo", "Mvh {fornavn}", ""],
     "other": ["Venlig hilsen {navn}", "Mvh {fornavn}"],
 }
 SLOTS = {
@@ -210,3 +214,88 @@ OTHER_MEN = ["Ahmed", "Mohammed", "Ali", "Hassan", "Omar", "Abdullahi", "Mehmet"
              "Tesfay", "Jamal"]
 OTHER_WOMEN = ["Fatima", "Amina", "Hodan", "Leila", "Aisha", "Zeynep", "Agnieszka", "Rania", "Samira", "Nadia",
                "Mariam", "Huda"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Hard negatives and style banks added for issue 12. Each bank is split by family: sentence k belongs to
+# family k % 4, so a held-out family never sees the phrasings of the training families.
+
+# Violence, abuse, being alone etc. mentioned negated: NOT acute.
+NEGATED_BANK = [
+    "Der er ingen tegn på vold eller overgreb.",
+    "{barn} har ikke fortalt om slag eller trusler.",
+    "Vi har ikke mistanke om, at {barn} er alene hjemme.",
+    "Vi har ikke set mærker på {barn}.",
+    "Der er ikke noget, der tyder på, at forældrene er påvirkede, når de henter.",
+    "Vi har aldrig set blå mærker eller skader på {barn}.",
+    "{barn} har ikke givet udtryk for at være bange for at tage hjem.",
+    "Der er intet, der tyder på seksuelle overgreb.",
+    "Vi har på intet tidspunkt oplevet {fm} beruset.",
+    "{barn} siger selv, at {han} ikke bliver slået, og vi har ingen grund til at tro andet.",
+    "Der har ikke været politi på adressen, og vi har ikke hørt om vold i hjemmet.",
+    "Vi vurderer ikke, at {barn} er i umiddelbar fare.",
+    "Der er ikke tale om vold, men om en meget konfliktfyldt hverdag.",
+    "{barn} har ingen mærker og virker ikke bange for de voksne derhjemme.",
+    "Vi har ikke indtryk af, at {barn} bliver efterladt alene.",
+    "Det er ikke vores indtryk, at {barn} er i fare, men vi vil gerne have, at I kigger på familien.",
+    "Hverken {barn} eller søskende har fortalt om slag.",
+    "Der er ingen trusler eller vold involveret, så vidt vi ved.",
+    "{barn} har aldrig nævnt selvmordstanker eller selvskade.",
+    "Vi har ikke observeret noget, der ligner overgreb.",
+    "Ingen af os har set {fm} påvirket af alkohol eller stoffer.",
+    "Der er ingen akut fare for {barn}.",
+    "{barn} er ikke blevet udsat for vold, så vidt vi ved.",
+    "Der er ikke tegn på omsorgssvigt af alvorlig karakter.",
+]
+# Violence or crises in the past, since handled: NOT acute.
+HISTORICAL_BANK = [
+    "{fm} slog {barn} én gang for tre år siden, men det blev håndteret dengang, og familien har haft forløb siden.",
+    "Der var tidligere vold i familien, men {far} er flyttet ud, og sagen er afsluttet.",
+    "For to år siden var der en underretning om vold, som blev undersøgt og afsluttet.",
+    "{mor} var tidligere i et voldeligt forhold, men har ikke haft kontakt med manden i flere år.",
+    "{barn} var for nogle år siden anbragt i en periode, men bor nu hjemme igen, og det går fint.",
+    "Der har tidligere været politi på adressen, men ikke det sidste år.",
+    "{fm} havde tidligere et misbrug, men har været i behandling og er stoffri i dag.",
+    "{barn} har tidligere skadet sig selv, men er i behandling i børne- og ungdomspsykiatrien og har det bedre.",
+    "For et år siden fortalte {barn} om slag, og familien fik familiebehandling, som er afsluttet.",
+    "Den tidligere sag om vold er afsluttet, og vi har ikke set noget bekymrende siden.",
+    "Der var en episode med vold mellem forældrene for flere år siden, og den er håndteret.",
+    "{barn} blev for to år siden fundet alene hjemme, men det er ikke sket siden.",
+]
+# Worried, even strongly, about something that is not acute: NOT acute.
+WORRIED_CALM_BANK = [
+    "Vi er meget bekymrede for {barn}s trivsel, men der er ikke tale om en akut situation.",
+    "Vi er alvorligt bekymrede over udviklingen og ønsker, at I tager kontakt til familien.",
+    "Vores bekymring er stor, og den er vokset gennem hele skoleåret.",
+    "Jeg er virkelig bekymret for {barn} og ved ikke, hvad jeg ellers skal gøre.",
+    "Vi håber, at familien kan få hjælp, før det bliver værre.",
+    "Vi vil gerne understrege, at vi er bekymrede, og at det har stået på længe.",
+    "Det er tredje gang i år, vi skriver om {barn}, og vi synes ikke, at noget har ændret sig.",
+    "Vi mener, at familien har brug for støtte, og har fortalt forældrene, at vi sender en underretning.",
+]
+# Acute signals with other wording than the core templates (same family split).
+ACUTE_BANK = [
+    "{barn} fortalte i frikvarteret, at {fm} tog kvælertag på {ham} i går.",
+    "Vi har lige set, at {barn} har brændemærker på hånden, som {han} ikke vil forklare.",
+    "{barn} er bange og siger, at {fm} har sagt, at {han} får bank, hvis {han} fortæller noget.",
+    "{barn} er ikke blevet hentet, og vi kan ikke få fat i nogen voksne. Klokken er nu over seks.",
+    "{barn} siger, at {han} ikke har fået mad i to dage, og at forældrene er væk.",
+    "{barn} fortæller, at {fm} slog {ham} i ansigtet i morges.",
+    "{barn} har skrevet til sin lærer, at {han} vil dø og ikke kan mere.",
+    "{fm} mødte op i dag stærkt beruset og ville tage {barn} med hjem.",
+]
+# Not-acute situations told with words that also occur in acute ones (alone, hospital, police, fights).
+CALM_EXTRA_BANK = [
+    "{mor} er alene med {barn} og har et lille netværk, men passer godt på {ham}.",
+    "{mor} var indlagt på psykiatrisk afdeling for et år siden og er nu stabil i behandling.",
+    "Forældrene skændtes højlydt ved afhentningen, men ingen blev truet, og {barn} blev trøstet.",
+    "{barn} faldt på legepladsen og slog hovedet; lægen har set på det, og forældrene er orienteret.",
+    "{barn} har været oppe at slås med en klassekammerat i frikvarteret, og begge er blevet talt til rette.",
+    "{barn} er alene hjemme et par timer efter skole, hvilket forældrene mener passer til {hans} alder.",
+    "Politiet har talt med {barn} efter et butikstyveri, og forældrene hentede {ham} samme aften.",
+    "{fm} har en bipolar lidelse og er i stabil behandling med fast kontakt til psykiatrien.",
+    "{barn} var kortvarigt indlagt med lungebetændelse og er udskrevet til forældrene.",
+    "{barn} bliver drillet i klassen og har fortalt, at {han} føler sig alene.",
+    "{far} har været fængslet, men er løsladt og har overvåget samvær med {barn}.",
+    "Der var uro ved en familiefest, men {barn} var hos bedsteforældrene og oplevede det ikke.",
+]

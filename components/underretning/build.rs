@@ -19,6 +19,7 @@ const KNOWN: &[&str] = &[
     "reporter_relative",
     "reporter_anonymous",
     "reporter_social_services",
+    "reporter_neighbour",
     "reporter_other",
     "prior_notifications_capped",
     "known_to_municipality",
@@ -50,6 +51,15 @@ fn main() {
     }
     writeln!(out, "pub const STRUCTURED: [&str; {}] = {:?};", order.len(), order).unwrap();
     writeln!(out, "pub const MODEL_VERSION: &str = {:?};", meta["version"].as_str().expect("version")).unwrap();
+    // The model's vocabulary (sorted content tokens seen in training), for the out-of-distribution check.
+    let known: Vec<&str> = meta["out_of_distribution"]["known_words"]
+        .as_array()
+        .expect("known_words")
+        .iter()
+        .map(|w| w.as_str().expect("word"))
+        .collect();
+    assert!(known.windows(2).all(|w| w[0] < w[1]), "known_words must be sorted and unique");
+    writeln!(out, "pub const KNOWN_WORDS: [&str; {}] = {:?};", known.len(), known).unwrap();
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("meta.rs");
     std::fs::write(dest, out).unwrap();
 }

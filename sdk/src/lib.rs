@@ -27,6 +27,7 @@
 //! contract between host and components.
 
 pub mod nn;
+pub mod ood;
 pub mod prediction;
 pub mod text;
 

@@ -35,6 +35,18 @@ pub fn normalize(text: &str) -> String {
 /// assert_eq!(komp_sdk::text::tokens("Café über 3 år"), vec!["cafe", "uber", "3", "aar"]);
 /// ```
 pub fn tokens(text: &str) -> Vec<String> {
+    tokens_with_breaks(text).into_iter().map(|(t, _)| t).collect()
+}
+
+/// [`tokens`], each with whether it ends a clause: one of `. ! ? ;` or a line
+/// feed is among the characters between it and the next token (step 9a of
+/// `docs/text-features.md`).
+///
+/// ```
+/// let t = komp_sdk::text::tokens_with_breaks("Ingen vold. Far slog");
+/// assert_eq!(t, vec![("ingen".into(), false), ("vold".into(), true), ("far".into(), false), ("slog".into(), false)]);
+/// ```
+pub fn tokens_with_breaks(text: &str) -> Vec<(String, bool)> {
     let lowered: String = text.nfc().collect::<String>().to_lowercase();
     let mut folded = String::with_capacity(lowered.len() + 8);
     for c in lowered.chars() {
@@ -46,7 +58,7 @@ pub fn tokens(text: &str) -> Vec<String> {
         }
     }
     let decomposed: String = folded.nfkd().collect::<String>().to_lowercase();
-    let mut out = Vec::new();
+    let mut out: Vec<(String, bool)> = Vec::new();
     let mut current = String::new();
     for c in decomposed.chars() {
         if ('\u{0300}'..='\u{036f}').contains(&c) {
@@ -54,12 +66,19 @@ pub fn tokens(text: &str) -> Vec<String> {
         }
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
             current.push(c);
-        } else if !current.is_empty() {
-            out.push(std::mem::take(&mut current));
+            continue;
+        }
+        if !current.is_empty() {
+            out.push((std::mem::take(&mut current), false));
+        }
+        if matches!(c, '.' | '!' | '?' | ';' | '\n') {
+            if let Some(last) = out.last_mut() {
+                last.1 = true;
+            }
         }
     }
     if !current.is_empty() {
-        out.push(current);
+        out.push((current, false));
     }
     out
 }
@@ -86,6 +105,100 @@ pub fn content_tokens(text: &str) -> Vec<String> {
     tokens(text).into_iter().filter(|t| !is_stopword(t)).collect()
 }
 
+/// Negation cues (step 9b): the next [`NEG_SCOPE`] content tokens of the same
+/// clause are marked as negated.
+pub const NEGATIONS: [&str; 8] = ["aldrig", "hverken", "ik", "ikke", "ingen", "ingenting", "intet", "uden"];
+/// How many content tokens a negation cue covers.
+pub const NEG_SCOPE: usize = 4;
+/// Words that end a negation scope ("men": "ingen mærker, men ...").
+const SCOPE_BREAK: [&str; 1] = ["men"];
+/// Words that put their clause in the past (step 9c); see also [`is_past_cue`].
+const PAST_CUES: [&str; 5] = ["afsluttede", "afsluttet", "dengang", "haandteret", "tidligere"];
+const PAST_UNITS: [&str; 4] = ["aar", "aars", "maaned", "maaneder"];
+const TODAY: [&str; 6] = ["aften", "dag", "eftermiddags", "formiddags", "morges", "nat"];
+
+/// Whether token `i` of `toks` (all tokens, stop words included) is a
+/// past-time cue: `tidligere` (not followed by `idag` or `i dag/morges/nat/
+/// aften/formiddags/eftermiddags`), `afsluttet`, `afsluttede`, `haandteret`,
+/// `dengang`, or `siden` right after `aar/aars/maaned/maaneder`
+/// ("for tre år siden").
+fn is_past_cue(toks: &[&str], i: usize) -> bool {
+    let t = toks[i];
+    if t == "siden" {
+        return i > 0 && PAST_UNITS.contains(&toks[i - 1]);
+    }
+    if t == "tidligere" {
+        let next = toks.get(i + 1).copied().unwrap_or("");
+        let next2 = toks.get(i + 2).copied().unwrap_or("");
+        return !(next == "idag" || (next == "i" && TODAY.contains(&next2)));
+    }
+    PAST_CUES.contains(&t)
+}
+
+/// How a content token's word feature is written (step 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// `w=`: plain.
+    Plain,
+    /// `n=`: within the scope of a negation ("ingen tegn på *vold*").
+    Negated,
+    /// `h=`: in a clause about the past ("*slog* ham for tre år siden").
+    Past,
+}
+
+/// The content tokens ([`content_tokens`]) with their [`Mark`]s (step 9 of
+/// `docs/text-features.md`).
+///
+/// ```
+/// use komp_sdk::text::{marked_content_tokens, Mark};
+/// let m = marked_content_tokens("Ingen tegn på vold. Far slog ham for tre år siden.");
+/// assert_eq!(m[2], ("vold".to_string(), Mark::Negated));
+/// assert_eq!(m[4], ("slog".to_string(), Mark::Past));
+/// ```
+pub fn marked_content_tokens(text: &str) -> Vec<(String, Mark)> {
+    let tb = tokens_with_breaks(text);
+    let toks: Vec<&str> = tb.iter().map(|(t, _)| t.as_str()).collect();
+    let n = toks.len();
+    let mut past = vec![false; n];
+    let mut start = 0;
+    for i in 0..n {
+        if tb[i].1 || i == n - 1 {
+            if (start..=i).any(|k| is_past_cue(&toks, k)) {
+                past[start..=i].iter_mut().for_each(|p| *p = true);
+            }
+            start = i + 1;
+        }
+    }
+    let mut out = Vec::new();
+    let mut left = 0usize;
+    for (i, t) in toks.iter().enumerate() {
+        let cue = NEGATIONS.contains(t);
+        if SCOPE_BREAK.contains(t) {
+            left = 0;
+        }
+        if !is_stopword(t) {
+            let mark = if cue || is_past_cue(&toks, i) {
+                Mark::Plain
+            } else if left > 0 {
+                left -= 1;
+                Mark::Negated
+            } else if past[i] {
+                Mark::Past
+            } else {
+                Mark::Plain
+            };
+            out.push((t.to_string(), mark));
+        }
+        if cue {
+            left = NEG_SCOPE;
+        }
+        if tb[i].1 {
+            left = 0;
+        }
+    }
+    out
+}
+
 /// FNV-1a, 64 bit: the feature hash of the contract.
 ///
 /// ```
@@ -105,6 +218,10 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 pub enum FeatureKind {
     /// A whole token (`w=`), weight 1.0.
     Word,
+    /// A whole token in a negation scope (`n=`), weight 1.0.
+    NegatedWord,
+    /// A whole token in a clause about the past (`h=`), weight 1.0.
+    PastWord,
     /// Two adjacent tokens (`b=`), weight 1.0.
     Bigram,
     /// Three characters of `<token>` (`c=`), weight 0.5.
@@ -147,6 +264,7 @@ pub struct Feature {
 pub struct HashedText {
     dim: usize,
     tokens: Vec<String>,
+    marks: Vec<Mark>,
     features: Vec<Feature>,
     /// Non-zero buckets, ascending: index, raw sum (f64, before normalisation).
     buckets: Vec<(usize, f64)>,
@@ -162,7 +280,9 @@ impl HashedText {
     /// caught by its first test).
     pub fn new(text: &str, dim: usize) -> HashedText {
         assert!(dim.is_power_of_two(), "feature dimension must be a power of two, got {dim}");
-        let tokens = content_tokens(text);
+        let marked = marked_content_tokens(text);
+        let marks: Vec<Mark> = marked.iter().map(|(_, m)| *m).collect();
+        let tokens: Vec<String> = marked.into_iter().map(|(t, _)| t).collect();
         let mut features = Vec::new();
         let mut add = |kind: FeatureKind, token: usize, key: &str, weight: f64| {
             let h = fnv1a64(key.as_bytes());
@@ -173,9 +293,18 @@ impl HashedText {
         let mut key = String::new();
         for (i, t) in tokens.iter().enumerate() {
             key.clear();
-            key.push_str("w=");
+            let kind = match marks[i] {
+                Mark::Plain => FeatureKind::Word,
+                Mark::Negated => FeatureKind::NegatedWord,
+                Mark::Past => FeatureKind::PastWord,
+            };
+            key.push_str(match kind {
+                FeatureKind::NegatedWord => "n=",
+                FeatureKind::PastWord => "h=",
+                _ => "w=",
+            });
             key.push_str(t);
-            add(FeatureKind::Word, i, &key, 1.0);
+            add(kind, i, &key, 1.0);
             if let Some(next) = tokens.get(i + 1) {
                 key.clear();
                 key.push_str("b=");
@@ -209,12 +338,24 @@ impl HashedText {
         let norm = buckets.iter().map(|(_, v)| v * v).sum::<f64>().sqrt();
         let ids = buckets.iter().map(|(i, _)| *i as i64).collect();
         let weights = buckets.iter().map(|(_, v)| (v / norm) as f32).collect();
-        HashedText { dim, tokens, features, buckets, ids, weights }
+        HashedText { dim, tokens, marks, features, buckets, ids, weights }
     }
 
     /// The content tokens (normalised, stop words removed), in order.
     pub fn tokens(&self) -> &[String] {
         &self.tokens
+    }
+
+    /// The [`Mark`] of each of [`tokens`](Self::tokens).
+    pub fn marks(&self) -> &[Mark] {
+        &self.marks
+    }
+
+    /// How many content tokens are negated or in a clause about the past.
+    pub fn marked_count(&self) -> (usize, usize) {
+        let neg = self.marks.iter().filter(|m| **m == Mark::Negated).count();
+        let past = self.marks.iter().filter(|m| **m == Mark::Past).count();
+        (neg, past)
     }
 
     /// The features, in the order they were generated.
@@ -289,7 +430,12 @@ impl HashedText {
             let share = f64::from(c) * f.value / total;
             let key = match f.kind {
                 FeatureKind::Bigram => format!("{} {}", self.tokens[f.token], self.tokens[f.token + 1]),
-                _ => self.tokens[f.token].clone(),
+                // A marked word's trigrams are reported with the word, so "vold (nægtet)" is one reason.
+                _ => match self.marks[f.token] {
+                    Mark::Negated => format!("{} (nægtet)", self.tokens[f.token]),
+                    Mark::Past => format!("{} (fortid)", self.tokens[f.token]),
+                    Mark::Plain => self.tokens[f.token].clone(),
+                },
             };
             let slot = *index.entry(key.clone()).or_insert_with(|| {
                 grouped.push((key, 0.0));

@@ -76,10 +76,16 @@ fn postsortering_reproduces_its_model_card() {
         // Serving equals training numerics, row by row.
         let expected = row["expected"]["probability"].as_f64().unwrap() as f32;
         assert!((top - expected).abs() < 1e-4, "top probability {top} vs training {expected}");
-        assert_eq!(p.requires_human_review, top < threshold);
+        // Review below the threshold, and for text outside what the model knows (training/ood.py).
+        let ood = !row["expected"]["out_of_distribution"].as_array().unwrap().is_empty();
+        assert_eq!(p.requires_human_review, top < threshold || ood);
+        assert_eq!(p.requires_human_review, row["expected"]["needs_review"].as_bool().unwrap());
+        if ood {
+            assert_eq!(p.details["out_of_distribution"]["reasons"], row["expected"]["out_of_distribution"]);
+        }
         let ok = p.label == truth;
         correct += ok as usize;
-        if top >= threshold {
+        if !p.requires_human_review {
             routed += 1;
             routed_correct += ok as usize;
         }
@@ -226,6 +232,8 @@ fn hand_written_letters_get_sensible_subjects_with_readable_reasons() {
     assert_eq!(p.label, "acute", "{:?}", p.explanation);
     assert!(p.requires_human_review);
     assert_eq!(p.details["acute"], true);
+    let flag_reasons = p.details["flag_reasons"].as_array().expect("an acute proposal names its reasons");
+    assert!(!flag_reasons.is_empty() && flag_reasons.iter().all(|r| r["weight"].as_f64().unwrap() > 0.0));
     let top: Vec<&str> = p.explanation.iter().take(8).map(|f| f.feature.as_str()).collect();
     assert!(
         top.iter().any(|f| f.split(' ').any(|w| ["slog", "maerker", "bange", "livrem", "blaa"].contains(&w))),

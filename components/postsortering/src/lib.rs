@@ -38,7 +38,8 @@ impl Guest for Postsortering {
 
     fn predict(input: String) -> Result<Prediction, Error> {
         let mail: Mail = komp_sdk::parse_input(&input)?;
-        let text = HashedText::new(&format!("{}\n{}", mail.subject, mail.body), DIM);
+        let text_in = format!("{}\n{}", mail.subject, mail.body);
+        let text = HashedText::new(&text_in, DIM);
         let mut sender = [0.0f32; SENDER_TYPES.len()];
         if let Some(s) = &mail.sender_type {
             if let Some(i) = SENDER_TYPES.iter().position(|t| t == s) {
@@ -59,17 +60,22 @@ impl Guest for Postsortering {
                 explanation.push((format!("sender_type={}", SENDER_TYPES[i]), *c));
             }
         }
+        // Text the model does not know (another language, few known words, very long, nothing but stop
+        // words) goes to a person whatever the score, and the answer says why.
+        let ood = komp_sdk::ood::check(&text_in, &KNOWN_WORDS, &komp_sdk::ood::OodLimits::default());
         let builder = PredictionBuilder::new(&LABELS, &probabilities)?;
         let top = builder.top_score();
-        builder
-            .review_below(REVIEW_BELOW)
-            .explanation(explanation, 10)
-            .details(serde_json::json!({
-                "route": if top < REVIEW_BELOW { "manual-sorting" } else { "automatic" },
-                "review_threshold": REVIEW_BELOW,
-                "model_version": MODEL_VERSION,
-            }))
-            .build()
+        let manual = top < REVIEW_BELOW || !ood.reasons.is_empty();
+        let mut details = serde_json::json!({
+            "route": if manual { "manual-sorting" } else { "automatic" },
+            "review_threshold": REVIEW_BELOW,
+            "model_version": MODEL_VERSION,
+        });
+        if !ood.reasons.is_empty() {
+            details["out_of_distribution"] = ood.to_json();
+        }
+        let builder = builder.review_below(REVIEW_BELOW).explanation(explanation, 10).details(details);
+        if ood.reasons.is_empty() { builder } else { builder.always_review() }.build()
     }
 }
 

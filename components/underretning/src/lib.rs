@@ -31,7 +31,7 @@ struct Notification {
 /// The structured features, in the model's order (see build.rs and the meta JSON).
 fn structured(n: &Notification) -> [f32; STRUCTURED.len()] {
     let age = n.child_age.clamp(0, 17);
-    const REPORTERS: [&str; 10] = [
+    const REPORTERS: [&str; 11] = [
         "school",
         "daycare",
         "health_visitor",
@@ -41,6 +41,7 @@ fn structured(n: &Notification) -> [f32; STRUCTURED.len()] {
         "relative",
         "anonymous",
         "social_services",
+        "neighbour",
         "other",
     ];
     let reporter = if REPORTERS.contains(&n.reporter_type.as_str()) { n.reporter_type.as_str() } else { "other" };
@@ -88,6 +89,7 @@ impl Guest for Underretning {
     fn predict(input: String) -> Result<Prediction, Error> {
         let n: Notification = komp_sdk::parse_input(&input)?;
         let text = HashedText::new(&n.text, DIM);
+        let ood = komp_sdk::ood::check(&n.text, &KNOWN_WORDS, &komp_sdk::ood::OodLimits::default());
         let s = structured(&n);
         let n = text.ids().len() as u32;
         let model = Model::load("underretning")?;
@@ -104,20 +106,40 @@ impl Guest for Underretning {
             }
         }
         let acute = p >= THRESHOLD;
+        // Why it is flagged, in words a caseworker can check against the text: the phrases and factors that
+        // pushed towards acute, strongest first ("vold (nægtet)" and "slog (fortid)" mark negated and
+        // past mentions, which push the other way).
+        let mut towards: Vec<&(String, f32)> = reasons.iter().filter(|(_, w)| *w > 0.0).collect();
+        towards.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let flag_reasons: Vec<serde_json::Value> = towards
+            .iter()
+            .take(5)
+            .map(|(f, w)| serde_json::json!({"reason": f, "weight": w}))
+            .collect();
+        let (negated, past) = text.marked_count();
+        let mut details = serde_json::json!({
+            "acute": acute,
+            "probability_acute": p,
+            "risk_level": risk_level(p),
+            "operating_threshold": THRESHOLD,
+            "explanation_direction": "positive weights push towards acute",
+            "negated_words": negated,
+            "past_words": past,
+            "model_version": MODEL_VERSION,
+        });
+        if acute {
+            details["flag_reasons"] = serde_json::Value::Array(flag_reasons);
+        }
+        if !ood.reasons.is_empty() {
+            details["out_of_distribution"] = ood.to_json();
+        }
         // Explanation weights are contributions to the logit of "acute": positive
         // means "towards acute", whatever the proposal is.
         PredictionBuilder::new(&LABELS, &[p, 1.0 - p])?
             .choose(if acute { 0 } else { 1 })
             .always_review()
             .explanation(reasons, 12)
-            .details(serde_json::json!({
-                "acute": acute,
-                "probability_acute": p,
-                "risk_level": risk_level(p),
-                "operating_threshold": THRESHOLD,
-                "explanation_direction": "positive weights push towards acute",
-                "model_version": MODEL_VERSION,
-            }))
+            .details(details)
             .build()
     }
 }

@@ -1,0 +1,40 @@
+//! The SDK's text features equal the Python training features bit for bit on
+//! the fixtures `training/make_fixtures.py` writes (tokens, step-9 marks and
+//! the hashed vector). `tests/tests/feature_equality.rs` checks the same
+//! through the test crate; this copy runs with `cargo test -p komp-sdk` alone.
+
+use komp_sdk::text::{marked_content_tokens, tokens, HashedText, Mark};
+
+#[test]
+fn sdk_features_equal_python_fixtures() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../components/models/feature-fixtures.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut checked = 0;
+    for (line_no, line) in text.lines().enumerate() {
+        let f: serde_json::Value = serde_json::from_str(line).unwrap();
+        let input = f["text"].as_str().unwrap();
+        let dim = f["dim"].as_u64().unwrap() as usize;
+        let want_tokens: Vec<String> = serde_json::from_value(f["tokens"].clone()).unwrap();
+        assert_eq!(tokens(input), want_tokens, "line {}: tokens of {input:?}", line_no + 1);
+        let marks: String = marked_content_tokens(input)
+            .iter()
+            .map(|(_, m)| match m {
+                Mark::Plain => 'w',
+                Mark::Negated => 'n',
+                Mark::Past => 'h',
+            })
+            .collect();
+        assert_eq!(marks, f["marks"].as_str().unwrap(), "line {}: marks of {input:?}", line_no + 1);
+        let want: Vec<(usize, u32)> = f["nonzero"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_u64().unwrap() as usize, p[1].as_u64().unwrap() as u32))
+            .collect();
+        let h = HashedText::new(input, dim);
+        let got: Vec<(usize, u32)> = h.ids().iter().zip(h.weights()).map(|(i, v)| (*i as usize, v.to_bits())).collect();
+        assert_eq!(got, want, "line {}: features of {input:?}", line_no + 1);
+        checked += 1;
+    }
+    assert!(checked >= 200, "only {checked} fixtures");
+}
