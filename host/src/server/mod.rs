@@ -96,9 +96,27 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::Withdrawn(..) => StatusCode::GONE,
             RuntimeError::Busy(_) | RuntimeError::Throttled { .. } => StatusCode::SERVICE_UNAVAILABLE,
             RuntimeError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            // The component made the host hold too much (like `MemoryLimit`): its fault, not the caller's.
-            RuntimeError::HostLimit(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            // The component misbehaved (its fault, not the caller's), or the
+            // host could not do its part. No catch-all: a new variant must be
+            // given its status here, or this does not compile.
+            RuntimeError::ComponentModel(_)
+            | RuntimeError::ComponentInternal(_)
+            | RuntimeError::MemoryLimit(_)
+            | RuntimeError::StackOverflow
+            | RuntimeError::HostLimit(_)
+            | RuntimeError::Trap(_)
+            | RuntimeError::OutputTooLarge { .. }
+            | RuntimeError::BadOutput(_)
+            | RuntimeError::Artifact(_)
+            | RuntimeError::Untrusted(_)
+            | RuntimeError::Compile { .. }
+            | RuntimeError::WrongWorld { .. }
+            | RuntimeError::Model { .. }
+            | RuntimeError::MetadataMismatch { .. }
+            | RuntimeError::GoldenVectors { .. }
+            | RuntimeError::VersionConflict(..)
+            | RuntimeError::Cache(_)
+            | RuntimeError::Host(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut err = ApiError::new(status, e.to_string());
         if let RuntimeError::InputSchema(v) = &e {
@@ -128,7 +146,18 @@ pub fn error_kind(e: &RuntimeError) -> &'static str {
         RuntimeError::HostLimit(_) => "host_limit",
         RuntimeError::OutputTooLarge { .. } | RuntimeError::BadOutput(_) => "bad_output",
         RuntimeError::ComponentModel(_) => "model_error",
-        _ => "internal_error",
+        RuntimeError::ComponentInternal(_) => "component_error",
+        RuntimeError::Trap(_) => "trap",
+        RuntimeError::Artifact(_)
+        | RuntimeError::Untrusted(_)
+        | RuntimeError::Compile { .. }
+        | RuntimeError::WrongWorld { .. }
+        | RuntimeError::Model { .. }
+        | RuntimeError::MetadataMismatch { .. }
+        | RuntimeError::GoldenVectors { .. }
+        | RuntimeError::VersionConflict(..)
+        | RuntimeError::Cache(_)
+        | RuntimeError::Host(_) => "internal_error",
     }
 }
 
