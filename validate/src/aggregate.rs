@@ -167,7 +167,9 @@ impl Aggregates {
         let inner = match v.get("format").and_then(|f| f.as_str()) {
             Some(crate::report::REPORT_FORMAT) => v.get("aggregates").cloned().unwrap_or_default(),
             Some(AGGREGATES_FORMAT) => v,
-            Some(other) => return Err(format!("unknown format {other:?}; expected a komp validation report or aggregates")),
+            Some(other) => {
+                return Err(format!("unknown format {other:?}; expected a komp validation report or aggregates"))
+            }
             None => return Err("no `format` field: not a komp validation report or aggregates file".into()),
         };
         serde_json::from_value(inner).map_err(|e| format!("not a valid aggregates file: {e}"))
@@ -206,20 +208,35 @@ impl Aggregates {
                 })
                 .collect::<Vec<_>>(),
         );
-        rows.push((format!("ECE ({})", self.calibration_target), Estimate::bootstrap(ece.is_finite().then_some(ece), self.n, None)));
+        rows.push((
+            format!("ECE ({})", self.calibration_target),
+            Estimate::bootstrap(ece.is_finite().then_some(ece), self.n, None),
+        ));
         if self.n > 0 {
             rows.push(("Brier".into(), Estimate::bootstrap(Some(self.brier_sum / self.n as f64), self.n, None)));
         }
         let op = &self.operating_point;
         match self.positive() {
             Some(p) => {
-                rows.push((format!("recall {p} @ {}", op.threshold), Estimate::proportion(op.selected_hits, self.positives)));
-                rows.push((format!("precision {p} @ {}", op.threshold), Estimate::proportion(op.selected_hits, op.selected)));
+                rows.push((
+                    format!("recall {p} @ {}", op.threshold),
+                    Estimate::proportion(op.selected_hits, self.positives),
+                ));
+                rows.push((
+                    format!("precision {p} @ {}", op.threshold),
+                    Estimate::proportion(op.selected_hits, op.selected),
+                ));
                 rows.push((format!("flagged @ {}", op.threshold), Estimate::proportion(op.selected, self.n)));
             }
             None => {
-                rows.push((format!("routed without review @ {}", op.threshold), Estimate::proportion(op.selected, self.n)));
-                rows.push((format!("accuracy routed @ {}", op.threshold), Estimate::proportion(op.selected_hits, op.selected)));
+                rows.push((
+                    format!("routed without review @ {}", op.threshold),
+                    Estimate::proportion(op.selected, self.n),
+                ));
+                rows.push((
+                    format!("accuracy routed @ {}", op.threshold),
+                    Estimate::proportion(op.selected_hits, op.selected),
+                ));
             }
         }
         for (l, label) in self.confusion.labels.iter().enumerate() {
@@ -229,8 +246,13 @@ impl Aggregates {
         for g in &self.groups {
             for v in &g.values {
                 match self.positive() {
-                    Some(_) => rows.push((format!("{}={} recall", g.field, v.value), Estimate::proportion(v.selected_hits, v.positives))),
-                    None => rows.push((format!("{}={} accuracy", g.field, v.value), Estimate::proportion(v.correct, v.n))),
+                    Some(_) => rows.push((
+                        format!("{}={} recall", g.field, v.value),
+                        Estimate::proportion(v.selected_hits, v.positives),
+                    )),
+                    None => {
+                        rows.push((format!("{}={} accuracy", g.field, v.value), Estimate::proportion(v.correct, v.n)))
+                    }
                 }
             }
         }
@@ -271,7 +293,8 @@ pub fn compare_table(files: &[(String, Aggregates)]) -> Result<String, String> {
     let width = metrics.iter().map(|m| m.chars().count()).max().unwrap_or(6).max(6);
     let mut out = String::new();
     let _ = writeln!(out, "component {} (versions: {})", first.component, {
-        let mut v: Vec<String> = files.iter().map(|(_, a)| format!("{} {}", a.version, &a.digest[..a.digest.len().min(12)])).collect();
+        let mut v: Vec<String> =
+            files.iter().map(|(_, a)| format!("{} {}", a.version, &a.digest[..a.digest.len().min(12)])).collect();
         v.dedup();
         v.join(", ")
     });

@@ -104,11 +104,7 @@ pub fn ece_of_bins(bins: &[Bin]) -> f64 {
     if total == 0 {
         return f64::NAN;
     }
-    bins.iter()
-        .filter(|b| b.n > 0)
-        .map(|b| (b.score_sum - b.hits as f64).abs())
-        .sum::<f64>()
-        / total as f64
+    bins.iter().filter(|b| b.n > 0).map(|b| (b.score_sum - b.hits as f64).abs()).sum::<f64>() / total as f64
 }
 
 /// ECE over the cases `idx` (all when `None`), without building bins.
@@ -196,12 +192,7 @@ mod tests {
     #[test]
     fn ece_and_brier_by_hand() {
         // Top scores 0.9 (right), 0.9 (wrong), 0.6 (right), 1.0 (right).
-        let cases = vec![
-            case(0, &[0.9, 0.1]),
-            case(1, &[0.9, 0.1]),
-            case(0, &[0.6, 0.4]),
-            case(1, &[0.0, 1.0]),
-        ];
+        let cases = vec![case(0, &[0.9, 0.1]), case(1, &[0.9, 0.1]), case(0, &[0.6, 0.4]), case(1, &[0.0, 1.0])];
         let pts = points(&cases, None);
         let b = bins(&pts, None);
         // Bin 9 [0.9, 1.0]: 0.9, 0.9, 1.0 -> mean 0.9333, observed 2/3. Bin 6: 0.6 -> observed 1.
@@ -222,7 +213,10 @@ mod tests {
     fn positive_label_target_and_edges() {
         let cases = vec![case(0, &[0.05, 0.95]), case(1, &[0.2, 0.8]), case(0, &[1.0, 0.0])];
         let pts = points(&cases, Some(0));
-        assert_eq!(pts.iter().map(|p| (p.score, p.hit)).collect::<Vec<_>>(), vec![(0.05, true), (0.2, false), (1.0, true)]);
+        assert_eq!(
+            pts.iter().map(|p| (p.score, p.hit)).collect::<Vec<_>>(),
+            vec![(0.05, true), (0.2, false), (1.0, true)]
+        );
         assert_eq!(bin_of(0.0), 0);
         assert_eq!(bin_of(0.1), 1, "lower edge belongs to the bin above");
         assert_eq!(bin_of(0.99999), 9);

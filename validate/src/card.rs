@@ -128,7 +128,8 @@ impl ComponentInfo {
         } else if let (Some(t), 2) = (num("threshold"), labels.len()) {
             let rule = op.get("rule").and_then(|r| r.as_str()).unwrap_or("");
             let quoted = labels.iter().find(|l| rule.contains(&format!("'{l}'")));
-            let positive = positive.map(str::to_string).or_else(|| quoted.cloned()).unwrap_or_else(|| labels[0].clone());
+            let positive =
+                positive.map(str::to_string).or_else(|| quoted.cloned()).unwrap_or_else(|| labels[0].clone());
             Kind::Flag { positive, threshold: t }
         } else {
             Kind::Plain

@@ -5,7 +5,7 @@
 use crate::aggregate::{compare_table, Aggregates};
 use crate::card::ComponentInfo;
 use crate::groups::{self, GroupSpec};
-use crate::report::{evaluate, verdict_counts, Options, PredictionLike};
+use crate::report::{evaluate, Options, PredictionLike};
 use crate::sample::{self, SampleSpec};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -213,8 +213,7 @@ where
     if let (Some(p), false) = (&args.positive, info.labels.iter().any(|l| Some(l) == args.positive.as_ref())) {
         bail!("--positive {p:?} is not a label of {}; its labels are: {}", info.name, info.labels.join(", "));
     }
-    let options =
-        Options { group_by, bootstrap_resamples: args.resamples, seed: args.seed, site: args.site.clone() };
+    let options = Options { group_by, bootstrap_resamples: args.resamples, seed: args.seed, site: args.site.clone() };
     let binding = sample.binding();
     let rows = sample.rows;
     let evaluation = evaluate(&info, provenance, binding, rows, predict, &options)?;
@@ -250,14 +249,27 @@ where
     if let (Some(v), Some([lo, hi])) = (acc.value, acc.ci95) {
         println!("accuracy {v:.3} (95% {lo:.3}-{hi:.3})");
     }
-    let counts = verdict_counts(report);
+    let mut counts = std::collections::BTreeMap::new();
+    for row in &report.card_comparison {
+        *counts.entry(row.estimate.verdict.words().1).or_insert(0) += 1;
+    }
     if !counts.is_empty() {
         let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
         println!("against the model card: {}", parts.join(", "));
     }
     for row in report.card_comparison.iter().filter(|r| r.estimate.verdict == crate::Verdict::SignificantlyWorse) {
-        println!("  significantly worse: {} {:.3} vs card {:.3}", row.metric, row.estimate.value.unwrap_or(f64::NAN), row.estimate.card.unwrap_or(f64::NAN));
+        println!(
+            "  significantly worse: {} {:.3} vs card {:.3}",
+            row.metric,
+            row.estimate.value.unwrap_or(f64::NAN),
+            row.estimate.card.unwrap_or(f64::NAN)
+        );
     }
-    println!("wrote {}, {}, {}", summary.report_html.display(), summary.report_json.display(), summary.aggregates_json.display());
+    println!(
+        "wrote {}, {}, {}",
+        summary.report_html.display(),
+        summary.report_json.display(),
+        summary.aggregates_json.display()
+    );
     Ok(summary)
 }

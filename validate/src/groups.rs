@@ -64,7 +64,8 @@ impl GroupSpec {
             .split(',')
             .map(|b| {
                 let (lo, hi) = b.trim().split_once('-').ok_or_else(bad)?;
-                let (lo, hi) = (lo.trim().parse::<i64>().map_err(|_| bad())?, hi.trim().parse::<i64>().map_err(|_| bad())?);
+                let (lo, hi) =
+                    (lo.trim().parse::<i64>().map_err(|_| bad())?, hi.trim().parse::<i64>().map_err(|_| bad())?);
                 if lo > hi {
                     return Err(bad());
                 }
@@ -99,7 +100,9 @@ impl GroupSpec {
     /// The `group_results` key on the model card and the key of one value.
     fn card_keys(&self, value: &str) -> (String, String) {
         match &self.bands {
-            Some(_) if self.field.ends_with("age") => ("per_age_group".into(), format!("age_{}", value.replace('-', "_"))),
+            Some(_) if self.field.ends_with("age") => {
+                ("per_age_group".into(), format!("age_{}", value.replace('-', "_")))
+            }
             _ => (format!("per_{}", self.field), value.to_string()),
         }
     }
@@ -125,7 +128,12 @@ pub fn defaults(spec: &SampleSpec) -> Vec<GroupSpec> {
 
 /// Checks the asked-for groups against the schema and the sample; an
 /// integer field named `…age` without bands gets [`DEFAULT_AGE_BANDS`].
-pub fn resolve(asked: &[GroupSpec], spec: &SampleSpec, rows: &[SampleRow], extra: &[String]) -> Result<Vec<GroupSpec>, GroupError> {
+pub fn resolve(
+    asked: &[GroupSpec],
+    spec: &SampleSpec,
+    rows: &[SampleRow],
+    extra: &[String],
+) -> Result<Vec<GroupSpec>, GroupError> {
     let mut out = Vec::new();
     for g in asked {
         let mut g = g.clone();
@@ -277,7 +285,8 @@ pub fn group_result(
                 let (direction, card_name) = metric_card(name, positive_label);
                 match card_name {
                     Some(cn) => {
-                        let pointer = format!("/group_results/{}/{}/{}", token(&group_key), token(&value_key), token(&cn));
+                        let pointer =
+                            format!("/group_results/{}/{}/{}", token(&group_key), token(&value_key), token(&cn));
                         attach(est, card, &pointer, direction);
                     }
                     None => est.verdict = crate::card::Verdict::NotOnCard,
@@ -386,7 +395,8 @@ mod tests {
         cases.extend([case(0, 0, "b"), case(0, 0, "b"), case(1, 1, "b")]);
         let labels = vec!["acute".to_string(), "not_acute".to_string()];
         let kind = Kind::Flag { positive: "acute".into(), threshold: 0.5 };
-        let card = serde_json::json!({"group_results": {"per_district": {"a": {"recall": 0.75, "positive_rate": 0.99}}}});
+        let card =
+            serde_json::json!({"group_results": {"per_district": {"a": {"recall": 0.75, "positive_rate": 0.99}}}});
         let g = group_result(&cases, 0, &GroupSpec::parse("district").unwrap(), &kind, &labels, &card);
         assert_eq!(g.values.iter().map(|v| v.value.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
         let a = &g.values[0];
@@ -410,6 +420,9 @@ mod tests {
     fn age_bands_map_to_the_cards_age_groups() {
         let g = GroupSpec::parse("child_age=0-2,3-5").unwrap();
         assert_eq!(g.card_keys("0-2"), ("per_age_group".to_string(), "age_0_2".to_string()));
-        assert_eq!(GroupSpec::parse("sender_type").unwrap().card_keys("missing"), ("per_sender_type".into(), "missing".into()));
+        assert_eq!(
+            GroupSpec::parse("sender_type").unwrap().card_keys("missing"),
+            ("per_sender_type".into(), "missing".into())
+        );
     }
 }

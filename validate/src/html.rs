@@ -100,7 +100,9 @@ fn signatures(p: &serde_json::Value) -> String {
     };
     list.iter()
         .map(|s| {
-            let get = |k: &str| s.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default();
+            let get = |k: &str| {
+                s.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default()
+            };
             let mut parts = Vec::new();
             for k in ["role", "owner", "key_id", "status"] {
                 let v = get(k);
@@ -174,14 +176,17 @@ pub fn render(r: &Report) -> String {
     // Summary against the card
     let counts = crate::report::verdict_counts(r);
     let _ = write!(h, "<h2>Sammenligning med modelkortet</h2><p>");
-    for (k, v) in &counts {
-        let _ = write!(h, "{v} × {}; ", escape(k));
-    }
+    let words: Vec<String> = counts.iter().map(|(k, v)| format!("{v} × {}", escape(k))).collect();
+    let _ = write!(
+        h,
+        "Alle tal med en værdi på kortet (også pr. etiket, tærskel og gruppe, nedenfor): {}.",
+        if words.is_empty() { "ingen".to_string() } else { words.join(", ") }
+    );
     let _ = write!(h, "</p>");
     let headline: Vec<_> = r
         .card_comparison
         .iter()
-        .filter(|row| !row.metric.starts_with("threshold.") && !row.metric.starts_with("group."))
+        .filter(|row| !["threshold.", "group.", "per_label."].iter().any(|p| row.metric.starts_with(p)))
         .collect();
     if headline.is_empty() {
         let _ = write!(h, "<p>Modelkortet har ingen tal at sammenligne med.</p>");
@@ -287,13 +292,21 @@ pub fn render(r: &Report) -> String {
         cells(&cal.brier, false)
     );
     if let Some(b) = &cal.brier_positive {
-        let _ = write!(h, "<tr><td>Brier ({})</td>{}</tr>", escape(cal.positive_label.as_deref().unwrap_or("")), cells(b, false));
+        let _ = write!(
+            h,
+            "<tr><td>Brier ({})</td>{}</tr>",
+            escape(cal.positive_label.as_deref().unwrap_or("")),
+            cells(b, false)
+        );
     }
     if let Some(a) = &cal.roc_auc {
         let _ = write!(h, "<tr><td>ROC AUC</td>{}</tr>", cells(a, false));
     }
     let _ = write!(h, "</table><figure id=\"reliability\">{}</figure>", plots::reliability(&cal.bins, &target));
-    let _ = write!(h, "<table><tr><th>score-interval</th><th>n</th><th>middel-score</th><th>observeret</th><th>95%</th></tr>");
+    let _ = write!(
+        h,
+        "<table><tr><th>score-interval</th><th>n</th><th>middel-score</th><th>observeret</th><th>95%</th></tr>"
+    );
     for b in cal.bins.iter().filter(|b| b.n > 0) {
         let _ = write!(
             h,
@@ -313,7 +326,11 @@ pub fn render(r: &Report) -> String {
         Kind::Review { threshold } | Kind::Flag { threshold, .. } => Some(*threshold),
         Kind::Plain => None,
     };
-    let _ = write!(h, "<h2>Tærskelkurve</h2><figure id=\"threshold\">{}</figure>", plots::threshold(&r.threshold_curve, operating));
+    let _ = write!(
+        h,
+        "<h2>Tærskelkurve</h2><figure id=\"threshold\">{}</figure>",
+        plots::threshold(&r.threshold_curve, operating)
+    );
     let shown = |t: f64, carded: bool| carded || (t * 10.0 - (t * 10.0).round()).abs() < 1e-9 || Some(t) == operating;
     match &r.threshold_curve {
         Curve::Review(points) => {
@@ -424,12 +441,16 @@ fn group_section(h: &mut String, gi: usize, g: &GroupResult, main_metric: &str, 
         let _ = write!(h, "<td colspan=\"5\">{text}{sep}</td>");
     }
     let _ = write!(h, "</tr></table>");
-    let bars: Vec<(String, Option<f64>, Option<[f64; 2]>)> = g
+    let bars: Vec<plots::Bar> = g
         .values
         .iter()
         .map(|v| {
             let e = v.metrics.get(main_metric);
-            (format!("{} (n={})", v.value, v.n), e.and_then(|e| e.value), e.and_then(|e| e.ci95))
+            plots::Bar {
+                name: format!("{} (n={})", v.value, v.n),
+                value: e.and_then(|e| e.value),
+                ci95: e.and_then(|e| e.ci95),
+            }
         })
         .collect();
     let overall = match (&r.operating_point, main_metric) {

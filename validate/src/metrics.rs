@@ -169,7 +169,8 @@ mod tests {
     #[test]
     fn hand_computed_precision_recall_f1() {
         // truth: a a a b b c ; pred: a a b b c c
-        let cases: Vec<Case> = [(0, 0), (0, 0), (0, 1), (1, 1), (1, 2), (2, 2)].iter().map(|&(t, p)| case(t, p)).collect();
+        let cases: Vec<Case> =
+            [(0, 0), (0, 0), (0, 1), (1, 1), (1, 2), (2, 2)].iter().map(|&(t, p)| case(t, p)).collect();
         let labels: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let c = classification(&cases, &labels, &[]);
         assert_eq!(c.confusion.matrix, vec![vec![2, 1, 0], vec![0, 1, 1], vec![0, 0, 1]]);

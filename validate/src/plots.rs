@@ -93,10 +93,17 @@ pub fn confusion(c: &Confusion) -> String {
             for (j, &count) in row.iter().enumerate() {
                 let share = if total > 0 { count as f64 / total as f64 } else { 0.0 };
                 let shade = |full: u8| (255.0 - (255.0 - full as f64) * share) as u8;
-                let color = if i == j { RGBColor(shade(31), shade(119), shade(180)) } else { RGBColor(shade(214), shade(39), shade(40)) };
+                let color = if i == j {
+                    RGBColor(shade(31), shade(119), shade(180))
+                } else {
+                    RGBColor(shade(214), shade(39), shade(40))
+                };
                 let y = k - 1 - i;
                 cells.push(Rectangle::new(
-                    [(SegmentValue::Exact(j), SegmentValue::Exact(y)), (SegmentValue::Exact(j + 1), SegmentValue::Exact(y + 1))],
+                    [
+                        (SegmentValue::Exact(j), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(j + 1), SegmentValue::Exact(y + 1)),
+                    ],
                     color.filled(),
                 ));
                 if count > 0 {
@@ -151,8 +158,12 @@ pub fn reliability(bins: &[Bin], target: &str) -> String {
             .label("perfekt kalibreret")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], GREY));
         for b in bins.iter().filter(|b| b.n > 0) {
-            let (Some(m), Some(obs), Some([lo, hi])) = (b.mean_score, b.observed.value, b.observed.ci95) else { continue };
-            chart.draw_series(std::iter::once(PathElement::new(vec![(m, lo), (m, hi)], BLUE_.stroke_width(1)))).map_err(e)?;
+            let (Some(m), Some(obs), Some([lo, hi])) = (b.mean_score, b.observed.value, b.observed.ci95) else {
+                continue;
+            };
+            chart
+                .draw_series(std::iter::once(PathElement::new(vec![(m, lo), (m, hi)], BLUE_.stroke_width(1))))
+                .map_err(e)?;
             chart.draw_series(std::iter::once(Circle::new((m, obs), 3, BLUE_.filled()))).map_err(e)?;
         }
         chart
@@ -172,17 +183,39 @@ pub fn reliability(bins: &[Bin], target: &str) -> String {
     })
 }
 
+/// A named, coloured line.
+type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+
+/// One bar of [`group_bars`]: its name, value and 95% interval.
+pub struct Bar {
+    pub name: String,
+    pub value: Option<f64>,
+    pub ci95: Option<[f64; 2]>,
+}
+
 /// The threshold curve: routed share and accuracy of the routed (review), or
 /// recall, precision and flagged share (flag), against the threshold, with
 /// the operating point marked.
 pub fn threshold(curve: &Curve, operating: Option<f64>) -> String {
-    let series: Vec<(&str, RGBColor, Vec<(f64, f64)>)> = match curve {
+    let series: Vec<Series> = match curve {
         Curve::Review(points) => vec![
-            ("andel uden manuel visitering", BLUE_, points.iter().filter_map(|p| Some((p.threshold, p.routed.value?))).collect()),
-            ("nøjagtighed af de automatisk visiterede", GREEN_, points.iter().filter_map(|p| Some((p.threshold, p.accuracy_routed.value?))).collect()),
+            (
+                "andel uden manuel visitering",
+                BLUE_,
+                points.iter().filter_map(|p| Some((p.threshold, p.routed.value?))).collect(),
+            ),
+            (
+                "nøjagtighed af de automatisk visiterede",
+                GREEN_,
+                points.iter().filter_map(|p| Some((p.threshold, p.accuracy_routed.value?))).collect(),
+            ),
         ],
         Curve::Flag(points) => vec![
-            ("recall (fanget af de positive)", GREEN_, points.iter().filter_map(|p| Some((p.threshold, p.recall.value?))).collect()),
+            (
+                "recall (fanget af de positive)",
+                GREEN_,
+                points.iter().filter_map(|p| Some((p.threshold, p.recall.value?))).collect(),
+            ),
             ("præcision", BLUE_, points.iter().filter_map(|p| Some((p.threshold, p.precision.value?))).collect()),
             ("andel markeret", ORANGE_, points.iter().filter_map(|p| Some((p.threshold, p.flagged.value?))).collect()),
         ],
@@ -234,7 +267,7 @@ pub fn threshold(curve: &Curve, operating: Option<f64>) -> String {
 
 /// One metric per group as horizontal bars with Wilson whiskers, and the
 /// whole sample's value as a vertical line.
-pub fn group_bars(title: &str, bars: &[(String, Option<f64>, Option<[f64; 2]>)], overall: Option<f64>) -> String {
+pub fn group_bars(title: &str, bars: &[Bar], overall: Option<f64>) -> String {
     let k = bars.len().max(1);
     let h = 70 + 26 * k as u32;
     svg(560, h, |root| {
@@ -247,7 +280,7 @@ pub fn group_bars(title: &str, bars: &[(String, Option<f64>, Option<[f64; 2]>)],
             .build_cartesian_2d(0f64..1f64, (0..last(k)).into_segmented())
             .map_err(e)?;
         let name = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) if *i < k => bars.get(k - 1 - *i).map(|b| b.0.clone()).unwrap_or_default(),
+            SegmentValue::CenterOf(i) if *i < k => bars.get(k - 1 - *i).map(|b| b.name.clone()).unwrap_or_default(),
             _ => String::new(),
         };
         chart
@@ -260,7 +293,7 @@ pub fn group_bars(title: &str, bars: &[(String, Option<f64>, Option<[f64; 2]>)],
             .label_style(("sans-serif", 11))
             .draw()
             .map_err(e)?;
-        for (i, (_, value, ci)) in bars.iter().enumerate() {
+        for (i, Bar { value, ci95: ci, .. }) in bars.iter().enumerate() {
             let y = k - 1 - i;
             if let Some(v) = value {
                 let mut r = Rectangle::new(
@@ -304,7 +337,7 @@ mod tests {
         assert!(s.contains("\n3\n"), "the counts are written: {s}");
         assert!(s.contains("\na (1)\n") && s.contains("\nb (2)\n"), "row labels: {s}");
         assert_eq!(s.matches("<text").count(), 1 + 2 + 2 + 3, "caption, 2 row and 2 column labels, 3 counts: {s}");
-        let b = group_bars("x", &[("nord".into(), Some(0.8), Some([0.6, 0.9]))], Some(0.7));
+        let b = group_bars("x", &[Bar { name: "nord".into(), value: Some(0.8), ci95: Some([0.6, 0.9]) }], Some(0.7));
         assert!(b.contains("nord"), "{b}");
     }
 }

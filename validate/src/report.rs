@@ -41,7 +41,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { group_by: Vec::new(), bootstrap_resamples: stats::DEFAULT_RESAMPLES, seed: stats::DEFAULT_SEED, site: None }
+        Options {
+            group_by: Vec::new(),
+            bootstrap_resamples: stats::DEFAULT_RESAMPLES,
+            seed: stats::DEFAULT_SEED,
+            site: None,
+        }
     }
 }
 
@@ -180,7 +185,10 @@ where
     for row in rows {
         rows_seen += 1;
         let Some(truth) = index(&row.truth) else {
-            errors.push(RowError { line: row.line, message: format!("label {:?} is not a label of the component", row.truth) });
+            errors.push(RowError {
+                line: row.line,
+                message: format!("label {:?} is not a label of the component", row.truth),
+            });
             continue;
         };
         truth_counts[truth] += 1;
@@ -188,7 +196,10 @@ where
         match predict(&row.input.to_string()) {
             Ok(p) => {
                 let Some(pred) = index(&p.label) else {
-                    errors.push(RowError { line: row.line, message: format!("the component returned the undeclared label {:?}", p.label) });
+                    errors.push(RowError {
+                        line: row.line,
+                        message: format!("the component returned the undeclared label {:?}", p.label),
+                    });
                     continue;
                 };
                 let mut scores = vec![0.0; labels.len()];
@@ -417,7 +428,7 @@ fn card_rows(r: &Report) -> Vec<CardRow> {
 pub fn verdict_counts(r: &Report) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for row in &r.card_comparison {
-        *m.entry(row.estimate.verdict.words().1.to_string()).or_insert(0) += 1;
+        *m.entry(row.estimate.verdict.words().0.to_string()).or_insert(0) += 1;
     }
     m
 }

@@ -161,7 +161,9 @@ pub enum SampleError {
     TooLarge { path: String, size: u64, limit: u64 },
     #[error("sample {path}: cannot tell the format; name the file *.jsonl (one JSON object per line) or *.csv (with a header row)")]
     UnknownFormat { path: String },
-    #[error("sample {path} has no labelled rows{detail}; it needs one row per case with the input fields and a `label`")]
+    #[error(
+        "sample {path} has no labelled rows{detail}; it needs one row per case with the input fields and a `label`"
+    )]
     Empty { path: String, detail: String },
     #[error("{path} line {line}: not valid JSON ({reason}); each line must be one JSON object, e.g. {{\"input\": {{...}}, \"label\": \"...\"}}")]
     Json { path: String, line: usize, reason: String },
@@ -176,7 +178,9 @@ pub enum SampleError {
          columns found: {found}. Rename the columns to the input schema's field names"
     )]
     MissingColumns { path: String, component: String, missing: String, fields: String, found: String },
-    #[error("{path} line {line}: no `label` (the true label of the case); add `\"label\": \"...\"` with one of: {labels}")]
+    #[error(
+        "{path} line {line}: no `label` (the true label of the case); add `\"label\": \"...\"` with one of: {labels}"
+    )]
     MissingLabel { path: String, line: usize, labels: String },
     #[error("{path} line {line}: `label` must be a text, found {found}")]
     LabelNotText { path: String, line: usize, found: String },
@@ -185,9 +189,13 @@ pub enum SampleError {
          (map your own categories to these before validating)"
     )]
     UnknownLabel { path: String, line: usize, label: String, component: String, labels: String },
-    #[error("{path} line {line}: field `{field}` is missing; `{component}` requires it (its input fields are: {fields})")]
+    #[error(
+        "{path} line {line}: field `{field}` is missing; `{component}` requires it (its input fields are: {fields})"
+    )]
     MissingField { path: String, line: usize, field: String, component: String, fields: String },
-    #[error("{path} line {line}: input field `{field}` is not in `{component}`'s input schema (its fields are: {fields})")]
+    #[error(
+        "{path} line {line}: input field `{field}` is not in `{component}`'s input schema (its fields are: {fields})"
+    )]
     UnknownField { path: String, line: usize, field: String, component: String, fields: String },
     #[error("{path} line {line} column `{column}`: {value:?} is not {expected}")]
     BadValue { path: String, line: usize, column: String, value: String, expected: String },
@@ -277,8 +285,11 @@ fn parse_jsonl(bytes: &[u8], path: &str, spec: &SampleSpec) -> Result<Vec<Sample
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_slice(raw)
-            .map_err(|e| SampleError::Json { path: path.into(), line, reason: e.to_string() })?;
+        let value: serde_json::Value = serde_json::from_slice(raw).map_err(|e| SampleError::Json {
+            path: path.into(),
+            line,
+            reason: e.to_string(),
+        })?;
         let serde_json::Value::Object(mut obj) = value else {
             return Err(SampleError::NotObject { path: path.into(), line, found: kind_of(&value) });
         };
@@ -301,7 +312,11 @@ fn parse_jsonl(bytes: &[u8], path: &str, spec: &SampleSpec) -> Result<Vec<Sample
                 (input, obj)
             }
             Some(other) => {
-                return Err(SampleError::NotObject { path: path.into(), line, found: format!("`input` as {}", kind_of(&other)) })
+                return Err(SampleError::NotObject {
+                    path: path.into(),
+                    line,
+                    found: format!("`input` as {}", kind_of(&other)),
+                })
             }
             None => {
                 let (input, rest): (serde_json::Map<_, _>, serde_json::Map<_, _>) =
@@ -385,9 +400,7 @@ fn parse_csv(bytes: &[u8], path: &str, spec: &SampleSpec) -> Result<Vec<SampleRo
                 FieldType::String if cell.is_empty() && !field.required => continue,
                 FieldType::String => serde_json::Value::String(cell.to_string()),
                 _ if cell.trim().is_empty() && !field.required => continue,
-                FieldType::Integer => {
-                    cell.trim().parse::<i64>().map_err(|_| bad("a whole number"))?.into()
-                }
+                FieldType::Integer => cell.trim().parse::<i64>().map_err(|_| bad("a whole number"))?.into(),
                 FieldType::Number => serde_json::Number::from_f64(
                     cell.trim().replace(',', ".").parse::<f64>().map_err(|_| bad("a number"))?,
                 )

@@ -29,8 +29,7 @@ fn manifest(name: &str) -> komp_artifact::Manifest {
 /// most of the time and unsure some of the time. Scores are float32, as a
 /// component returns them.
 fn scores(rng: &mut impl Rng, k: usize, truth: usize, strength: f64) -> Vec<f64> {
-    let logits: Vec<f64> =
-        (0..k).map(|l| rng.gen_range(-1.5..1.5) + if l == truth { strength } else { 0.0 }).collect();
+    let logits: Vec<f64> = (0..k).map(|l| rng.gen_range(-1.5..1.5) + if l == truth { strength } else { 0.0 }).collect();
     let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let exp: Vec<f64> = logits.iter().map(|z| (z - max).exp()).collect();
     let sum: f64 = exp.iter().sum();
@@ -57,9 +56,7 @@ fn fixture(name: &str, n: usize, seed: u64) {
         let s = scores(&mut rng, k, truth, strength);
         let top = (0..k).max_by(|a, b| s[*a].total_cmp(&s[*b])).unwrap();
         let (label, review) = match &info.kind {
-            komp_validate::Kind::Flag { threshold, .. } => {
-                (if s[0] as f32 >= *threshold as f32 { 0 } else { 1 }, true)
-            }
+            komp_validate::Kind::Flag { threshold, .. } => (if s[0] as f32 >= *threshold as f32 { 0 } else { 1 }, true),
             komp_validate::Kind::Review { threshold } => (top, (s[top] as f32) < (*threshold as f32)),
             komp_validate::Kind::Plain => (top, false),
         };
@@ -79,10 +76,7 @@ fn fixture(name: &str, n: usize, seed: u64) {
             "truth": labels[truth], "label": labels[label], "scores": s, "review": review, "district": group
         }));
     }
-    let options = Options {
-        group_by: vec![GroupSpec::parse("district").unwrap()],
-        ..Options::default()
-    };
+    let options = Options { group_by: vec![GroupSpec::parse("district").unwrap()], ..Options::default() };
     let sample = komp_validate::sample::SampleBinding {
         file: format!("{name}.fixture"),
         format: "jsonl".into(),
@@ -102,7 +96,8 @@ fn fixture(name: &str, n: usize, seed: u64) {
     std::fs::write(dir.join(format!("{name}.predictions.jsonl")), body).unwrap();
     let labels_json = serde_json::to_string(&labels).unwrap();
     std::fs::write(dir.join(format!("{name}.labels.json")), labels_json).unwrap();
-    std::fs::write(dir.join(format!("{name}.report.json")), serde_json::to_string_pretty(&eval.report).unwrap()).unwrap();
+    std::fs::write(dir.join(format!("{name}.report.json")), serde_json::to_string_pretty(&eval.report).unwrap())
+        .unwrap();
 
     let python = root().join(".venv/bin/python");
     let required = std::env::var("KOMP_REQUIRE_SKLEARN").is_ok_and(|v| v == "1");
