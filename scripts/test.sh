@@ -9,3 +9,6 @@ cargo test --workspace --no-fail-fast
 # Retraining from the seeded synthetic data must give the committed models
 # byte for byte (installs the pinned Python packages into .venv on first run).
 training/check_reproducible.sh
+# The validation report's numbers against scikit-learn (needs the .venv made
+# just above; the workspace run skips this check on a fresh clone).
+KOMP_REQUIRE_SKLEARN=1 cargo test -p komp-validate --test sklearn
