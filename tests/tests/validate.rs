@@ -268,3 +268,75 @@ fn report_html_renders_in_headless_chromium() {
     assert!(plots >= 4, "{plots} plots");
     eprintln!("chromium rendered the report and {plots} plots; screenshots in {}", artifacts.display());
 }
+
+/// The flag component through a semicolon-separated CSV (what a Danish
+/// spreadsheet writes): its own decisions, recall and age bands equal what the
+/// runtime says row by row.
+#[test]
+fn validate_underretning_from_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let test_set =
+        std::fs::read_to_string(komp_tests::root().join("components/models/underretning.test.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> =
+        test_set.lines().step_by(50).take(50).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut csv = String::from("text;reporter_type;child_age;prior_notifications_12m;known_to_municipality;label\n");
+    for r in &rows {
+        let i = &r["input"];
+        csv.push_str(&format!(
+            "{};{};{};{};{};{}\n",
+            quote(i["text"].as_str().unwrap()),
+            i["reporter_type"].as_str().unwrap(),
+            i["child_age"],
+            i["prior_notifications_12m"],
+            if i["known_to_municipality"].as_bool().unwrap() { "ja" } else { "nej" },
+            r["label"].as_str().unwrap()
+        ));
+    }
+    let data = dir.path().join("underretninger.csv");
+    std::fs::write(&data, csv).unwrap();
+    let out_dir = dir.path().join("out");
+    let file = component("underretning");
+    let o = komp(&[
+        "validate",
+        "run",
+        file.to_str().unwrap(),
+        "--dev",
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["sample"]["format"], "csv");
+    assert_eq!(report["evaluated"], 50);
+    assert_eq!(report["operating_point"]["type"], "flag");
+    assert_eq!(report["operating_point"]["positive"], "acute");
+
+    let rt = komp_host::Runtime::new(komp_tests::sandbox_config()).unwrap();
+    rt.install(std::fs::read(&file).unwrap()).unwrap();
+    let (mut flagged, mut positives, mut caught, mut young) = (0u64, 0u64, 0u64, 0u64);
+    for r in &rows {
+        let p = rt.predict("underretning", None, &r["input"].to_string()).unwrap().prediction;
+        let is_acute = r["label"] == "acute";
+        flagged += u64::from(p.label == "acute");
+        positives += u64::from(is_acute);
+        caught += u64::from(is_acute && p.label == "acute");
+        young += u64::from(r["input"]["child_age"].as_i64().unwrap() <= 2);
+    }
+    let op = &report["operating_point"];
+    assert_eq!((op["flagged"]["successes"].as_u64(), op["flagged"]["n"].as_u64()), (Some(flagged), Some(50)));
+    assert_eq!((op["recall"]["successes"].as_u64(), op["recall"]["n"].as_u64()), (Some(caught), Some(positives)));
+    assert_eq!(op["recall"]["card_source"], "/metrics/recall_acute");
+    // Default groups: reporter_type, child_age in the card's bands, known_to_municipality.
+    let groups = report["groups"].as_array().unwrap();
+    let age = groups.iter().find(|g| g["field"] == "child_age").expect("child_age grouped by default");
+    let band = age["values"].as_array().unwrap().iter().find(|v| v["value"] == "0-2");
+    assert_eq!(band.map_or(0, |v| v["n"].as_u64().unwrap()), young);
+    if let Some(b) = band {
+        assert_eq!(b["metrics"]["recall"]["card_source"], "/group_results/per_age_group/age_0_2/recall");
+    }
+    assert!(groups.iter().any(|g| g["field"] == "reporter_type"));
+}
