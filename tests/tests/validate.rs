@@ -140,10 +140,20 @@ fn validate_run_writes_a_report_bound_to_the_component_and_sample() {
         "Anden",
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = komp(&["validate", "compare", out_dir.join("report.json").to_str().unwrap(), agg2.to_str().unwrap()]);
+    let compare_html = dir.path().join("compare.html");
+    let o = komp(&[
+        "validate",
+        "compare",
+        out_dir.join("report.json").to_str().unwrap(),
+        agg2.to_str().unwrap(),
+        "--html",
+        compare_html.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let t = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(t.contains("Testkommune") && t.contains("Anden") && t.contains("accuracy"), "{t}");
+    let page = std::fs::read_to_string(&compare_html).unwrap();
+    assert!(page.contains("<th>Testkommune</th><th>Anden</th>"), "{page}");
 }
 
 #[test]

@@ -260,9 +260,22 @@ impl Aggregates {
     }
 }
 
-/// Several aggregates side by side as a text table: one column per file,
-/// value and 95% interval per metric. Files of different components are refused.
-pub fn compare_table(files: &[(String, Aggregates)]) -> Result<String, String> {
+/// Several aggregates side by side: one column per file, one row per metric.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub component: String,
+    /// `version digest-prefix` of each file, deduplicated.
+    pub versions: Vec<String>,
+    pub columns: Vec<String>,
+    pub metrics: Vec<String>,
+    /// `cells[metric][column]`.
+    pub cells: Vec<Vec<Option<Estimate>>>,
+    /// Metrics where a file's interval does not overlap the first file's.
+    pub notes: Vec<String>,
+}
+
+/// Lines the files up; files on different components are refused.
+pub fn compare(files: &[(String, Aggregates)]) -> Result<Comparison, String> {
     let Some((_, first)) = files.first() else { return Err("nothing to compare".into()) };
     if let Some((name, a)) = files.iter().find(|(_, a)| a.component != first.component) {
         return Err(format!(
@@ -280,61 +293,112 @@ pub fn compare_table(files: &[(String, Aggregates)]) -> Result<String, String> {
             }
         }
     }
-    let cell = |e: Option<&Estimate>| -> String {
-        match e {
-            None => "-".into(),
-            Some(e) => match (e.value, e.ci95) {
-                (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}-{hi:.3}] n={}", e.n),
-                (Some(v), None) => format!("{v:.3} n={}", e.n),
-                (None, _) => format!("- n={}", e.n),
-            },
-        }
-    };
-    let width = metrics.iter().map(|m| m.chars().count()).max().unwrap_or(6).max(6);
-    let mut out = String::new();
-    let _ = writeln!(out, "component {} (versions: {})", first.component, {
-        let mut v: Vec<String> =
-            files.iter().map(|(_, a)| format!("{} {}", a.version, &a.digest[..a.digest.len().min(12)])).collect();
-        v.dedup();
-        v.join(", ")
-    });
-    let cells: Vec<Vec<String>> = metrics
+    let cells: Vec<Vec<Option<Estimate>>> = metrics
         .iter()
-        .map(|m| columns.iter().map(|(_, rows)| cell(rows.iter().find(|(n, _)| n == m).map(|(_, e)| e))).collect())
+        .map(|m| columns.iter().map(|(_, rows)| rows.iter().find(|(n, _)| n == m).map(|(_, e)| e.clone())).collect())
         .collect();
-    let col_w: Vec<usize> = (0..columns.len())
-        .map(|j| cells.iter().map(|r| r[j].chars().count()).chain([columns[j].0.chars().count()]).max().unwrap_or(8))
-        .collect();
-    let _ = write!(out, "{:width$}", "metric");
-    for (j, (name, _)) in columns.iter().enumerate() {
-        let _ = write!(out, "  {:w$}", name, w = col_w[j]);
-    }
-    out.push('\n');
-    for (m, row) in metrics.iter().zip(&cells) {
-        let _ = write!(out, "{m:width$}");
-        for (j, c) in row.iter().enumerate() {
-            let _ = write!(out, "  {:w$}", c, w = col_w[j]);
-        }
-        out.push('\n');
-    }
-    // Flag proportions whose intervals do not overlap with the first file's.
     let mut notes = Vec::new();
-    for m in &metrics {
-        let first_ci = columns[0].1.iter().find(|(n, _)| n == m).and_then(|(_, e)| e.ci95);
-        for (name, rows) in columns.iter().skip(1) {
-            let ci = rows.iter().find(|(n, _)| n == m).and_then(|(_, e)| e.ci95);
-            if let (Some([a_lo, a_hi]), Some([b_lo, b_hi])) = (first_ci, ci) {
+    for (m, row) in metrics.iter().zip(&cells) {
+        let first_ci = row[0].as_ref().and_then(|e| e.ci95);
+        for (j, e) in row.iter().enumerate().skip(1) {
+            if let (Some([a_lo, a_hi]), Some([b_lo, b_hi])) = (first_ci, e.as_ref().and_then(|e| e.ci95)) {
                 if b_hi < a_lo || b_lo > a_hi {
-                    notes.push(format!("{m}: {name} differs from {} (intervals do not overlap)", columns[0].0));
+                    notes.push(format!(
+                        "{m}: {} differs from {} (intervals do not overlap)",
+                        columns[j].0, columns[0].0
+                    ));
                 }
             }
         }
     }
-    if !notes.is_empty() {
+    let mut versions: Vec<String> =
+        files.iter().map(|(_, a)| format!("{} {}", a.version, &a.digest[..a.digest.len().min(12)])).collect();
+    versions.dedup();
+    Ok(Comparison {
+        component: first.component.clone(),
+        versions,
+        columns: columns.into_iter().map(|(n, _)| n).collect(),
+        metrics,
+        cells,
+        notes,
+    })
+}
+
+fn cell_text(e: Option<&Estimate>) -> String {
+    match e {
+        None => "-".into(),
+        Some(e) => match (e.value, e.ci95) {
+            (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}-{hi:.3}] n={}", e.n),
+            (Some(v), None) => format!("{v:.3} n={}", e.n),
+            (None, _) => format!("- n={}", e.n),
+        },
+    }
+}
+
+/// The comparison as a text table (value, 95% interval, n per cell).
+pub fn compare_table(files: &[(String, Aggregates)]) -> Result<String, String> {
+    let c = compare(files)?;
+    let cells: Vec<Vec<String>> =
+        c.cells.iter().map(|row| row.iter().map(|e| cell_text(e.as_ref())).collect()).collect();
+    let width = c.metrics.iter().map(|m| m.chars().count()).max().unwrap_or(6).max(6);
+    let col_w: Vec<usize> = (0..c.columns.len())
+        .map(|j| cells.iter().map(|r| r[j].chars().count()).chain([c.columns[j].chars().count()]).max().unwrap_or(8))
+        .collect();
+    let mut out = String::new();
+    let _ = writeln!(out, "component {} (versions: {})", c.component, c.versions.join(", "));
+    let _ = write!(out, "{:width$}", "metric");
+    for (j, name) in c.columns.iter().enumerate() {
+        let _ = write!(out, "  {:w$}", name, w = col_w[j]);
+    }
+    out.push('\n');
+    for (m, row) in c.metrics.iter().zip(&cells) {
+        let _ = write!(out, "{m:width$}");
+        for (j, cell) in row.iter().enumerate() {
+            let _ = write!(out, "  {:w$}", cell, w = col_w[j]);
+        }
         out.push('\n');
-        for n in notes {
+    }
+    if !c.notes.is_empty() {
+        out.push('\n');
+        for n in &c.notes {
             let _ = writeln!(out, "{n}");
         }
     }
     Ok(out)
+}
+
+/// The comparison as a self-contained HTML page; a cell whose interval does
+/// not overlap the first column's is marked.
+pub fn compare_html(files: &[(String, Aggregates)]) -> Result<String, String> {
+    use crate::html::escape;
+    let c = compare(files)?;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"da\"><head><meta charset=\"utf-8\"><title>Sammenligning: {comp}</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;\
+         padding:3px 8px;font-size:.92em}}th{{background:#f4f4f4}}td.num{{text-align:right}}td.differs{{background:#fde2e2}}\
+         </style></head><body><h1>Sammenligning af <code>{comp}</code> på tværs af kommuner</h1>\
+         <p>Kun optællinger (aggregater): ingen tekster, ingen id'er. Versioner: {versions}. Værdi [95% interval] n; \
+         rødt: intervallet overlapper ikke første kolonnes.</p><table><tr><th>mål</th>",
+        comp = escape(&c.component),
+        versions = escape(&c.versions.join(", "))
+    );
+    for col in &c.columns {
+        let _ = write!(h, "<th>{}</th>", escape(col));
+    }
+    let _ = write!(h, "</tr>");
+    for (m, row) in c.metrics.iter().zip(&c.cells) {
+        let _ = write!(h, "<tr><td>{}</td>", escape(m));
+        let first = row[0].as_ref().and_then(|e| e.ci95);
+        for (j, e) in row.iter().enumerate() {
+            let differs = j > 0
+                && matches!((first, e.as_ref().and_then(|e| e.ci95)), (Some([a, b]), Some([x, y])) if y < a || x > b);
+            let class = if differs { "num differs" } else { "num" };
+            let _ = write!(h, "<td class=\"{class}\">{}</td>", escape(&cell_text(e.as_ref())));
+        }
+        let _ = write!(h, "</tr>");
+    }
+    let _ = write!(h, "</table></body></html>");
+    Ok(h)
 }

@@ -2,7 +2,7 @@
 //! `run` needs the sandboxed runtime, so the `komp` binary installs the
 //! component and calls [`run_validation`] with its prediction function.
 
-use crate::aggregate::{compare_table, Aggregates};
+use crate::aggregate::{compare_html, compare_table, Aggregates};
 use crate::card::ComponentInfo;
 use crate::groups::{self, GroupSpec};
 use crate::report::{evaluate, Options, PredictionLike};
@@ -101,6 +101,9 @@ pub struct CompareArgs {
     /// report.json or aggregates.json files, one per municipality or sample.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Also write the comparison as a self-contained HTML page.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -147,6 +150,10 @@ pub fn run_offline(cmd: &ValidateCommand) -> Result<()> {
                 files.push((name, agg));
             }
             print!("{}", compare_table(&files).map_err(|e| anyhow::anyhow!(e))?);
+            if let Some(path) = &a.html {
+                write(path, compare_html(&files).map_err(|e| anyhow::anyhow!(e))?.as_bytes())?;
+                println!("wrote {}", path.display());
+            }
             Ok(())
         }
         ValidateCommand::Export(a) => {

@@ -553,6 +553,22 @@ mod tests {
         assert!(table.contains("accuracy  ") || table.contains("accuracy "), "{table}");
         assert!(table.contains("0.667 [0.488-0.808] n=30"), "{table}");
         assert!(table.contains("sender_type=citizen accuracy"), "{table}");
+        // Odense with no case right: its accuracy interval is apart from Aarhus'.
+        let mut worse = a.clone();
+        worse.site = Some("Odense".into());
+        let m = &mut worse.confusion.matrix;
+        let k = m.len();
+        for l in 0..k {
+            let right = m[l][l];
+            m[l][l] = 0;
+            m[l][(l + 1) % k] += right;
+        }
+        let html =
+            crate::aggregate::compare_html(&[("aarhus".into(), a.clone()), ("x".into(), worse.clone())]).unwrap();
+        assert!(html.contains("<th>Odense</th>"), "{html}");
+        assert!(html.contains("class=\"num differs\""), "accuracy differs: {html}");
+        let c = crate::aggregate::compare(&[("aarhus".into(), a.clone()), ("x".into(), worse)]).unwrap();
+        assert!(c.notes.iter().any(|n| n.starts_with("accuracy: Odense differs from aarhus")), "{:?}", c.notes);
         let mut other = a.clone();
         other.component = "underretning".into();
         let err = crate::aggregate::compare_table(&[("x".into(), a), ("y".into(), other)]).unwrap_err();
