@@ -50,8 +50,13 @@ fn run_component(a: &RunArgs) -> Result<()> {
     let installed = runtime.install(bytes).with_context(|| format!("cannot install {}", a.component.display()))?;
     let version = semver::Version::parse(&installed.version)?;
     let component = runtime.lookup(&installed.name, Some(&version))?;
-    let mut provenance =
-        verifier.provenance.lock().expect("lock").get(component.digest()).cloned().unwrap_or_default();
+    let mut provenance = verifier
+        .provenance
+        .lock()
+        .expect("lock")
+        .get(component.digest())
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({ "signatures": [] }));
     if let Some(p) = provenance.as_object_mut() {
         p.insert("verified_against".into(), trusted.into());
         p.insert(
