@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs the wasm target, builds
-# the components from source, builds the host once, runs every test.
+# The whole test suite, from a fresh clone: installs what the tests need (the
+# wasm target, Debian's chromium for the report rendering test, the pinned
+# Python packages in .venv), builds the components from source, builds the
+# host once, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/setup.sh --chromium
+training/setup.sh
 cargo build -p komp-host --bin komp
 scripts/build-components.sh target/debug/komp
-cargo test --workspace --no-fail-fast
+# With the venv and chromium in place, their tests must run, not skip.
+KOMP_REQUIRE_SKLEARN=1 KOMP_REQUIRE_CHROMIUM=1 cargo test --workspace --no-fail-fast
 # Retraining from the seeded synthetic data must give the committed models
-# byte for byte (installs the pinned Python packages into .venv on first run).
+# byte for byte.
 training/check_reproducible.sh
-# The validation report's numbers against scikit-learn (needs the .venv made
-# just above; the workspace run skips this check on a fresh clone).
-KOMP_REQUIRE_SKLEARN=1 cargo test -p komp-validate --test sklearn
