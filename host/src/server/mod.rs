@@ -29,7 +29,7 @@ use axum::{Json, Router};
 use config::ServerConfig;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::Semaphore;
 
 /// Shared state of one server.
@@ -271,8 +271,8 @@ impl AppState {
 }
 
 /// Builds the router with every endpoint.
+/// The whole-request timeout (408) is added by `run::serve`.
 pub fn router(state: SharedState) -> Router {
-    let timeout = Duration::from_millis(state.config.request_timeout_ms);
     let body_limit = state.config.max_body_bytes;
     Router::new()
         .route("/v2/health/live", get(v2::live))
@@ -311,7 +311,6 @@ pub fn router(state: SharedState) -> Router {
         // The registry has its own artifact size limit.
         .merge(registry_router(&state))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_responses))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
 }
 
 /// The router of the metrics listener: `/metrics` only, no token. It lists

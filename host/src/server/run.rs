@@ -236,46 +236,18 @@ pub async fn run(
     Ok(())
 }
 
-/// Serves HTTP/1.1 connections until `shutdown`, then lets in-flight
-/// requests finish. Like `axum::serve`, plus a header-read timer: a client
-/// that sends half a request head (or nothing, on a kept-alive connection)
-/// is disconnected after `header_timeout` instead of holding its connection
-/// forever. Bodies are bounded by the request timeout layer of the router.
+/// Serves until `shutdown` with a header-read timeout per connection and a
+/// whole-request timeout (408), the same loop as the registry server's
+/// (`komp_registry::http::serve`): a client that sends half a request head
+/// or a trickle of body cannot hold its connection forever.
 async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    header_timeout: Duration,
+    timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait, do not spin.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
+    let limits = komp_registry::http::ServeLimits { header_timeout: timeout, request_timeout: timeout };
+    komp_registry::http::serve(listener, app, limits, shutdown).await
 }
 
 /// Publishes every `*.wasm` in `dir` that the registry does not have yet.
