@@ -511,17 +511,17 @@ impl Runtime {
                 version: v.to_string(),
                 installed: versions.keys().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
             }),
-            // Like the registry: the highest *stable* version that is not
-            // withdrawn; a pre-release (`2.0.0-rc.1`) is used only when asked
-            // for by version or when nothing else is installed.
-            None => versions
-                .iter()
-                .rev()
-                .find(|(v, c)| v.pre.is_empty() && c.withdrawn().is_none())
-                .or_else(|| versions.iter().rev().find(|(_, c)| c.withdrawn().is_none()))
-                .or_else(|| versions.iter().next_back())
-                .map(|(_, c)| c.clone())
-                .ok_or_else(|| RuntimeError::UnknownComponent(name.to_string())),
+            // The registry's rule (one function for both): the highest
+            // *stable* version that is not withdrawn; a pre-release
+            // (`2.0.0-rc.1`) only when nothing stable is there. With every
+            // version withdrawn, the newest, so the caller learns why (410).
+            None => komp_registry::store::default_version(
+                versions.iter().filter(|(_, c)| c.withdrawn().is_none()).map(|(v, _)| v),
+            )
+            .and_then(|v| versions.get(&v))
+            .or_else(|| versions.values().next_back())
+            .cloned()
+            .ok_or_else(|| RuntimeError::UnknownComponent(name.to_string())),
         }
     }
 
