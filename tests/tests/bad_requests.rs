@@ -714,6 +714,7 @@ fn an_amplifying_oip_request_is_refused_at_once_without_memory_growth() {
     );
     let took = started.elapsed();
     let (_, peak_after) = host.memory_kib();
+    eprintln!("amplifying request: 400 after {took:?}; peak RSS {peak_before} -> {peak_after} KiB");
     assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
     let msg = String::from_utf8_lossy(&r.body);
     assert!(msg.contains("at most"), "the answer says which limit: {msg}");
