@@ -517,7 +517,13 @@ fn without_a_trust_policy_the_host_refuses_to_start_unless_dev() {
 /// over the limit get 413 before they are read: `bad_requests.rs`.)
 #[test]
 fn a_body_limit_above_two_mib_is_honoured() {
-    let s = TestServer::start(|c| c.max_body_bytes = 4 << 20);
+    let s = TestServer::start(|c| {
+        c.max_body_bytes = 4 << 20;
+        // The input-HMAC key kept apart from the audit log.
+        c.audit_key_file = Some(c.data_dir.parent().unwrap().join("keys/audit-hmac.key"));
+    });
+    assert!(s.data.parent().unwrap().join("keys/audit-hmac.key").exists(), "audit_key_file is used");
+    assert!(!s.data.join("audit/hmac.key").exists(), "no second key next to the log");
     let caller = s.token("0751", Role::Caller);
     // 3 MiB of JSON: over axum's default, under ours. It reaches the
     // component's input size cap (a clear 413 from the runtime, naming the

@@ -168,6 +168,10 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
     }
 
     let tokens = super::auth::TokenStore::open(&data)?;
+    if let Some(dir) = config.audit_key_file.as_deref().and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the directory of audit_key_file, {}", dir.display()))?;
+    }
     let audit_config = komp_audit::AuditConfig {
         retention: Duration::from_secs(u64::from(config.audit_retention_days) * 86_400),
         key_file: config.audit_key_file.clone(),
