@@ -51,6 +51,14 @@ def names_for(ident: dict) -> dict[str, str]:
             "lang": lang[ident["lang_idx"] % len(lang)]}
 
 
+def swapped_resampled(ident: dict, rng: random.Random) -> dict:
+    """The other group with freshly drawn names (training augmentation: more name pairs than the fixed swap)."""
+    d = swapped(ident)
+    for k in ("child_idx", "mother_idx", "father_idx", "nat_idx", "lang_idx"):
+        d[k] = rng.randrange(1000)
+    return d
+
+
 def swapped(ident: dict) -> dict:
     d = dict(ident)
     d["group"] = "other" if ident["group"] == "dk" else "dk"
@@ -101,11 +109,21 @@ def make_notification(rng: random.Random, family: str, acute_family: bool, label
     informal = reporter in ("relative", "anonymous") and rng.random() < 0.5
     style = gc.draw_style(rng, informal)
     parts: list[str] = []
-    if rng.random() < 0.85:
+    english = situation.startswith("en-")
+    if english:  # a notification written in English: no Danish wrapper sentences; core from the family's English bank
+        bank = _bank(ud.EN_ACUTE_BANK if acute_family else ud.EN_CALM_BANK, j)
+        core_sentences = [core[j]] if rng.random() < 0.3 else [rng.choice(bank)]
+    if rng.random() < 0.85 and not english:
         parts.append(F(rng.choice(ud.INTROS[reporter])))
     parts += [F(s) for s in core_sentences]
     acute = acute_family
-    if acute_family:
+    if english:
+        if rng.random() < 0.35:
+            parts.append(rng.choice(_bank(ud.EN_ACUTE_BANK if acute_family else ud.EN_CALM_BANK, j)))
+        so = rng.choice(ud.EN_SIGNOFFS)
+        if so:
+            parts.append(so)
+    elif acute_family:
         if rng.random() < 0.3:
             parts.append(F(rng.choice(_bank(ud.ACUTE_BANK, j))))
         if rng.random() < 0.5:
@@ -137,10 +155,10 @@ def make_notification(rng: random.Random, family: str, acute_family: bool, label
             acute = True
         elif rng.random() < 0.08:
             parts.append(F(rng.choice(ud.ACUTE_CONTEXT)))
-    if rng.random() < 0.35:  # label-independent identity sentence
+    if rng.random() < 0.35 and not english:  # label-independent identity sentence
         parts.insert(rng.randint(1, len(parts)), F(rng.choice(ud.NATIONALITY_SENTENCES)))
     so = rng.choice(ud.SIGNOFFS[reporter])
-    if so and rng.random() < 0.8:
+    if so and rng.random() < 0.8 and not english:
         parts.append(F(so))
     sep = rng.choice(["\n", " ", "\n\n"])
     skeleton = gc.add_noise(sep.join(parts), rng, style)

@@ -10,7 +10,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-OUT = os.path.join(ROOT, "components", "models")
+OUT = os.environ.get("KOMP_OUT_DIR") or os.path.join(ROOT, "components", "models")  # override: experiments only
 OPSET = 13
 IR_VERSION = 8
 
