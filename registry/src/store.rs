@@ -32,6 +32,8 @@ const REVOCATIONS_KEY: &[u8] = b"revocations";
 /// Everything the store can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("the registry at {path} is in use by another process (a running `komp serve` or `komp serve-registry`?); stop it or use its HTTP API")]
+    InUse { path: String },
     #[error("registry database error: {0}")]
     Sled(#[from] sled::Error),
     #[error("refused: {0}")]
@@ -163,7 +165,7 @@ impl Registry {
     /// Opens (or creates) the registry in directory `path`. Only one process
     /// may have a registry open at a time (sled locks the directory).
     pub fn open(path: &Path) -> Result<Registry, StoreError> {
-        let db = sled::Config::new().path(path).open()?;
+        let db = open_db(path)?;
         let meta = db.open_tree("meta")?;
         match meta.get(FORMAT_KEY)? {
             None => {
@@ -526,4 +528,25 @@ pub fn default_version<'a>(installable: impl IntoIterator<Item = &'a semver::Ver
         }
     }
     stable.or(pre).cloned()
+}
+
+/// Opens the sled database, waiting up to two seconds for its file lock.
+/// sled releases the lock of a dropped `Db` from its background flusher a
+/// moment after the drop, so reopening a registry in the same process (a CLI
+/// command after another, a test) can find it still held; another process
+/// that holds it for longer (a running `komp serve`) gets a clear error.
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match sled::Config::new().path(path).open() {
+            // sled 0.34 reports a held lock as an `Other` I/O error with this text.
+            Err(sled::Error::Io(e)) if e.to_string().starts_with("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::InUse { path: path.display().to_string() });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
 }

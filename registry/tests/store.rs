@@ -245,3 +245,18 @@ fn the_default_version_is_the_highest_stable_one() {
     }
     assert_eq!(reg.latest("d").unwrap(), Some(v("1.1.0")));
 }
+
+/// A registry held open elsewhere is a clear error after a short wait; one
+/// just dropped (sled frees its lock a moment later) opens again at once.
+#[test]
+fn a_registry_in_use_is_a_clear_error_and_a_dropped_one_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry");
+    let held = komp_registry::Registry::open(&path).unwrap();
+    let err = komp_registry::Registry::open(&path).err().expect("the lock is held");
+    assert!(err.to_string().contains("in use by another process"), "{err}");
+    drop(held);
+    for _ in 0..20 {
+        drop(komp_registry::Registry::open(&path).expect("reopens after a drop"));
+    }
+}

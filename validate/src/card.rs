@@ -172,8 +172,10 @@ mod tests {
 
     #[test]
     fn kinds_of_the_standard_components() {
-        let p = ComponentInfo::from_manifest(&manifest("postsortering"), "d", None);
-        assert_eq!(p.kind, Kind::Review { threshold: 0.8 });
+        let m = manifest("postsortering");
+        let review = m.model_card.operating_point["review_threshold"].as_f64().unwrap();
+        let p = ComponentInfo::from_manifest(&m, "d", None);
+        assert_eq!(p.kind, Kind::Review { threshold: review });
         assert_eq!(p.labels.len(), 16);
         let m = manifest("underretning");
         let t = m.model_card.operating_point["threshold"].as_f64().unwrap();

@@ -131,6 +131,7 @@ impl From<StoreError> for ApiError {
             StoreError::Revocation(RevocationError::NotNewer { .. }) => StatusCode::CONFLICT,
             StoreError::Revocation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             StoreError::Sled(_)
+            | StoreError::InUse { .. }
             | StoreError::CorruptBlob { .. }
             | StoreError::MissingBlob { .. }
             | StoreError::CorruptRecord { .. }
