@@ -1,7 +1,7 @@
 //! The SDK's text features equal the Python training features bit for bit on
 //! the fixtures `training/make_fixtures.py` writes (tokens, step-9 marks and
-//! the hashed vector). `tests/tests/feature_equality.rs` checks the same
-//! through the test crate; this copy runs with `cargo test -p komp-sdk` alone.
+//! the sparse and the dense hashed vector): no train/serve skew. It lives
+//! here, not in the end-to-end test crate, so it needs no wasmtime build.
 
 use komp_sdk::text::{marked_content_tokens, tokens, HashedText, Mark};
 
@@ -10,6 +10,7 @@ fn sdk_features_equal_python_fixtures() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../components/models/feature-fixtures.jsonl");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut checked = 0;
+    let mut nonempty = 0;
     for (line_no, line) in text.lines().enumerate() {
         let f: serde_json::Value = serde_json::from_str(line).unwrap();
         let input = f["text"].as_str().unwrap();
@@ -34,7 +35,12 @@ fn sdk_features_equal_python_fixtures() {
         let h = HashedText::new(input, dim);
         let got: Vec<(usize, u32)> = h.ids().iter().zip(h.weights()).map(|(i, v)| (*i as usize, v.to_bits())).collect();
         assert_eq!(got, want, "line {}: features of {input:?}", line_no + 1);
+        let dense: Vec<(usize, u32)> =
+            h.dense().iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i, v.to_bits())).collect();
+        assert_eq!(dense, want, "line {}: dense features of {input:?}", line_no + 1);
         checked += 1;
+        nonempty += usize::from(!want.is_empty());
     }
     assert!(checked >= 200, "only {checked} fixtures");
+    assert!(nonempty >= 150, "only {nonempty} non-empty fixtures");
 }
