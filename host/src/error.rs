@@ -127,8 +127,8 @@ pub const MAX_COMPONENT_TEXT_BYTES: usize = 1024;
 pub fn component_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len().min(MAX_COMPONENT_TEXT_BYTES));
     for (i, c) in s.char_indices() {
-        let escape = c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        let escape =
+            c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
         let before = out.len();
         if escape {
             out.extend(c.escape_default());

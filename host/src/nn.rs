@@ -117,7 +117,11 @@ impl LoadedModel {
             values.push(t.into_tvalue());
         }
         if let Some(extra) = by_name.keys().next() {
-            return Err(format!("the model has no input {} (it takes: {})", shown(extra), self.input_names().join(", ")));
+            return Err(format!(
+                "the model has no input {} (it takes: {})",
+                shown(extra),
+                self.input_names().join(", ")
+            ));
         }
         // tract panics on some inputs it should reject (e.g. a ReduceSum over
         // an empty axis, an out-of-range Gather index); a component must not

@@ -13,9 +13,9 @@ use crate::text::{content_tokens, tokens};
 
 /// English function words (normalised); none of them is a Danish word in normal use.
 pub const ENGLISH: [&str; 40] = [
-    "am", "and", "are", "be", "been", "can", "could", "dear", "do", "does", "from", "has", "have", "hello", "hi", "how",
-    "is", "it", "me", "my", "not", "of", "on", "our", "please", "regards", "thank", "thanks", "that", "the", "there",
-    "they", "this", "to", "was", "we", "what", "when", "with", "you",
+    "am", "and", "are", "be", "been", "can", "could", "dear", "do", "does", "from", "has", "have", "hello", "hi",
+    "how", "is", "it", "me", "my", "not", "of", "on", "our", "please", "regards", "thank", "thanks", "that", "the",
+    "there", "they", "this", "to", "was", "we", "what", "when", "with", "you",
 ];
 
 /// Limits of the rules; the defaults are the documented ones.
@@ -34,7 +34,13 @@ pub struct OodLimits {
 
 impl Default for OodLimits {
     fn default() -> Self {
-        OodLimits { max_content_tokens: 800, min_known: 2, min_known_share: 0.5, min_english_share: 0.15, min_english: 3 }
+        OodLimits {
+            max_content_tokens: 800,
+            min_known: 2,
+            min_known_share: 0.5,
+            min_english_share: 0.15,
+            min_english: 3,
+        }
     }
 }
 

@@ -675,7 +675,15 @@ fn an_amplifying_oip_request_is_refused_at_once_without_memory_growth() {
     let data = dir.path().join("data");
     let seeds = komp_tests::root().join("target/komp-components");
     let token = komp_tests::komp(&[
-        "token", "create", "--tenant", "0751", "--role", "caller", "--quiet", "--data-dir", data.to_str().unwrap(),
+        "token",
+        "create",
+        "--tenant",
+        "0751",
+        "--role",
+        "caller",
+        "--quiet",
+        "--data-dir",
+        data.to_str().unwrap(),
     ]);
     let host = komp_tests::ServeProcess::start(&[
         "--dev".as_ref(),
@@ -686,7 +694,14 @@ fn an_amplifying_oip_request_is_refused_at_once_without_memory_growth() {
     ]);
     let bearer = format!("Bearer {token}");
     // Warm up: one ordinary request of each API, so lazily built state is in the baseline.
-    let ok = send(&host.url, "POST", "/v1/components/example-feedback/predict", Some(&bearer), &[], Some(br#"{"text":"tak"}"#.to_vec()));
+    let ok = send(
+        &host.url,
+        "POST",
+        "/v1/components/example-feedback/predict",
+        Some(&bearer),
+        &[],
+        Some(br#"{"text":"tak"}"#.to_vec()),
+    );
     assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
 
     let (inputs, elements, name_len) = (24usize, 2_000usize, 8 << 10);
@@ -724,6 +739,13 @@ fn an_amplifying_oip_request_is_refused_at_once_without_memory_growth() {
     assert!(peak_after - peak_before < 32 << 10, "peak RSS grew by {} KiB", peak_after - peak_before);
     assert!(took < Duration::from_secs(3), "answered after {took:?}");
     // The host still serves.
-    let ok = send(&host.url, "POST", "/v1/components/example-feedback/predict", Some(&bearer), &[], Some(br#"{"text":"tak"}"#.to_vec()));
+    let ok = send(
+        &host.url,
+        "POST",
+        "/v1/components/example-feedback/predict",
+        Some(&bearer),
+        &[],
+        Some(br#"{"text":"tak"}"#.to_vec()),
+    );
     assert_eq!(ok.status, 200);
 }

@@ -10,7 +10,13 @@ use std::time::Duration;
 
 fn start(data: &std::path::Path) -> komp_tests::ServeProcess {
     let seeds = komp_tests::root().join("target/komp-components");
-    komp_tests::ServeProcess::start(&["--dev".as_ref(), "--data-dir".as_ref(), data.as_os_str(), "--seed-dir".as_ref(), seeds.as_os_str()])
+    komp_tests::ServeProcess::start(&[
+        "--dev".as_ref(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--seed-dir".as_ref(),
+        seeds.as_os_str(),
+    ])
 }
 
 #[test]

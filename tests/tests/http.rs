@@ -204,7 +204,8 @@ fn health_metadata_and_openapi() {
     assert_eq!(get(&s, "/registry/v1/components", Some(&publisher)).status, 401);
     // (A small body: the token is refused from the request head, before any
     // body byte is read, and a large body would still be in flight.)
-    let push = call("PUT", &format!("{}/registry/v1/components", s.url), Some(&publisher), &[], Some(b"\0asm".to_vec()));
+    let push =
+        call("PUT", &format!("{}/registry/v1/components", s.url), Some(&publisher), &[], Some(b"\0asm".to_vec()));
     assert_eq!(push.status, 401, "{}", String::from_utf8_lossy(&push.body));
     assert_eq!(get(&s, "/nope", None).status, 404);
 }
@@ -565,7 +566,8 @@ fn an_expired_revocation_list_is_shown_and_blocks_new_installs() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(health["revocation_list"]["refusing_new_installs"], true, "{health}");
-    let metrics = String::from_utf8(call("GET", &format!("{}/metrics", muni.metrics_url), None, &[], None).body).unwrap();
+    let metrics =
+        String::from_utf8(call("GET", &format!("{}/metrics", muni.metrics_url), None, &[], None).body).unwrap();
     assert!(metrics.contains("komp_revocation_list_stale 1"), "{metrics}");
     assert!(metrics.contains("komp_revocation_list_expires_in_seconds -"), "{metrics}");
     // Synced into the registry, but not installed: nothing to call.

@@ -111,11 +111,8 @@ impl Guest for Underretning {
         // past mentions, which push the other way).
         let mut towards: Vec<&(String, f32)> = reasons.iter().filter(|(_, w)| *w > 0.0).collect();
         towards.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let flag_reasons: Vec<serde_json::Value> = towards
-            .iter()
-            .take(5)
-            .map(|(f, w)| serde_json::json!({"reason": f, "weight": w}))
-            .collect();
+        let flag_reasons: Vec<serde_json::Value> =
+            towards.iter().take(5).map(|(f, w)| serde_json::json!({"reason": f, "weight": w})).collect();
         let (negated, past) = text.marked_count();
         let mut details = serde_json::json!({
             "acute": acute,

@@ -198,7 +198,8 @@ async fn predict_and_audit(
         let c = component.clone();
         tokio::task::spawn_blocking(move || runtime.predict_with(&c, &input)).await
     };
-    let result = result.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("prediction task failed: {e}")))?;
+    let result =
+        result.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("prediction task failed: {e}")))?;
     let latency_us = started.elapsed().as_micros() as u64;
     let caller_gone = matches!(caller.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Closed));
     let request_id = komp_audit::new_request_id();

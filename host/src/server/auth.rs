@@ -110,7 +110,8 @@ impl TokenStore {
         if bytes.is_empty() {
             return Ok(TokenFile::default());
         }
-        serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("{} is not a valid token file: {e}", self.path.display()))
+        serde_json::from_slice(bytes)
+            .map_err(|e| anyhow::anyhow!("{} is not a valid token file: {e}", self.path.display()))
     }
 
     /// Re-reads the file if it changed. A `stat` is enough while the file is
@@ -156,7 +157,11 @@ impl TokenStore {
     /// The principal of a bearer token, if it is known.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
         let state = self.state.read().expect("lock");
-        state.tokens.get(&hash(token)).map(|e| Principal { token_id: e.id.clone(), tenant: e.tenant.clone(), role: e.role })
+        state.tokens.get(&hash(token)).map(|e| Principal {
+            token_id: e.id.clone(),
+            tenant: e.tenant.clone(),
+            role: e.role,
+        })
     }
 
     /// Creates a token, stores its hash and returns the token (shown once).

@@ -103,7 +103,11 @@ impl Metrics {
             saturated.clone(),
         );
         let revocation_serial = Gauge::default();
-        registry.register("revocation_list_serial", "Serial of the revocation list in force", revocation_serial.clone());
+        registry.register(
+            "revocation_list_serial",
+            "Serial of the revocation list in force",
+            revocation_serial.clone(),
+        );
         let revocation_expires_in = Gauge::default();
         registry.register(
             "revocation_list_expires_in_seconds",

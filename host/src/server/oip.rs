@@ -536,7 +536,9 @@ mod tests {
         let e = decode_inputs(&req(serde_json::json!({ "inputs": inputs })), &vec![1u8; 40_000]).unwrap_err();
         assert!(e.0.contains("at most 32"), "{}", e.0);
         let one = |name: &str, n: usize| {
-            req(serde_json::json!({"inputs": [{"name": name, "shape": [n], "datatype": "BOOL", "parameters": {"binary_data_size": n}}]}))
+            req(
+                serde_json::json!({"inputs": [{"name": name, "shape": [n], "datatype": "BOOL", "parameters": {"binary_data_size": n}}]}),
+            )
         };
         let e = decode_inputs(&one(&long, 1), &[1]).unwrap_err();
         assert!(e.0.contains("names may be at most 128 bytes") && e.0.len() < 200, "{}", e.0);
@@ -544,7 +546,9 @@ mod tests {
         assert!(e.0.contains("at most 64"), "{}", e.0);
         assert_eq!(decode_inputs(&one("ok", 64), &[1u8; 64]).unwrap()[0].values.len(), 64);
         // JSON data longer than its shape is refused without copying it first.
-        let r = req(serde_json::json!({"inputs": [{"name": "x", "shape": [2], "datatype": "BOOL", "data": vec![true; 10_000]}]}));
+        let r = req(
+            serde_json::json!({"inputs": [{"name": "x", "shape": [2], "datatype": "BOOL", "data": vec![true; 10_000]}]}),
+        );
         assert!(decode_inputs(&r, &[]).unwrap_err().0.contains("has more"));
         let dup = serde_json::json!({"inputs": [
             {"name": "x", "shape": [1], "datatype": "BOOL", "data": [true]},
