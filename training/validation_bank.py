@@ -3,8 +3,8 @@ from the generators' templates or sentence banks, in other words and styles (lon
 topics, English, negated and historical mentions of violence, strongly worded but not acute worries).
 
 It is used for model choice, calibration and the operating thresholds together with the generators'
-out-of-family folds, and never for fitting weights. It is not the realistic evaluation set
-(training/realistic/, written by another engineer), which is never used for training or tuning.
+out-of-family folds, and never for fitting weights. It is separate from the hand-written evaluation
+set that the model cards report on (see training/README.md); no training script reads that set.
 All text is invented.
 """
 
