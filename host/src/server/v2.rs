@@ -25,18 +25,12 @@ pub async fn ready(State(s): State<SharedState>) -> Response {
     let ready = !s.runtime.components().is_empty();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let revocations = super::run::revocation_gauges(&s);
-    let serial = s.verifier.revocations.read().expect("lock").serial;
-    let list = match revocations {
-        komp_registry::ExpiryStatus::NoList => json!({ "status": "none", "serial": serial }),
-        komp_registry::ExpiryStatus::Fresh { expires, remaining_secs } => {
-            json!({ "status": "fresh", "serial": serial, "expires": expires, "expires_in_secs": remaining_secs })
-        }
-        komp_registry::ExpiryStatus::Expired { since, expired_secs } => {
-            json!({ "status": "expired", "serial": serial, "expired_at": since, "expired_secs": expired_secs,
-                    "refusing_new_installs": s.config.refuse_installs_when_revocations_expired })
-        }
-        komp_registry::ExpiryStatus::NoExpiry => json!({ "status": "no-expiry", "serial": serial }),
-    };
+    let expired = matches!(revocations, komp_registry::ExpiryStatus::Expired { .. });
+    let mut list = serde_json::to_value(&revocations).unwrap_or_default();
+    list["serial"] = json!(s.verifier.revocations.read().expect("lock").serial);
+    if expired {
+        list["refusing_new_installs"] = json!(s.config.refuse_installs_when_revocations_expired);
+    }
     (status, Json(json!({ "ready": ready, "revocation_list": list }))).into_response()
 }
 
