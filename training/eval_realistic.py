@@ -1,8 +1,16 @@
-"""Report the exported models on the hand-written realistic set (training/realistic/), run ONCE after the design is
-frozen, never for tuning. Same math as the components (ONNX weights in float32, the same out-of-distribution rules
-and thresholds); 95% Wilson intervals. Usage: eval_realistic.py [models_dir]"""
+"""Report the exported models on the project's hand-written realistic set, never for tuning. Same math as the
+components (ONNX weights in float32, the same out-of-distribution rules and thresholds); 95% Wilson intervals.
+
+Usage: eval_realistic.py [models_dir] [--write]
+
+With --write (train_all.sh does this after training) the numbers also go to <models_dir>/postsortering.realistic.json
+and underretning.realistic.json, which write_manifests.py puts into the model cards next to the synthetic test split
+(write_manifests.py reads only those two files, never the set itself). This script is reporting only: nothing it
+computes feeds back into training, calibration or thresholds."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
@@ -14,51 +22,95 @@ import eval_bank as eb
 import kutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SET_DIR = os.path.join(HERE, "realistic")
+WHAT = ("Hand-written by the komp project to look like what a municipal inbox receives; it is NOT real case data "
+        "(no real citizen, child or case). Never used for training, calibration or choosing thresholds; only run "
+        "and reported after the models are trained.")
 
 
 def load(name):
-    return [json.loads(l) for l in open(os.path.join(HERE, "realistic", name + ".jsonl"), encoding="utf-8")]
+    return [json.loads(l) for l in open(os.path.join(SET_DIR, name + ".jsonl"), encoding="utf-8")]
 
 
-def ci(k, n):
+def prop(k: int, n: int) -> dict:
     lo, hi = eb.wilson(k, n)
-    return f"{k}/{n} = {k / n:.3f} ({lo:.3f}-{hi:.3f})"
+    return {"k": k, "n": n, "value": round(k / n, 6) if n else None, "wilson_95": [round(lo, 6), round(hi, 6)]}
 
 
-def main(d):
+def ci(m: dict) -> str:
+    return f"{m['k']}/{m['n']} = {m['value']:.3f} ({m['wilson_95'][0]:.3f}-{m['wilson_95'][1]:.3f})"
+
+
+def postsortering(d: str) -> dict:
     rows = load("postsortering")
     post = [(r["input"].get("sender_type"), r["label"], r["input"]["subject"], r["input"]["body"]) for r in rows]
     out, labels, thr = eb.post_scores(post, d)
     y = np.array([o[0] for o in out]); P = np.stack([o[1] for o in out]); od = np.array([o[2] for o in out])
     pred, conf = P.argmax(1), P.max(1)
     n = len(y)
-    auto = (conf >= thr) & ~od
-    print(f"postsortering ({n} letters, review threshold {thr}):")
-    print(f"  accuracy            {ci(int((pred == y).sum()), n)}")
-    print(f"  routed w/o review   {ci(int(auto.sum()), n)}")
-    print(f"  accuracy of routed  {ci(int((pred[auto] == y[auto]).sum()), int(auto.sum()))}")
-    print(f"  wrong at top >= 0.9 {ci(int(((pred != y) & (conf >= 0.9)).sum()), n)}")
-    print(f"  out of distribution {int(od.sum())}")
-    print(f"  ECE {kutil.ece(conf, pred == y):.3f}  Brier {np.mean(np.sum((P - np.eye(len(labels))[y]) ** 2, 1)):.3f}")
+    auto = (conf >= np.float32(thr)) & ~od
+    return {
+        "what": WHAT,
+        "rows": n,
+        "review_threshold": thr,
+        "accuracy": prop(int((pred == y).sum()), n),
+        "routed_without_review": prop(int(auto.sum()), n),
+        "accuracy_of_routed": prop(int((pred[auto] == y[auto]).sum()), int(auto.sum())),
+        "wrong_with_top_at_least_0_9": prop(int(((pred != y) & (conf >= 0.9)).sum()), n),
+        "out_of_distribution": int(od.sum()),
+        "ece": round(float(kutil.ece(conf, pred == y)), 6),
+        "brier": round(float(np.mean(np.sum((P - np.eye(len(labels))[y]) ** 2, 1))), 6),
+        "targets": {"accuracy": ">= 0.90", "routed_without_review": ">= 0.60",
+                    "accuracy_of_routed": ">= 0.97", "wrong_with_top_at_least_0_9": "< 0.02", "ece": "<= 0.08"},
+    }
 
+
+def underretning(d: str) -> dict:
     rows = load("underretning")
     und = [(r["input"]["reporter_type"], r["input"]["child_age"], r["input"]["prior_notifications_12m"],
             r["input"]["known_to_municipality"], r["label"] == "acute", r["input"]["text"]) for r in rows]
     meta = json.load(open(os.path.join(d, "underretning.meta.json")))
     thr = meta["operating_threshold"]["value"]
-    import io, contextlib
     with contextlib.redirect_stdout(io.StringIO()):
         p, yy = eb.und_report(und, d, "realistic")
     flag = p >= thr
-    print(f"underretning ({len(yy)} notifications, {int(yy.sum())} acute, threshold {thr}):")
-    print(f"  ROC AUC {roc_auc_score(yy, p):.3f}")
-    print(f"  recall              {ci(int((flag & (yy == 1)).sum()), int(yy.sum()))}")
-    print(f"  non-acute flagged   {ci(int((flag & (yy == 0)).sum()), int((yy == 0).sum()))}")
-    print(f"  ECE {kutil.ece(p, yy):.3f}  Brier {np.mean((p - yy) ** 2):.3f}")
     k95 = np.sort(p[yy == 1])[::-1][int(np.ceil(0.95 * yy.sum())) - 1]
+    return {
+        "what": WHAT,
+        "rows": len(yy),
+        "acute": int(yy.sum()),
+        "threshold": thr,
+        "recall_acute": prop(int((flag & (yy == 1)).sum()), int(yy.sum())),
+        "not_acute_flagged": prop(int((flag & (yy == 0)).sum()), int((yy == 0).sum())),
+        "roc_auc": round(float(roc_auc_score(yy, p)), 6),
+        "ece": round(float(kutil.ece(p, yy)), 6),
+        "brier": round(float(np.mean((p - yy) ** 2)), 6),
+        "not_acute_flagged_at_95_recall_here": round(float(np.mean(p[yy == 0] >= k95)), 6),
+        "targets": {"recall_acute": ">= 0.95", "not_acute_flagged": "<= 0.35"},
+    }
+
+
+def main(d: str, write: bool) -> None:
+    ps = postsortering(d)
+    print(f"postsortering ({ps['rows']} letters, review threshold {ps['review_threshold']}):")
+    for k in ("accuracy", "routed_without_review", "accuracy_of_routed", "wrong_with_top_at_least_0_9"):
+        print(f"  {k:28s} {ci(ps[k])}")
+    print(f"  out of distribution {ps['out_of_distribution']}   ECE {ps['ece']:.3f}  Brier {ps['brier']:.3f}")
+    us = underretning(d)
+    print(f"underretning ({us['rows']} notifications, {us['acute']} acute, threshold {us['threshold']}):")
+    print(f"  ROC AUC {us['roc_auc']:.3f}")
+    for k in ("recall_acute", "not_acute_flagged"):
+        print(f"  {k:28s} {ci(us[k])}")
+    print(f"  ECE {us['ece']:.3f}  Brier {us['brier']:.3f}")
     print(f"  (for reference only, not used: a threshold reaching 95% recall here would flag "
-          f"{np.mean(p[yy == 0] >= k95):.3f} of non-acute)")
+          f"{us['not_acute_flagged_at_95_recall_here']:.3f} of non-acute)")
+    if write:
+        for name, obj in (("postsortering", ps), ("underretning", us)):
+            with open(os.path.join(d, name + ".realistic.json"), "w", encoding="utf-8") as f:
+                json.dump(obj, f, ensure_ascii=False, indent=1, sort_keys=True)
+                f.write("\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else kutil.OUT)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(args[0] if args else kutil.OUT, "--write" in sys.argv)

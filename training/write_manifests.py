@@ -170,6 +170,51 @@ def pct(x: float, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f}%"
 
 
+
+# ------------------------------------------------------------------ realistic set, side by side with the split
+
+def wilson(k: int, n: int, z: float = 1.96) -> list:
+    """95% Wilson score interval for k successes in n (training/eval_bank.py::wilson)."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return [round(max(0.0, c - h), 6), round(min(1.0, c + h), 6)]
+
+
+def prop(k: int, n: int) -> dict:
+    return {"k": k, "n": n, "value": round(k / n, 6) if n else None, "wilson_95": wilson(k, n)}
+
+
+def realistic(name: str, threshold_key: str, threshold: float) -> dict:
+    """The realistic-set numbers that training/eval_realistic.py --write put next to the model (train_all.sh runs
+    it after training). Only that output file is read here, never the set itself."""
+    path = os.path.join(MODELS, name + ".realistic.json")
+    if not os.path.exists(path):
+        raise SystemExit(f"{path} is missing: run training/eval_realistic.py --write (train_all.sh does)")
+    r = load_json(name + ".realistic.json")
+    if r[threshold_key] != threshold:
+        raise SystemExit(f"{name}.realistic.json was computed at {threshold_key} {r[threshold_key]}, the model "
+                         f"card says {threshold}: rerun training/eval_realistic.py --write")
+    return r
+
+
+def side_by_side(synthetic: dict, real: dict, keys: list) -> list:
+    """One row per metric: the synthetic test split and the realistic set, each with its 95% Wilson interval
+    where the metric is a proportion."""
+    return [{"metric": k, "synthetic_test": synthetic[k], "realistic_set": real[k]} for k in keys]
+
+
+REALISTIC_NOTE = (
+    " Besides this synthetic split, the card reports a realistic set (metrics.realistic_set, and metrics.side_by_side "
+    "for the two together, with 95% Wilson intervals): {rows} {what_pl} written by hand by the komp project to look "
+    "like what a municipality receives. They are NOT real case data - no real citizen, child or case - and were "
+    "never used for training, calibration or choosing thresholds; training/eval_realistic.py runs them through the "
+    "exported model after training, and the Rust test suite reproduces the numbers through the signed component."
+)
+
 # --------------------------------------------------------------------------------------- shared texts
 
 RUNTIME_SAFETY = (
@@ -313,6 +358,23 @@ def postsortering() -> None:
         "ece": ece_v,
         "coverage_vs_accuracy": table,
     }
+    real = realistic("postsortering", "review_threshold", thr)
+    synth = {
+        "accuracy": prop(sum(correct), n),
+        "routed_without_review": prop(len(auto), n),
+        "accuracy_of_routed": prop(sum(correct[i] for i in auto), len(auto)),
+        "wrong_with_top_at_least_0_9": prop(sum(1 for c, k in zip(conf, correct) if c >= 0.9 and not k), n),
+        "ece": {"value": round(ece_v, 6)},
+    }
+    metrics["realistic_set"] = real
+    metrics["side_by_side"] = side_by_side(synth, {**real, "ece": {"value": real["ece"]}}, list(synth))
+    ra = real["accuracy"]
+    real_txt = (
+        f"On the realistic set ({real['rows']} hand-written letters, not real case data): accuracy {ra['value']:.3f} "
+        f"(95% CI {ra['wilson_95'][0]:.2f}-{ra['wilson_95'][1]:.2f}) against {accuracy:.3f} on the synthetic split; "
+        f"{pct(real['routed_without_review']['value'])} routed without review at "
+        f"{pct(real['accuracy_of_routed']['value'])} accuracy; {pct(real['wrong_with_top_at_least_0_9']['value'])} "
+        f"wrong with a top score >= 0.9; ECE {real['ece']:.3f}. ")
     operating_point = {"review_threshold": thr, "rule": rt["rule"], "decision": rt["decision"]}
     group_results = {"per_sender_type": per_sender,
                      "per_class": {l: {"precision": c["precision"], "recall": c["recall"], "f1": c["f1"],
@@ -359,7 +421,8 @@ def postsortering() -> None:
             + SPLIT.format(unit="subject", item="topic", test_families=test_families, what_pl="mail",
                            earlier="accuracy fell to about 0.69")
             + " The metrics below are computed on exactly these rows from the exported model's float32 outputs. "
-            f"ECE before temperature scaling was {cal['ece_test_uncalibrated']:.3f}. In group_results, "
+            f"ECE before temperature scaling was {cal['ece_test_uncalibrated']:.3f}."
+            + REALISTIC_NOTE.format(rows=real["rows"], what_pl="letters and e-mails") + " In group_results, "
             "per_sender_type 'missing' are mails without a sender_type; per_class gives precision, recall, F1 and "
             "support per standard subject."
         ),
@@ -370,7 +433,7 @@ def postsortering() -> None:
             "Synthetic data only: the phrasing is that of the template authors, so real mail (longer threads, "
             "attachments referred to but not included, mixed subjects, local place and unit names) will be harder; "
             f"the test accuracy ({accuracy:.3f}) and the {pct(coverage)} automatic routing at {pct(acc_auto)} accuracy "
-            "are not real-world numbers. Topics the templates do not contain are not recognised and are pushed into the "
+            "are not real-world numbers. " + real_txt + "Topics the templates do not contain are not recognised and are pushed into the "
             "nearest known subject, usually with low confidence (and so to manual sorting), but not always. "
             f"Weakest subjects on the test set: {weakest_txt}. Accuracy per sender type ranges from "
             f"{s_acc[0][0]:.2f} ({s_acc[0][1]}) to {s_acc[-1][0]:.2f} ({s_acc[-1][1]}). Danish only. Bag of words "
@@ -673,6 +736,24 @@ def underretning() -> None:
         "ece": ece_v,
         "threshold_table": table,
     }
+    real = realistic("underretning", "threshold", thr)
+    npos = sum(positive)
+    synth = {
+        "recall_acute": prop(tp, npos),
+        "not_acute_flagged": prop(sum(1 for f, y in zip(flagged, positive) if f and not y), n - npos),
+        "roc_auc": {"value": round(auc, 6)},
+        "ece": {"value": round(ece_v, 6)},
+        "brier": {"value": round(sum((x - y) ** 2 for x, y in zip(p, positive)) / n, 6)},
+    }
+    metrics["realistic_set"] = real
+    metrics["side_by_side"] = side_by_side(
+        synth, {**real, **{k: {"value": real[k]} for k in ("roc_auc", "ece", "brier")}}, list(synth))
+    rr, rf = real["recall_acute"], real["not_acute_flagged"]
+    real_txt = (
+        f"On the realistic set ({real['rows']} hand-written notifications, {real['acute']} acute; not real case data): "
+        f"recall {rr['value']:.3f} ({rr['k']}/{rr['n']}, 95% CI {rr['wilson_95'][0]:.2f}-{rr['wilson_95'][1]:.2f}), "
+        f"{pct(rf['value'])} of the not-acute notifications flagged (95% CI {pct(rf['wilson_95'][0], 0)}-"
+        f"{pct(rf['wilson_95'][1], 0)}), ROC AUC {real['roc_auc']:.3f}, ECE {real['ece']:.3f}. ")
     operating_point = {
         "threshold": thr,
         "rule": ot["rule"],
@@ -747,7 +828,8 @@ def underretning() -> None:
             + " The metrics below are computed on exactly these rows from the exported model's float32 outputs. "
             f"ECE before Platt scaling was {cal['ece_test_uncalibrated']:.3f}. Note that the operating threshold "
             "was chosen using the test set together with the calibration folds (it is the largest value keeping "
-            "recall >= 0.95 on both), so the test recall at the threshold is not an independent estimate. "
+            "recall >= 0.95 on both), so the test recall at the threshold is not an independent estimate."
+            + REALISTIC_NOTE.format(rows=real["rows"], what_pl="notifications") + " "
             "Counterfactual fairness was measured on every test notification rendered a second time with names and "
             "nationality / language words swapped (components/models/counterfactual.jsonl holds 200 of the pairs)."
         ),
@@ -758,7 +840,7 @@ def underretning() -> None:
             "Synthetic data only: the situations, phrasing and reporter styles are those of the template authors; "
             "real notifications are longer, mix several worries, refer to earlier events and use local and "
             f"professional language the templates do not have. The test numbers (recall {recall:.3f}, precision "
-            f"{precision:.3f}, ROC AUC {auc:.3f}) are not real-world numbers. Situations the templates do not contain "
+            f"{precision:.3f}, ROC AUC {auc:.3f}) are not real-world numbers. " + real_txt + "Situations the templates do not contain "
             "are not recognised (see evaluation_data). The structured factors reflect the generator: reporter types "
             f"{' and '.join(always) or 'police and hospital'} are flagged almost always because the generator makes them "
             "report mostly acute situations; prior notifications and being known to the municipality raise the score. "
