@@ -43,6 +43,7 @@ fn main() {
                         requires_human_review: true,
                         latency_us: 15,
                         outcome: Outcome::Ok,
+                        coverage: None,
                     };
                     let s = Instant::now();
                     a.append(rec).unwrap();

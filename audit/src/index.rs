@@ -139,6 +139,8 @@ pub(crate) struct State {
     pub monitoring: BTreeMap<(String, String), Monitoring>,
     /// Interned component names and labels, so index entries stay small.
     components: HashMap<String, Arc<str>>,
+    /// Recent predictions per (tenant, component), for drift monitoring.
+    pub windows: crate::window::Windows,
 }
 
 impl State {
@@ -169,6 +171,19 @@ impl State {
                     *m.label_counts.entry(l.clone()).or_default() += 1;
                 }
                 let label = p.label.as_deref().map(|l| self.intern(l));
+                if let (true, Some(l)) = (ok, &label) {
+                    let version = self.intern(&p.version);
+                    let o = crate::window::Observation {
+                        seq: p.seq,
+                        time_ms: p.time_ms,
+                        version,
+                        label: l.clone(),
+                        score: p.scores.get(&**l).copied(),
+                        coverage: p.coverage,
+                        decision: None,
+                    };
+                    self.windows.push(&p.tenant, &p.component, o);
+                }
                 let t = self.tenants.entry(p.tenant.clone()).or_default();
                 t.entries.push(Entry {
                     seq: p.seq,
@@ -199,6 +214,7 @@ impl State {
                 // queryable and no longer counts.
                 if let Some(p) = t.by_request.get_mut(&RequestKey::of(&f.request_id)) {
                     p.feedback.push(f.seq);
+                    self.windows.decide(&f.tenant, &f.component, p.seq, f.decision);
                     let new = (f.decision, final_label);
                     let old = p.latest.replace(new.clone());
                     let predicted = p.label.as_deref().unwrap_or_default().to_string();
@@ -251,6 +267,7 @@ impl State {
         }
         self.tenants.retain(|_, t| !t.entries.is_empty());
         self.monitoring.retain(|_, m| m.predictions > 0);
+        self.windows.purge_through(through_seq);
     }
 
     pub fn monitoring(&self, tenant: &str, component: &str) -> Monitoring {

@@ -24,6 +24,7 @@ mod index;
 mod record;
 mod storage;
 mod time;
+mod window;
 mod writer;
 
 use std::collections::HashMap;
@@ -43,11 +44,12 @@ pub use chain::{verify_dir, VerifyReport};
 pub use error::{AuditError, ChainBreak, Result};
 pub use index::{Kind, Monitoring};
 pub use record::{
-    new_request_id, valid_tenant, Decision, Feedback, FeedbackRecord, InputHmac, NewRecord, Outcome, PredictionRecord,
-    PurgeRecord, Record, GENESIS_HASH, MAX_ERROR_CHARS, MAX_NOTE_CHARS,
+    new_request_id, valid_tenant, Coverage, Decision, Feedback, FeedbackRecord, InputHmac, NewRecord, Outcome,
+    PredictionRecord, PurgeRecord, Record, GENESIS_HASH, MAX_ERROR_CHARS, MAX_NOTE_CHARS,
 };
 pub use storage::Anchor;
 pub use time::{format_rfc3339, ms_system_time, parse_rfc3339, system_time_ms};
+pub use window::{Observation, DEFAULT_WINDOW};
 pub use writer::{CommitStats, PurgeReport, Receipt, LATENCY_BUCKETS_US};
 
 use chain::{walk, Loc};
@@ -105,6 +107,9 @@ pub struct AuditConfig {
     pub key_file: Option<PathBuf>,
     /// Time source for record times (default: system clock).
     pub clock: Clock,
+    /// Most recent successful predictions kept per (tenant, component) for drift monitoring
+    /// ([`Audit::drift_window`]). Default [`DEFAULT_WINDOW`]; 0 keeps none.
+    pub drift_window: usize,
 }
 
 impl Default for AuditConfig {
@@ -115,6 +120,7 @@ impl Default for AuditConfig {
             max_batch: 4096,
             key_file: None,
             clock: Clock::default(),
+            drift_window: DEFAULT_WINDOW,
         }
     }
 }
@@ -223,6 +229,7 @@ impl Audit {
         let key = load_or_create_key(&config.key_file.clone().unwrap_or_else(|| dir.join(KEY_FILE)))?;
 
         let mut state = State::default();
+        state.windows.max = config.drift_window;
         let mut w = walk(&dir, false, |rec, loc| state.apply(rec, loc))?;
         if let Some(b) = &w.first_break {
             tracing::error!(break_ = %b, "audit hash chain is broken (old damage); appending continues, run `komp audit verify`");
@@ -537,6 +544,23 @@ impl Audit {
             .into_iter()
             .map(|((tenant, component), monitoring)| MonitoringEntry { tenant, component, monitoring })
             .collect()
+    }
+
+    /// The drift window of one tenant's component: its most recent successful predictions (oldest
+    /// first, at most [`AuditConfig::drift_window`]) with the latest caseworker decision on each,
+    /// however late it came. Empty if there are none.
+    pub fn drift_window(&self, tenant: &str, component: &str) -> Vec<Observation> {
+        read(&self.inner.shared.state)
+            .windows
+            .by_key
+            .get(&(tenant.to_string(), component.to_string()))
+            .map(|w| w.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every (tenant, component) with a non-empty drift window (operator-only: metrics).
+    pub fn drift_keys(&self) -> Vec<(String, String)> {
+        read(&self.inner.shared.state).windows.by_key.keys().cloned().collect()
     }
 
     /// Group-commit statistics (commits, records, latency histogram, batch sizes).

@@ -69,10 +69,34 @@ pub struct PredictionRecord {
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How much of the input text the model knows, as the component reported it (`details.coverage`);
+    /// counts only, never words. Absent in records written before drift monitoring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
     pub prev_hash: String,
     /// sha256 of the line without this field; filled in when read back.
     #[serde(skip_serializing, default)]
     pub hash: String,
+}
+
+/// Input coverage of a text prediction: the input's content tokens (words after stop words) and how
+/// many of them are in the model's vocabulary. The drift monitor compares their distribution with
+/// the component's reference (new vocabulary, longer texts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coverage {
+    pub content_tokens: u32,
+    pub known_tokens: u32,
+}
+
+impl Coverage {
+    /// From a prediction's `details.coverage` object, if it is one (non-negative integers, known <= content).
+    pub fn from_details(details: &serde_json::Value) -> Option<Coverage> {
+        let c = details.get("coverage")?;
+        let get = |k: &str| c.get(k)?.as_u64().and_then(|v| u32::try_from(v).ok());
+        let cov = Coverage { content_tokens: get("content_tokens")?, known_tokens: get("known_tokens")? };
+        (cov.known_tokens <= cov.content_tokens).then_some(cov)
+    }
 }
 
 /// A caseworker's decision (art. 14 human oversight), linked to a prediction by `request_id`.
@@ -251,6 +275,8 @@ pub struct NewRecord {
     pub requires_human_review: bool,
     pub latency_us: u64,
     pub outcome: Outcome,
+    /// Input coverage, if the component reports it ([`Coverage::from_details`]).
+    pub coverage: Option<Coverage>,
 }
 
 /// The caseworker's side of a prediction, as received from the case system.
@@ -326,6 +352,11 @@ impl NewRecord {
                 return Err(AuditError::InvalidRecord(format!("score for {k:?} is not finite")));
             }
         }
+        if let Some(c) = self.coverage {
+            if c.known_tokens > c.content_tokens {
+                return Err(AuditError::InvalidRecord("coverage: known_tokens exceeds content_tokens".into()));
+            }
+        }
         let (outcome, error) = match self.outcome {
             Outcome::Ok => {
                 if self.label.is_none() {
@@ -363,6 +394,7 @@ impl NewRecord {
             latency_us: self.latency_us,
             outcome,
             error,
+            coverage: self.coverage,
             prev_hash: String::new(),
             hash: String::new(),
         })
@@ -427,6 +459,7 @@ mod tests {
             latency_us: 12,
             outcome: "ok".into(),
             error: None,
+            coverage: None,
             prev_hash: GENESIS_HASH.into(),
             hash: String::new(),
         })
