@@ -29,10 +29,10 @@ if [ "$PROFILE" = release ]; then
     cargo build --release -p komp-host --bin komp
     scripts/build-components.sh target/release/komp
     KOMP_SOAK_SECONDS=$SECONDS_TOTAL KOMP_SOAK_CLIENTS=$CLIENTS \
-        cargo test --release -p komp-tests --test soak -- --ignored --nocapture
+        cargo test --release -p komp-tests --test suite soak:: -- --ignored --nocapture
 else
     cargo build -p komp-host --bin komp
     scripts/build-components.sh target/debug/komp
     KOMP_SOAK_SECONDS=$SECONDS_TOTAL KOMP_SOAK_CLIENTS=$CLIENTS \
-        cargo test -p komp-tests --test soak -- --ignored --nocapture
+        cargo test -p komp-tests --test suite soak:: -- --ignored --nocapture
 fi

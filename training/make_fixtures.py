@@ -1,4 +1,4 @@
-"""Fixtures for the Rust feature-equality test (tests/tests/feature_equality.rs).
+"""Fixtures for the Rust feature-equality test (sdk/tests/feature_fixtures.rs).
 
 Each line: {"text", "dim", "tokens", "content_tokens", "nonzero": [[index, float32 bits as u32], ...]} sorted
 by index. "tokens" is the full normalised token list (steps 1-7 of docs/text-features.md, stop words included),

@@ -1,5 +1,5 @@
 //! The bodies of the fuzz targets, shared by `cargo fuzz` (fuzz_targets/)
-//! and the stable test suite (`tests/tests/fuzz_smoke.rs` includes this
+//! and the stable test suite (`tests/tests/suite/fuzz_smoke.rs` includes this
 //! file). Each body must never panic, whatever the bytes; it also checks a
 //! few properties that must hold for every input that is accepted.
 //!

@@ -1,6 +1,6 @@
 //! The `komp` registry subcommands, end to end on files (in-process).
 
-mod common;
+use crate::common;
 
 use clap::{CommandFactory, Parser};
 use common::*;

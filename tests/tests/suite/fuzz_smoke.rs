@@ -3,7 +3,7 @@
 //! PRNG, so a failure reproduces). The long, coverage-guided runs are
 //! `cargo +nightly fuzz run <target>` (see SECURITY.md).
 
-#[path = "../../fuzz/src/lib.rs"]
+#[path = "../../../fuzz/src/lib.rs"]
 #[allow(dead_code)]
 mod bodies;
 

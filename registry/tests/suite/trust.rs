@@ -1,6 +1,6 @@
 //! One test per refusal rule of `trust::verify`, plus the flip-any-byte sweep.
 
-mod common;
+use crate::common;
 
 use common::*;
 use komp_artifact::Artifact;

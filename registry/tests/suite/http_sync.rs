@@ -1,6 +1,6 @@
 //! The HTTP router, the client, and sync between two registries on 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use axum::routing::get;
 use axum::{Json, Router};

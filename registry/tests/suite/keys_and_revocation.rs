@@ -1,6 +1,6 @@
 //! Key files and the signed revocation list.
 
-mod common;
+use crate::common;
 
 use common::*;
 use komp_registry::keys::{key_id, KeyError};

@@ -1,6 +1,6 @@
 //! The sled store: publish rules, semver ordering, latest, checked reads.
 
-mod common;
+use crate::common;
 
 use common::*;
 use komp_artifact::Artifact;

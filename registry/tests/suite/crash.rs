@@ -13,7 +13,7 @@
 //! The child is this same test binary, re-executed with an environment
 //! variable that makes the test act as the child.
 
-mod common;
+use crate::common;
 
 use common::*;
 use komp_artifact::sha256_hex;
@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "KOMP_REGISTRY_CRASH_CHILD_DIR";
 const CYCLE_ENV: &str = "KOMP_REGISTRY_CRASH_CYCLE";
-const TEST_NAME: &str = "acknowledged_publishes_survive_sigkill";
+/// The test's name as libtest knows it inside the suite binary (module path without the crate).
+const TEST_NAME: &str = "crash::acknowledged_publishes_survive_sigkill";
 const NAME: &str = "crash";
 const CYCLES: u32 = 20;
 
@@ -129,7 +130,7 @@ fn acknowledged_publishes_survive_sigkill() {
 
 const SYNC_CHILD_ENV: &str = "KOMP_REGISTRY_SYNC_CRASH_CHILD_DIR";
 const SYNC_UPSTREAM_ENV: &str = "KOMP_REGISTRY_SYNC_CRASH_UPSTREAM";
-const SYNC_TEST_NAME: &str = "acknowledged_syncs_survive_sigkill";
+const SYNC_TEST_NAME: &str = "crash::acknowledged_syncs_survive_sigkill";
 const SYNC_CYCLES: u32 = 16;
 /// Each artifact download from the upstream takes at least this long, so that
 /// a sync lasts long enough to be killed in the middle.

@@ -1,7 +1,7 @@
 //! The `signature` section: byte layout, strict parsing, and interoperability
 //! with `wasmsign2`, the reference implementation of Signatures.md.
 
-mod common;
+use crate::common;
 
 use common::*;
 use ed25519_dalek::Signer;

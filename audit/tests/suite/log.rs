@@ -1,6 +1,6 @@
 //! Records, durability bookkeeping, tamper detection, tenants, feedback, monitoring, queries.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::time::{Duration, SystemTime};

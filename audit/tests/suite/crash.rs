@@ -3,7 +3,7 @@
 //! log, and checks that every acknowledged record survived, the chain verifies, and appending
 //! continues.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -36,7 +36,7 @@ fn crash_recovery() {
     let cycles = 15;
     for cycle in 0..cycles {
         let mut child = Command::new(&exe)
-            .args(["crash_recovery", "--exact", "--nocapture", "--test-threads=1"])
+            .args(["crash::crash_recovery", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, d.path())
             .env(CYCLE_ENV, cycle.to_string())
             .stdout(Stdio::piped())

@@ -1,7 +1,7 @@
 //! Bad component files given to `Runtime::install`: each is refused with a
 //! precise message **before anything is compiled** (the trust verifier, which
 //! runs before compilation, is not even asked for framing and manifest
-//! errors). Signature refusals are in `registry/tests/trust.rs`; the CLI's
+//! errors). Signature refusals are in `registry/tests/suite/trust.rs`; the CLI's
 //! messages for bad files in `cli.rs`.
 
 use komp_artifact::sections::encode_custom_section;

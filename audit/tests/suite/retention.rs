@@ -1,6 +1,6 @@
 //! Retention purge: whole expired segments go, an anchor and a purge record keep `verify` working.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,6 +1,6 @@
 //! Concurrent appends are batched: far fewer fsyncs than records. Also prints throughput.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,0 +1,17 @@
+//! End-to-end tests, one binary (each file a module) so that wasmtime and
+//! tract are linked once, not once per file. `isolation.rs` stays a binary of
+//! its own: it measures latency and must not share the process with other
+//! tests.
+
+mod bad_artifacts;
+mod bad_requests;
+mod cli;
+mod drift;
+mod fuzz_smoke;
+mod host_crash;
+mod hostile;
+mod http;
+mod runtime;
+mod soak;
+mod standard_components;
+mod validate;
