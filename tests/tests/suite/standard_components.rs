@@ -1,7 +1,8 @@
 //! The two standard components, run for real: the numbers in their model
-//! cards are reproduced by running the held-out rows through the packed
-//! artifacts on the host; the counterfactual fairness test; hand-written
-//! letters and notifications that the generator never produced.
+//! cards are reproduced by running the held-out rows and the hand-written
+//! realistic set through the packed artifacts on the host; the
+//! counterfactual fairness test; hand-written letters and notifications that
+//! the generator never produced.
 
 use komp_host::{Runtime, RuntimeConfig};
 use komp_tests::{packed, POSTSORTERING, UNDERRETNING};
@@ -180,6 +181,134 @@ fn underretning_reproduces_its_model_card() {
     );
     assert_close("flagged share", flagged as f64 / n as f64, card_metric(&UNDERRETNING, "flagged_share"), n);
     assert_close("ROC AUC", roc_auc(&mut scored), card_metric(&UNDERRETNING, "roc_auc"), n);
+}
+
+/// The hand-written realistic set (`training/realistic/`): written by the project to look like a municipal
+/// inbox, not real case data; never used for training or thresholds. Its numbers are on the model card next to
+/// the synthetic split (`metrics.realistic_set`, written by training/eval_realistic.py --write).
+fn realistic_rows(name: &str) -> Vec<Value> {
+    let path = komp_tests::root().join("training/realistic").join(format!("{name}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn realistic_card(spec: &komp_tests::ComponentSpec) -> Value {
+    let card = komp_tests::manifest(spec).model_card.metrics["realistic_set"].clone();
+    assert!(card.is_object(), "{}: model_card.metrics.realistic_set missing", spec.dir);
+    assert!(card["what"].as_str().unwrap().contains("NOT real case data"), "the card says what the set is");
+    card
+}
+
+/// 95% Wilson score interval (training/eval_bank.py::wilson).
+fn wilson(k: usize, n: usize) -> [f64; 2] {
+    let (z, n, p) = (1.96f64, n as f64, k as f64 / n as f64);
+    let d = 1.0 + z * z / n;
+    let c = (p + z * z / (2.0 * n)) / d;
+    let h = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / d;
+    [(c - h).max(0.0), (c + h).min(1.0)]
+}
+
+/// A proportion on the card (`{k, n, value, wilson_95}`) against the one reproduced through the component.
+fn assert_proportion(card: &Value, key: &str, k: usize, n: usize) {
+    let c = &card[key];
+    let (ck, cn) = (c["k"].as_u64().unwrap() as usize, c["n"].as_u64().unwrap() as usize);
+    assert!(n > 0, "{key}: no rows");
+    // A borderline probability may round differently in tract than in training: one row's worth.
+    assert!(ck.abs_diff(k) <= 1 && cn.abs_diff(n) <= 1, "{key}: reproduced {k}/{n}, model card says {ck}/{cn}");
+    assert_close(key, k as f64 / n as f64, c["value"].as_f64().unwrap(), n);
+    let w = wilson(ck, cn);
+    for (i, b) in c["wilson_95"].as_array().unwrap().iter().enumerate() {
+        assert!((b.as_f64().unwrap() - w[i]).abs() < 1e-5, "{key}: card interval {:?} vs Wilson {w:?}", c["wilson_95"]);
+    }
+}
+
+/// Expected calibration error, 10 equal-width bins (training/kutil.py::ece).
+fn ece(conf: &[f64], hit: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for b in 0..10 {
+        let (lo, hi) = (b as f64 / 10.0, (b + 1) as f64 / 10.0);
+        let idx: Vec<usize> =
+            (0..conf.len()).filter(|&i| conf[i] >= lo && (if b < 9 { conf[i] < hi } else { conf[i] <= hi })).collect();
+        if !idx.is_empty() {
+            let m = idx.len() as f64;
+            let (mc, ma) =
+                (idx.iter().map(|&i| conf[i]).sum::<f64>() / m, idx.iter().map(|&i| hit[i]).sum::<f64>() / m);
+            total += m * (mc - ma).abs();
+        }
+    }
+    total / conf.len() as f64
+}
+
+#[test]
+fn postsortering_reproduces_its_realistic_set_numbers() {
+    let rows = realistic_rows("postsortering");
+    let card = realistic_card(&POSTSORTERING);
+    let n = rows.len();
+    assert_eq!(n as u64, card["rows"].as_u64().unwrap());
+    assert_eq!(card["review_threshold"].as_f64(), Some(card_metric(&POSTSORTERING, "review_threshold")));
+    let preds = predict_all("postsortering", &rows);
+    let (mut correct, mut routed, mut routed_correct, mut wrong_confident, mut ood) = (0, 0, 0, 0, 0);
+    let (mut conf, mut hit, mut brier) = (Vec::new(), Vec::new(), 0.0f64);
+    for (row, p) in rows.iter().zip(&preds) {
+        let truth = row["label"].as_str().unwrap();
+        let top = p.score(&p.label).unwrap() as f64;
+        let ok = p.label == truth;
+        correct += ok as usize;
+        if !p.requires_human_review {
+            routed += 1;
+            routed_correct += ok as usize;
+        }
+        wrong_confident += (!ok && top >= 0.9) as usize;
+        ood += p.details.get("out_of_distribution").is_some() as usize;
+        conf.push(top);
+        hit.push(ok as u8 as f64);
+        brier += p.scores.iter().map(|s| (s.score as f64 - (s.label == truth) as u8 as f64).powi(2)).sum::<f64>();
+    }
+    assert_proportion(&card, "accuracy", correct, n);
+    assert_proportion(&card, "routed_without_review", routed, n);
+    assert_proportion(&card, "accuracy_of_routed", routed_correct, routed);
+    assert_proportion(&card, "wrong_with_top_at_least_0_9", wrong_confident, n);
+    assert_eq!(ood as u64, card["out_of_distribution"].as_u64().unwrap(), "out-of-distribution flags");
+    assert_close("ECE", ece(&conf, &hit), card["ece"].as_f64().unwrap(), n);
+    assert!((brier / n as f64 - card["brier"].as_f64().unwrap()).abs() < 1e-3, "Brier {}", brier / n as f64);
+}
+
+#[test]
+fn underretning_reproduces_its_realistic_set_numbers() {
+    let rows = realistic_rows("underretning");
+    let card = realistic_card(&UNDERRETNING);
+    let n = rows.len();
+    assert_eq!(n as u64, card["rows"].as_u64().unwrap());
+    let threshold = card_metric(&UNDERRETNING, "threshold");
+    assert_eq!(card["threshold"].as_f64(), Some(threshold));
+    let preds = predict_all("underretning", &rows);
+    let (mut tp, mut pos, mut fp, mut neg) = (0, 0, 0, 0);
+    let (mut prob, mut truth_v, mut scored) = (Vec::new(), Vec::new(), Vec::new());
+    for (row, p) in rows.iter().zip(&preds) {
+        let truth = row["label"].as_str().unwrap() == "acute";
+        let proposed = p.label == "acute";
+        if proposed {
+            let reasons = p.details["flag_reasons"].as_array().expect("every flag comes with reasons");
+            assert!(!reasons.is_empty(), "a flag without reasons: {}", row["id"]);
+        }
+        if truth {
+            pos += 1;
+            tp += proposed as usize;
+        } else {
+            neg += 1;
+            fp += proposed as usize;
+        }
+        let a = p.score("acute").unwrap();
+        prob.push(a as f64);
+        truth_v.push(truth as u8 as f64);
+        scored.push((a, truth));
+    }
+    assert_proportion(&card, "recall_acute", tp, pos);
+    assert_proportion(&card, "not_acute_flagged", fp, neg);
+    assert_close("ROC AUC", roc_auc(&mut scored), card["roc_auc"].as_f64().unwrap(), n);
+    assert_close("ECE", ece(&prob, &truth_v), card["ece"].as_f64().unwrap(), n);
+    let brier = prob.iter().zip(&truth_v).map(|(p, y)| (p - y).powi(2)).sum::<f64>() / n as f64;
+    assert!((brier - card["brier"].as_f64().unwrap()).abs() < 1e-3, "Brier {brier}");
 }
 
 #[test]
