@@ -1,7 +1,7 @@
 //! # komp-audit: the prediction audit log
 //!
 //! Every prediction the municipal host makes is recorded here before the answer leaves the host
-//! (EU AI Act art. 12 record keeping; DESIGN.md §7), and the caseworker's decision about it is
+//! (EU AI Act art. 12 record keeping), and the caseworker's decision about it is
 //! linked to it (art. 14 human oversight; the feedback loop municipalities asked for).
 //!
 //! * **Minimal**: records hold a keyed hash of the input ([`Audit::input_hmac`]), never the input.

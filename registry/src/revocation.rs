@@ -20,9 +20,8 @@
 //! The signature covers the exact body bytes (kept as a string in the file),
 //! so readers never depend on re-serialising JSON identically.
 
-use crate::keys::{KeyPair, Role};
+use crate::keys::{KeyPair, PublicKey, Role};
 use crate::time::{format_unix, parse_rfc3339_utc, unix_secs};
-use crate::trust::TrustPolicy;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use ed25519_dalek::{Signer, Verifier};
@@ -308,6 +307,22 @@ pub struct SignedRevocationList {
     pub signature: String,
 }
 
+/// Who may sign a revocation list: the approvers of a trust policy.
+///
+/// A trait rather than `&TrustPolicy` so that this module does not depend on
+/// `trust` (which depends on revocation lists to check yanks): the policy
+/// implements it, tests may pass a bare key list.
+pub trait Approvers {
+    /// The approver key with `key_id`, if this policy trusts one.
+    fn approver(&self, key_id: &str) -> Option<&PublicKey>;
+}
+
+impl Approvers for [PublicKey] {
+    fn approver(&self, key_id: &str) -> Option<&PublicKey> {
+        self.iter().find(|k| k.key_id == key_id && k.role == Role::Approver)
+    }
+}
+
 impl SignedRevocationList {
     /// Signs `list` with an approver key.
     pub fn sign(list: &RevocationList, key: &KeyPair) -> Result<SignedRevocationList, RevocationError> {
@@ -321,11 +336,9 @@ impl SignedRevocationList {
 
     /// Checks the signature against the approvers of `policy` and returns the
     /// list. Nothing in an unverified list is ever acted upon.
-    pub fn verify(&self, policy: &TrustPolicy) -> Result<RevocationList, RevocationError> {
+    pub fn verify(&self, policy: &(impl Approvers + ?Sized)) -> Result<RevocationList, RevocationError> {
         let key = policy
-            .approvers
-            .iter()
-            .find(|k| k.key_id == self.key_id)
+            .approver(&self.key_id)
             .ok_or_else(|| RevocationError::UntrustedSigner { key_id: self.key_id.clone() })?;
         let bad = || RevocationError::BadSignature { key_id: self.key_id.clone() };
         let raw = B64.decode(self.signature.trim()).map_err(|_| bad())?;
@@ -348,7 +361,7 @@ impl SignedRevocationList {
     pub fn accept_newer(
         &self,
         current: &RevocationList,
-        policy: &TrustPolicy,
+        policy: &(impl Approvers + ?Sized),
     ) -> Result<RevocationList, RevocationError> {
         // Checked before the signature, so a revoked key costs no Ed25519 work.
         if let Some(r) = current.revoked_key(&self.key_id) {

@@ -7,7 +7,7 @@
 //! signatures before the manifest JSON is parsed.
 
 use crate::keys::{PublicKey, Role};
-use crate::revocation::RevocationList;
+use crate::revocation::{Approvers, RevocationList};
 use crate::signature::{content_hash, key_id_text, SignatureData, SignatureEntry, SignatureError};
 use komp_artifact::sections::top_level_sections;
 use komp_artifact::{Artifact, ArtifactError, SIGNATURE_SECTION};
@@ -42,6 +42,12 @@ pub enum PolicyError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("trust policy {path} is not valid: {reason}")]
     Invalid { path: PathBuf, reason: String },
+}
+
+impl Approvers for TrustPolicy {
+    fn approver(&self, key_id: &str) -> Option<&PublicKey> {
+        self.approvers.approver(key_id)
+    }
 }
 
 impl TrustPolicy {

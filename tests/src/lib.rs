@@ -1,5 +1,5 @@
 //! Helpers for the end-to-end tests: where the built components are, and how
-//! to pack them exactly as `scripts/pack-components.sh` does.
+//! to pack them exactly as `scripts/build-components.sh` does.
 
 use std::path::{Path, PathBuf};
 
