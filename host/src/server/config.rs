@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub sync_interval_secs: u64,
     /// Component files to publish into the local registry on first start.
     pub seed_dir: Option<PathBuf>,
+    /// The web pages under `/ui` (catalog, component pages, try-it, monitoring).
+    pub web: super::web::WebConfig,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +89,7 @@ impl Default for ServerConfig {
             upstream: None,
             sync_interval_secs: 300,
             seed_dir: None,
+            web: super::web::WebConfig::default(),
         }
     }
 }

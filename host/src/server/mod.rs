@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod run;
 pub mod time;
 pub mod v2;
+pub mod web;
 
 use crate::runtime::Runtime;
 use crate::RuntimeError;
@@ -310,6 +311,8 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state.clone())
         // The registry has its own artifact size limit.
         .merge(registry_router(&state))
+        // The web pages (`/ui`): their own CSP, sessions and CSRF checks.
+        .merge(web::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_responses))
 }
 
