@@ -75,6 +75,9 @@ def component_manifest(name: str, meta: dict, description: str, schema: dict, mo
 
 
 def write_component(name: str, manifest: dict, golden: list) -> None:
+    # The threshold a municipality may move, and its range (training/operating_point.py).
+    import operating_point
+    manifest["operating_point"] = operating_point.build(name, manifest["model_card"])
     write_json(os.path.join(ROOT, "components", name, "manifest.json"), manifest)
     write_json(os.path.join(ROOT, "components", name, "golden.json"), golden)
 

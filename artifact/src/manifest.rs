@@ -36,6 +36,11 @@ pub struct Manifest {
     /// Inputs with expected outputs, checked when a host installs the component.
     #[serde(default)]
     pub golden_vectors: Vec<GoldenVector>,
+    /// The decision threshold a municipality may move, and within which
+    /// range (signed with the component; see [`crate::operating_point`]).
+    /// Absent: the component's decision is fixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operating_point: Option<crate::operating_point::OperatingPoint>,
 }
 
 /// One output label: a stable id and a human-readable (Danish) name.

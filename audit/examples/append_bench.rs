@@ -44,6 +44,7 @@ fn main() {
                         latency_us: 15,
                         outcome: Outcome::Ok,
                         coverage: None,
+                        operating_point: None,
                     };
                     let s = Instant::now();
                     a.append(rec).unwrap();

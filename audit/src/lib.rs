@@ -44,8 +44,8 @@ pub use chain::{verify_dir, VerifyReport};
 pub use error::{AuditError, ChainBreak, Result};
 pub use index::{Kind, Monitoring};
 pub use record::{
-    new_request_id, valid_tenant, Coverage, Decision, Feedback, FeedbackRecord, InputHmac, NewRecord, Outcome,
-    PredictionRecord, PurgeRecord, Record, GENESIS_HASH, MAX_ERROR_CHARS, MAX_NOTE_CHARS,
+    new_request_id, valid_tenant, Coverage, Decision, Feedback, FeedbackRecord, InputHmac, NewRecord,
+    OperatingPointUsed, Outcome, PredictionRecord, PurgeRecord, Record, GENESIS_HASH, MAX_ERROR_CHARS, MAX_NOTE_CHARS,
 };
 pub use storage::Anchor;
 pub use time::{format_rfc3339, ms_system_time, parse_rfc3339, system_time_ms};

@@ -73,6 +73,10 @@ pub struct PredictionRecord {
     /// counts only, never words. Absent in records written before drift monitoring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<Coverage>,
+    /// The decision threshold used (the component's default or the tenant's own), for components
+    /// that declare one. Absent in records written before operating points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operating_point: Option<OperatingPointUsed>,
     pub prev_hash: String,
     /// sha256 of the line without this field; filled in when read back.
     #[serde(skip_serializing, default)]
@@ -277,6 +281,19 @@ pub struct NewRecord {
     pub outcome: Outcome,
     /// Input coverage, if the component reports it ([`Coverage::from_details`]).
     pub coverage: Option<Coverage>,
+    /// The operating point the decision was taken at, if the component declares one.
+    pub operating_point: Option<OperatingPointUsed>,
+}
+
+/// Which decision threshold a prediction used: the component's signed default, or the tenant's
+/// own setting (within the range the component declares).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatingPointUsed {
+    pub threshold: f64,
+    /// `default` or `tenant`.
+    pub source: String,
+    /// The component's own default, for comparison.
+    pub default: f64,
 }
 
 /// The caseworker's side of a prediction, as received from the case system.
@@ -395,6 +412,7 @@ impl NewRecord {
             outcome,
             error,
             coverage: self.coverage,
+            operating_point: self.operating_point,
             prev_hash: String::new(),
             hash: String::new(),
         })
@@ -460,6 +478,7 @@ mod tests {
             outcome: "ok".into(),
             error: None,
             coverage: None,
+            operating_point: None,
             prev_hash: GENESIS_HASH.into(),
             hash: String::new(),
         })

@@ -98,6 +98,7 @@ mod tests {
             latency_us: 1,
             outcome: Outcome::Ok,
             coverage: cov,
+            operating_point: None,
         }
     }
 

@@ -76,6 +76,10 @@ pub struct PredictionOutcome {
     pub prediction: Prediction,
     /// Time spent in the sandbox (instantiate + predict), in microseconds.
     pub elapsed_us: u64,
+    /// The decision threshold the prediction's decision was taken at, for a
+    /// component that declares an operating point (the server fills it in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating_point: Option<crate::prediction::OperatingPointUsed>,
 }
 
 /// Summary of an install.
@@ -556,6 +560,7 @@ impl Runtime {
             digest: component.digest().to_string(),
             prediction,
             elapsed_us: started.elapsed().as_micros() as u64,
+            operating_point: None,
         })
     }
 
@@ -780,6 +785,18 @@ impl Runtime {
                     if p.label != g.expected.label {
                         report
                             .push(format!("  golden vector {i}: label {:?}, expected {:?}", p.label, g.expected.label));
+                    }
+                    // A host moves the decision with the declared rule; at the
+                    // default it must be exactly the component's own decision.
+                    if let Some(op) = &c.manifest().operating_point {
+                        let d = p.decide(op, op.default);
+                        if d.label != p.label || d.requires_human_review != p.requires_human_review {
+                            report.push(format!(
+                                "  golden vector {i}: the declared operating point (default {}) gives label {:?} and review {}, \
+                                 but the component answered label {:?} and review {}; fix the manifest's operating_point",
+                                op.default, d.label, d.requires_human_review, p.label, p.requires_human_review
+                            ));
+                        }
                     }
                     for (label, expected) in &g.expected.scores {
                         match p.scores.iter().find(|s| &s.label == label) {

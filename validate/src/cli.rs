@@ -185,6 +185,64 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// How to run a validation (the `run` flags that are not about files).
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    /// `FIELD[=BANDS]` specs; empty: the defaults of the input schema.
+    pub group_by: Vec<String>,
+    pub positive: Option<String>,
+    pub resamples: usize,
+    pub seed: u64,
+    pub site: Option<String>,
+}
+
+/// Why a loaded sample cannot be validated as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Group(#[from] crate::groups::GroupError),
+    #[error("positive label {positive:?} is not a label of {component}; its labels are: {labels}")]
+    Positive { positive: String, component: String, labels: String },
+    #[error(transparent)]
+    Validate(#[from] crate::report::ValidateError),
+}
+
+/// The one way a loaded sample becomes a report, for `komp validate run` and
+/// the host's `POST /v1/components/{name}/validation-reports`: resolve the
+/// groups, read the component's kind from its manifest, run `predict` on
+/// every row and compute the report.
+pub fn validate_sample<F>(
+    manifest: &komp_artifact::Manifest,
+    digest: &str,
+    provenance: serde_json::Value,
+    sample: sample::Sample,
+    settings: &RunSettings,
+    predict: F,
+) -> Result<crate::report::Evaluation, RunError>
+where
+    F: FnMut(&str) -> Result<PredictionLike, String>,
+{
+    let spec = SampleSpec::from_manifest(manifest);
+    let asked = if settings.group_by.is_empty() {
+        groups::defaults(&spec)
+    } else {
+        settings.group_by.iter().map(|g| GroupSpec::parse(g)).collect::<Result<Vec<_>, _>>()?
+    };
+    let group_by = groups::resolve(&asked, &spec, &sample.rows, &sample.extra_columns)?;
+    let info = ComponentInfo::from_manifest(manifest, digest, settings.positive.as_deref());
+    if let Some(p) = settings.positive.as_ref().filter(|p| !info.labels.contains(p)) {
+        return Err(RunError::Positive {
+            positive: p.clone(),
+            component: info.name.clone(),
+            labels: info.labels.join(", "),
+        });
+    }
+    let options =
+        Options { group_by, bootstrap_resamples: settings.resamples, seed: settings.seed, site: settings.site.clone() };
+    let binding = sample.binding();
+    Ok(evaluate(&info, provenance, binding, sample.rows, predict, &options)?)
+}
+
 /// What a validation run wrote.
 #[derive(Debug)]
 pub struct RunSummary {
@@ -210,20 +268,14 @@ where
 {
     let spec = SampleSpec::from_manifest(manifest);
     let sample = sample::load(&args.data, &spec)?;
-    let asked = if args.group_by.is_empty() {
-        groups::defaults(&spec)
-    } else {
-        args.group_by.iter().map(|g| GroupSpec::parse(g)).collect::<Result<Vec<_>, _>>()?
+    let settings = RunSettings {
+        group_by: args.group_by.clone(),
+        positive: args.positive.clone(),
+        resamples: args.resamples,
+        seed: args.seed,
+        site: args.site.clone(),
     };
-    let group_by = groups::resolve(&asked, &spec, &sample.rows, &sample.extra_columns)?;
-    let info = ComponentInfo::from_manifest(manifest, digest, args.positive.as_deref());
-    if let (Some(p), false) = (&args.positive, info.labels.iter().any(|l| Some(l) == args.positive.as_ref())) {
-        bail!("--positive {p:?} is not a label of {}; its labels are: {}", info.name, info.labels.join(", "));
-    }
-    let options = Options { group_by, bootstrap_resamples: args.resamples, seed: args.seed, site: args.site.clone() };
-    let binding = sample.binding();
-    let rows = sample.rows;
-    let evaluation = evaluate(&info, provenance, binding, rows, predict, &options)?;
+    let evaluation = validate_sample(manifest, digest, provenance, sample, &settings, predict)?;
     let report = &evaluation.report;
     for err in evaluation.errors.iter().take(10) {
         eprintln!("{} line {}: {}", args.data.display(), err.line, err.message);

@@ -221,10 +221,17 @@ pub fn load(path: &Path, spec: &SampleSpec) -> Result<Sample, SampleError> {
     if bytes.len() as u64 > MAX_SAMPLE_BYTES {
         return Err(SampleError::TooLarge { path: p, size: bytes.len() as u64, limit: MAX_SAMPLE_BYTES });
     }
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    from_bytes(&bytes, path, format, spec)
+}
+
+/// Checks a sample already in memory (e.g. uploaded over HTTP); `name` is
+/// what messages and the report call it. The caller bounds its size.
+pub fn from_bytes(bytes: &[u8], name: &Path, format: SampleFormat, spec: &SampleSpec) -> Result<Sample, SampleError> {
+    let p = name.display().to_string();
+    let sha256 = hex::encode(Sha256::digest(bytes));
     let rows = match format {
-        SampleFormat::Jsonl => parse_jsonl(&bytes, &p, spec)?,
-        SampleFormat::Csv => parse_csv(&bytes, &p, spec)?,
+        SampleFormat::Jsonl => parse_jsonl(bytes, &p, spec)?,
+        SampleFormat::Csv => parse_csv(bytes, &p, spec)?,
     };
     if rows.is_empty() {
         let detail = if bytes.iter().all(|b| b.is_ascii_whitespace()) { " (the file is empty)" } else { "" };
@@ -233,7 +240,7 @@ pub fn load(path: &Path, spec: &SampleSpec) -> Result<Sample, SampleError> {
     let mut extra_columns: Vec<String> = rows.iter().flat_map(|r| r.extra.keys().cloned()).collect();
     extra_columns.sort();
     extra_columns.dedup();
-    Ok(Sample { path: path.to_path_buf(), format, sha256, bytes: bytes.len() as u64, rows, extra_columns })
+    Ok(Sample { path: name.to_path_buf(), format, sha256, bytes: bytes.len() as u64, rows, extra_columns })
 }
 
 fn labels_list(spec: &SampleSpec) -> String {

@@ -25,6 +25,8 @@ pub fn rec(audit: &Audit, tenant: &str, request_id: &str, component: &str, label
         requires_human_review: label == "acute",
         latency_us: 42,
         outcome: Outcome::Ok,
+        coverage: None,
+        operating_point: None,
     }
 }
 

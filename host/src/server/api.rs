@@ -198,9 +198,13 @@ async fn predict_and_audit(
         let c = component.clone();
         tokio::task::spawn_blocking(move || runtime.predict_with(&c, &input)).await
     };
-    let result =
+    let mut result =
         result.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("prediction task failed: {e}")))?;
     let latency_us = started.elapsed().as_micros() as u64;
+    // The tenant's own operating point moves the decision, never the scores.
+    if let Ok(o) = &mut result {
+        super::operating_points::apply(&s, &p.tenant, &component, o);
+    }
     let caller_gone = matches!(caller.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Closed));
     let request_id = komp_audit::new_request_id();
     let m = component.manifest();
@@ -236,6 +240,7 @@ async fn predict_and_audit(
         komp_audit::Outcome::Error { kind, .. } => kind.clone(),
     };
     let record = komp_audit::NewRecord {
+    let coverage = result.as_ref().ok().and_then(|o| komp_audit::Coverage::from_details(&o.prediction.details));
         tenant: p.tenant.clone(),
         token_id: p.token_id.clone(),
         request_id: request_id.clone(),
@@ -250,6 +255,8 @@ async fn predict_and_audit(
         outcome,
     };
     let audit_started = Instant::now();
+        coverage,
+        operating_point: result.as_ref().ok().and_then(|o| o.operating_point.as_ref()).map(|u| u.to_audit()),
     s.audit.append_async(record).await.map_err(|e| {
         tracing::error!(error = %e, "audit append failed; refusing to answer without a record");
         ApiError::new(

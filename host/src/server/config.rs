@@ -19,6 +19,9 @@ pub struct ServerConfig {
     pub runtime: RuntimeConfig,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest validation sample an auditor may upload
+    /// (`POST /v1/components/{name}/validation-reports`), in bytes.
+    pub max_sample_bytes: usize,
     /// Time limit of a whole request (reading the body included), in ms.
     pub request_timeout_ms: u64,
     /// Most predictions in flight at once; more get 503 with Retry-After.
@@ -76,6 +79,7 @@ impl Default for ServerConfig {
             max_body_bytes: 2 << 20,
             request_timeout_ms: 10_000,
             max_concurrent_predictions: 64,
+            max_sample_bytes: 32 << 20,
             default_rate_limit_per_second: 100.0,
             audit_retention_days: 183,
             log_json: false,

@@ -14,9 +14,11 @@ pub mod metrics;
 pub mod oip;
 pub mod openapi;
 pub mod run;
+pub mod operating_points;
 pub mod time;
 pub mod v2;
 pub mod web;
+pub mod validation;
 
 use crate::runtime::Runtime;
 use crate::RuntimeError;
@@ -49,6 +51,10 @@ pub struct AppState {
     /// keeps what each verification found (provenance).
     pub verifier: Arc<run::TrustVerifier>,
 }
+    /// Each tenant's own operating points.
+    pub operating_points: operating_points::OperatingPoints,
+    /// Validation reports made over HTTP, per tenant.
+    pub validation_reports: validation::ValidationReports,
 
 pub type SharedState = Arc<AppState>;
 
@@ -296,6 +302,13 @@ pub fn router(state: SharedState) -> Router {
         .route("/openapi.json", get(openapi::openapi))
         .route(
             "/metrics",
+        .route(
+            "/v1/components/{name}/operating-point",
+            get(operating_points::get).put(operating_points::put).delete(operating_points::delete),
+        )
+        .route("/v1/validation-reports", get(validation::list))
+        .route("/v1/validation-reports/{id}", get(validation::get))
+        .route("/v1/validation-reports/{id}/report.html", get(validation::html))
             get(|| async {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -314,11 +327,19 @@ pub fn router(state: SharedState) -> Router {
         // The web pages (`/ui`): their own CSP, sessions and CSRF checks.
         .merge(web::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_responses))
+        // Validation samples have their own limit (`max_sample_bytes`).
+        .merge(validation_router(&state))
 }
 
 /// The router of the metrics listener: `/metrics` only, no token. It lists
 /// every tenant's counts and feedback rates, so it listens apart from the
 /// API (default loopback) where only the operator's Prometheus reaches it.
+/// Validation reports: the upload reads its body itself, bounded by
+/// `max_sample_bytes` (413 in the JSON error body).
+fn validation_router(state: &SharedState) -> Router {
+    Router::new().route("/v1/components/{name}/validation-reports", post(validation::create)).with_state(state.clone())
+}
+
 pub fn metrics_router(state: SharedState) -> Router {
     Router::new()
         .route("/metrics", get(api::metrics))

@@ -28,7 +28,8 @@ pub async fn openapi(State(s): State<SharedState>, headers: HeaderMap) -> Result
         "404": error_response("Unknown component, version or request id"),
         "410": error_response("The component was withdrawn (revoked or yanked)"),
         "413": error_response("Body or input too large"),
-        "422": error_response("Input violates the component's schema (see violations)"),
+        "415": error_response("Unsupported Content-Type (validation samples: application/x-ndjson or text/csv)"),
+        "422": error_response("Input violates the component's schema (see violations), a bad sample, or a threshold outside the declared range"),
         "429": error_response("Tenant rate limit exceeded (see Retry-After)"),
         "503": error_response("All prediction slots busy (see Retry-After)"),
         "504": error_response("The prediction exceeded its deadline"),
@@ -101,6 +102,37 @@ pub async fn openapi(State(s): State<SharedState>, headers: HeaderMap) -> Result
         "summary": "This tenant's audit records (auditor); format=jsonl exports JSON Lines", "tags": ["oversight"], "security": [{ "bearer": [] }],
         "parameters": audit_params,
         "responses": with_errors(json!({ "description": "Records" })) } }));
+    paths.insert("/v1/components/{name}/operating-point".into(), json!({
+        "get": simple("The operating point this component declares (rule, default, allowed range), the one in use for this tenant, and the history of its changes", "oversight", true),
+        "put": {
+            "summary": "Set this tenant's decision threshold (admin); refused with 422 naming the allowed range when outside it", "tags": ["oversight"], "security": [{ "bearer": [] }],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OperatingPointSetting" } } } },
+            "responses": with_errors(json!({ "description": "The operating point now in use" })) },
+        "delete": simple("Back to the component's own default (admin)", "oversight", true),
+    }));
+    let sample_params = json!([
+        { "name": "group_by", "in": "query", "required": false, "schema": { "type": "string" }, "description": "FIELD[=BANDS], repeatable (e.g. child_age=0-2,3-5,6-12,13-17)" },
+        { "name": "positive", "in": "query", "required": false, "schema": { "type": "string" } },
+        { "name": "version", "in": "query", "required": false, "schema": { "type": "string" } },
+    ]);
+    paths.insert("/v1/components/{name}/validation-reports".into(), json!({ "post": {
+        "summary": "Validate the installed component on a labelled sample (auditor). The sample is not stored, only the report. 201 with the report, or 202 while a long run continues",
+        "tags": ["oversight"], "security": [{ "bearer": [] }], "parameters": sample_params,
+        "requestBody": { "required": true, "content": {
+            "application/x-ndjson": { "schema": { "type": "string" }, "example": "{\"input\": {\"subject\": \"...\", \"body\": \"...\"}, \"label\": \"affald\"}" },
+            "text/csv": { "schema": { "type": "string" } } } },
+        "responses": with_errors(json!({ "description": "The report (201), or its id while it runs (202)" })) } }));
+    paths.insert(
+        "/v1/validation-reports".into(),
+        json!({ "get": simple("This tenant's validation reports (id, component, version, digest, sample sha256, n, created)", "oversight", true) }),
+    );
+    paths.insert(
+        "/v1/validation-reports/{id}".into(),
+        json!({ "get": simple("A validation report (report.json) with its entry; 202 while it runs", "oversight", true) }),
+    );
+    paths.insert("/v1/validation-reports/{id}/report.html".into(), json!({ "get": {
+        "summary": "The validation report as a self-contained HTML page", "tags": ["oversight"], "security": [{ "bearer": [] }],
+        "responses": with_errors(json!({ "description": "HTML", "content": { "text/html": {} } })) } }));
     for (path, summary) in [
         ("/v2/health/live", "Liveness (Open Inference Protocol)"),
         ("/v2/health/ready", "Readiness"),
@@ -149,7 +181,15 @@ pub async fn openapi(State(s): State<SharedState>, headers: HeaderMap) -> Result
                     "request_id": { "type": "string" }, "component": { "type": "string" }, "version": { "type": "string" },
                     "digest": { "type": "string" }, "elapsed_us": { "type": "integer" },
                     "prediction": { "$ref": "#/components/schemas/Prediction" },
+                    "operating_point": { "$ref": "#/components/schemas/OperatingPointUsed" },
                     "routing": { "type": "object", "properties": { "unit": { "type": "string" }, "inbox": { "type": "string" }, "kle": { "type": ["string", "null"] } } } } },
+                "OperatingPointSetting": { "type": "object", "required": ["threshold", "reason"], "properties": {
+                    "threshold": { "type": "number", "minimum": 0, "maximum": 1 },
+                    "reason": { "type": "string", "maxLength": 2000 },
+                    "validation_report": { "type": "string", "description": "id of a validation report of this component (vr_...)" } } },
+                "OperatingPointUsed": { "type": "object", "properties": {
+                    "threshold": { "type": "number" }, "source": { "enum": ["default", "tenant"] }, "default": { "type": "number" },
+                    "rule": { "type": "string" }, "validation_report": { "type": "string" } } },
                 "Feedback": { "type": "object", "required": ["decision"], "properties": {
                     "decision": { "enum": ["accepted", "overridden"] },
                     "final_label": { "type": "string" },

@@ -168,6 +168,8 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
     }
 
     let tokens = super::auth::TokenStore::open(&data)?;
+    let operating_points = super::operating_points::OperatingPoints::open(&data)?;
+    let validation_reports = super::validation::ValidationReports::new(&data);
     if let Some(dir) = config.audit_key_file.as_deref().and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the directory of audit_key_file, {}", dir.display()))?;
@@ -203,6 +205,8 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
         registry,
         verifier,
         config,
+        operating_points,
+        validation_reports,
     });
     Ok((Server { state, addr, metrics_addr, metrics_listener }, listener))
 }

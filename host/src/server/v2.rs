@@ -177,8 +177,10 @@ async fn infer_inner(
     let mut explanation = Vec::new();
     let mut details = Vec::new();
     let mut request_ids = Vec::new();
+    let mut operating_point = None;
     for row in rows {
         let (request_id, outcome) = run_prediction(&s, &p, c.clone(), row).await?;
+        operating_point = outcome.operating_point;
         let pr = outcome.prediction;
         request_ids.push(Value::from(request_id));
         for l in &labels {
@@ -204,6 +206,9 @@ async fn infer_inner(
     let mut params = serde_json::Map::new();
     params.insert("request_ids".into(), Value::Array(request_ids));
     params.insert("digest".into(), Value::from(c.digest()));
+    if let Some(op) = operating_point {
+        params.insert("operating_point".into(), serde_json::to_value(op).unwrap_or_default());
+    }
     let resp = oip::InferResponse {
         model_name: c.manifest().name.clone(),
         model_version: c.manifest().version.to_string(),
