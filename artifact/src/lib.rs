@@ -26,8 +26,8 @@ pub mod operating_point;
 pub mod sections;
 
 pub use manifest::{AiAct, Altai, Expected, GoldenVector, Label, Manifest, ModelCard, ModelRef, RiskClass};
-use sections::{encode_custom_section, top_level_sections, COMPONENT_PREAMBLE};
 pub use operating_point::{Decision, DecisionField, DecisionRule, DetailsMirror, OperatingPoint, OperatingPointError};
+use sections::{encode_custom_section, top_level_sections, COMPONENT_PREAMBLE};
 use sha2::{Digest, Sha256};
 use std::ops::Range;
 
@@ -73,10 +73,10 @@ pub enum ArtifactError {
     ManifestJson(#[from] serde_json::Error),
     #[error("manifest is invalid: {0}")]
     ManifestInvalid(String),
-    #[error("model `{0}` is listed in the manifest but the file has no `{MODEL_SECTION_PREFIX}{0}` section")]
-    MissingModel(String),
     #[error("manifest is invalid: {0}")]
     OperatingPoint(#[from] OperatingPointError),
+    #[error("model `{0}` is listed in the manifest but the file has no `{MODEL_SECTION_PREFIX}{0}` section")]
+    MissingModel(String),
     #[error("section `{MODEL_SECTION_PREFIX}{0}` is not listed in the manifest's models")]
     UnlistedModel(String),
     #[error("model `{name}` has sha256 {actual}, but the manifest says {expected}: the model bytes were changed")]
@@ -139,9 +139,9 @@ impl Artifact {
             return Err(ArtifactError::ManifestTooLarge(manifest_range.len()));
         }
         let manifest: Manifest = serde_json::from_slice(&bytes[manifest_range])?;
+        check_operating_point(&manifest)?;
         manifest.validate().map_err(ArtifactError::ManifestInvalid)?;
         for m in &manifest.models {
-        check_operating_point(&manifest)?;
             let (_, range) =
                 models.iter().find(|(n, _)| n == &m.name).ok_or_else(|| ArtifactError::MissingModel(m.name.clone()))?;
             let actual = sha256_hex(&bytes[range.clone()]);
@@ -242,9 +242,9 @@ pub fn pack(component: &[u8], mut manifest: Manifest, models: &[(String, Vec<u8>
             None => manifest.models.push(ModelRef { name: name.clone(), sha256: actual, format: "onnx".into() }),
         }
     }
+    check_operating_point(&manifest)?;
     manifest.validate().map_err(ArtifactError::ManifestInvalid)?;
     let manifest_json = serde_json::to_vec_pretty(&manifest)?;
-    check_operating_point(&manifest)?;
     let mut out = component.to_vec();
     out.extend_from_slice(&encode_custom_section(MANIFEST_SECTION, &manifest_json));
     for (name, bytes) in models {
@@ -253,8 +253,6 @@ pub fn pack(component: &[u8], mut manifest: Manifest, models: &[(String, Vec<u8>
     Artifact::parse(out)
 }
 
-/// Lowercase hex sha256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The operating point declaration, checked first so its error keeps its type.
 fn check_operating_point(m: &Manifest) -> Result<(), ArtifactError> {
     match &m.operating_point {
@@ -263,5 +261,7 @@ fn check_operating_point(m: &Manifest) -> Result<(), ArtifactError> {
     }
 }
 
+/// Lowercase hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
