@@ -23,10 +23,12 @@
 
 pub mod manifest;
 pub mod operating_point;
+pub mod reference;
 pub mod sections;
 
 pub use manifest::{AiAct, Altai, Expected, GoldenVector, Label, Manifest, ModelCard, ModelRef, RiskClass};
 pub use operating_point::{Decision, DecisionField, DecisionRule, DetailsMirror, OperatingPoint, OperatingPointError};
+pub use reference::{Histogram, Reference, ReferenceError};
 use sections::{encode_custom_section, top_level_sections, COMPONENT_PREAMBLE};
 use sha2::{Digest, Sha256};
 use std::ops::Range;

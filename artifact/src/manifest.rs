@@ -36,6 +36,10 @@ pub struct Manifest {
     /// Inputs with expected outputs, checked when a host installs the component.
     #[serde(default)]
     pub golden_vectors: Vec<GoldenVector>,
+    /// Reference distributions of the predictions on held-out data, for drift
+    /// monitoring ([`crate::reference`]). Optional: older components have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<crate::reference::Reference>,
     /// The decision threshold a municipality may move, and within which
     /// range (signed with the component; see [`crate::operating_point`]).
     /// Absent: the component's decision is fixed.
@@ -182,6 +186,10 @@ impl Manifest {
         }
         if !self.input_schema.is_object() {
             return Err("input_schema must be a JSON Schema object".into());
+        }
+        if let Some(r) = &self.reference {
+            let labels: Vec<&str> = self.labels.iter().map(|l| l.id.as_str()).collect();
+            r.validate(&labels).map_err(|e| e.to_string())?;
         }
         Ok(())
     }

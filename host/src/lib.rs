@@ -14,6 +14,7 @@
 //! [`wasmtime::component::bindgen!`], never written by hand.
 
 pub mod config;
+pub mod drift;
 pub mod engine;
 pub mod error;
 pub mod nn;

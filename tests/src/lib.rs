@@ -171,18 +171,30 @@ pub struct ServeProcess {
     pub child: std::process::Child,
     /// `http://127.0.0.1:PORT`
     pub url: String,
+    /// `http://127.0.0.1:PORT/metrics` of the metrics listener.
+    pub metrics_url: String,
 }
 
 impl ServeProcess {
     /// Starts `komp serve --listen 127.0.0.1:0 ARGS…` and waits until it listens.
     pub fn start(args: &[&std::ffi::OsStr]) -> ServeProcess {
+        Self::spawn(args, std::process::Stdio::null())
+    }
+
+    /// [`ServeProcess::start`] with the log (stderr, level warn) appended to `log`.
+    pub fn start_logging_to(args: &[&std::ffi::OsStr], log: &Path) -> ServeProcess {
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+        Self::spawn(args, f.into())
+    }
+
+    fn spawn(args: &[&std::ffi::OsStr], stderr: std::process::Stdio) -> ServeProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(komp_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
             .args(args)
             .env("KOMP_LOG", "warn")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start komp serve");
         let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -191,9 +203,13 @@ impl ServeProcess {
             assert!(std::time::Instant::now() < deadline, "komp serve did not start");
             let line = lines.next().expect("komp serve exited before listening").expect("a line");
             if let Some(url) = line.strip_prefix("komp listening on ") {
+                // The metrics listener's address is the next line.
+                let next = lines.next().expect("komp serve exited before naming its metrics listener").expect("a line");
+                let metrics_url =
+                    next.strip_prefix("komp metrics on ").expect("the metrics address").trim().to_string();
                 // Keep draining stdout so the child never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines {});
-                return ServeProcess { child, url: url.trim().to_string() };
+                return ServeProcess { child, url: url.trim().to_string(), metrics_url };
             }
         }
     }

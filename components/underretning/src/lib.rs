@@ -123,6 +123,8 @@ impl Guest for Underretning {
             "negated_words": negated,
             "past_words": past,
             "model_version": MODEL_VERSION,
+            // Counts the host's drift monitor compares with the manifest's reference (never the words).
+            "coverage": { "content_tokens": ood.content_tokens, "known_tokens": ood.known_tokens },
         });
         if acute {
             details["flag_reasons"] = serde_json::Value::Array(flag_reasons);

@@ -67,6 +67,7 @@ pub fn describe(s: &SharedState, c: &InstalledComponent) -> Value {
             "labels": m.labels,
             "input_schema": m.input_schema,
             "models": m.models,
+            "reference": m.reference,
         },
         "model_card": m.model_card,
         "altai": m.altai,
@@ -200,11 +201,11 @@ async fn predict_and_audit(
     };
     let mut result =
         result.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("prediction task failed: {e}")))?;
-    let latency_us = started.elapsed().as_micros() as u64;
     // The tenant's own operating point moves the decision, never the scores.
     if let Ok(o) = &mut result {
         super::operating_points::apply(&s, &p.tenant, &component, o);
     }
+    let latency_us = started.elapsed().as_micros() as u64;
     let caller_gone = matches!(caller.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Closed));
     let request_id = komp_audit::new_request_id();
     let m = component.manifest();
@@ -239,8 +240,9 @@ async fn predict_and_audit(
         komp_audit::Outcome::Ok => "ok".to_string(),
         komp_audit::Outcome::Error { kind, .. } => kind.clone(),
     };
-    let record = komp_audit::NewRecord {
     let coverage = result.as_ref().ok().and_then(|o| komp_audit::Coverage::from_details(&o.prediction.details));
+    let ok = matches!(outcome, komp_audit::Outcome::Ok);
+    let record = komp_audit::NewRecord {
         tenant: p.tenant.clone(),
         token_id: p.token_id.clone(),
         request_id: request_id.clone(),
@@ -253,10 +255,10 @@ async fn predict_and_audit(
         requires_human_review: review,
         latency_us,
         outcome,
-    };
-    let audit_started = Instant::now();
         coverage,
         operating_point: result.as_ref().ok().and_then(|o| o.operating_point.as_ref()).map(|u| u.to_audit()),
+    };
+    let audit_started = Instant::now();
     s.audit.append_async(record).await.map_err(|e| {
         tracing::error!(error = %e, "audit append failed; refusing to answer without a record");
         ApiError::new(
@@ -277,6 +279,9 @@ async fn predict_and_audit(
         .prediction_seconds
         .get_or_create(&super::metrics::ComponentLabels { component: name })
         .observe(latency_us as f64 / 1e6);
+    if ok {
+        super::drift::evaluate(&s, &p.tenant, &m.name);
+    }
     let outcome = result.map_err(ApiError::from)?;
     Ok((request_id, outcome))
 }
@@ -352,6 +357,7 @@ pub async fn feedback(
         other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
     })?;
     update_feedback_gauges(&s, &p.tenant, &entry.prediction.component);
+    super::drift::evaluate(&s, &p.tenant, &entry.prediction.component);
     Ok(Json(json!({ "request_id": request_id, "recorded": true, "seq": receipt.seq })))
 }
 
@@ -377,7 +383,8 @@ pub async fn prediction(
     Ok(Json(serde_json::to_value(entry).unwrap_or(Value::Null)))
 }
 
-/// `GET /v1/components/{name}/monitoring`: agreement and override rates.
+/// `GET /v1/components/{name}/monitoring`: agreement and override rates, and
+/// drift against the manifest's reference (`drift`, see [`crate::drift`]).
 pub async fn monitoring(
     State(s): State<SharedState>,
     p: Principal,
@@ -386,7 +393,8 @@ pub async fn monitoring(
     s.require(&p, Role::Auditor)?;
     s.require_allowed(&p, &name)?;
     let m = s.audit.monitoring(&p.tenant, &name);
-    Ok(Json(json!({ "tenant": p.tenant, "component": name, "monitoring": m })))
+    let drift = super::drift::evaluate(&s, &p.tenant, &name);
+    Ok(Json(json!({ "tenant": p.tenant, "component": name, "monitoring": m, "drift": drift })))
 }
 
 #[derive(Deserialize)]
@@ -446,5 +454,6 @@ pub async fn audit(
 pub async fn metrics(State(s): State<SharedState>) -> Response {
     s.metrics.instances_installed.set(s.runtime.components().len() as i64);
     super::run::revocation_gauges(&s);
+    super::drift::evaluate_all(&s);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render()).into_response()
 }

@@ -66,6 +66,8 @@ pub struct ServerConfig {
     pub sync_interval_secs: u64,
     /// Component files to publish into the local registry on first start.
     pub seed_dir: Option<PathBuf>,
+    /// Drift and feedback monitoring: window, minimum counts, alert thresholds.
+    pub drift: crate::drift::DriftConfig,
     /// The web pages under `/ui` (catalog, component pages, try-it, monitoring).
     pub web: super::web::WebConfig,
 }
@@ -77,9 +79,9 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("komp-data"),
             runtime: RuntimeConfig::default(),
             max_body_bytes: 2 << 20,
+            max_sample_bytes: 32 << 20,
             request_timeout_ms: 10_000,
             max_concurrent_predictions: 64,
-            max_sample_bytes: 32 << 20,
             default_rate_limit_per_second: 100.0,
             audit_retention_days: 183,
             log_json: false,
@@ -93,6 +95,7 @@ impl Default for ServerConfig {
             upstream: None,
             sync_interval_secs: 300,
             seed_dir: None,
+            drift: crate::drift::DriftConfig::default(),
             web: super::web::WebConfig::default(),
         }
     }
@@ -141,6 +144,7 @@ impl ServerConfig {
         );
         anyhow::ensure!(self.max_concurrent_predictions > 0, "max_concurrent_predictions must be at least 1");
         anyhow::ensure!(self.default_rate_limit_per_second > 0.0, "default_rate_limit_per_second must be positive");
+        self.drift.validate().map_err(anyhow::Error::msg)?;
         for (code, t) in &self.tenants {
             anyhow::ensure!(super::auth::valid_tenant(code), "tenant {code:?} is not a kommunekode (four digits)");
             if let Some(r) = t.rate_limit_per_second {

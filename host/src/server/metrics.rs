@@ -30,6 +30,21 @@ pub struct FeedbackLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftLabels {
+    pub tenant: String,
+    pub component: String,
+    pub signal: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OverrideRateLabels {
+    pub tenant: String,
+    pub component: String,
+    /// `point`, `wilson_lower_95` or `wilson_upper_95`.
+    pub estimate: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
     pub status: u16,
 }
@@ -59,6 +74,15 @@ pub struct Metrics {
     pub revocation_stale: Gauge,
     /// Syncs from upstream that failed (unreachable, withheld list, ...).
     pub sync_failures: Counter,
+    /// Drift monitoring (`crate::drift`), per tenant, component and signal.
+    pub drift_psi: Family<DriftLabels, Gauge<f64, AtomicU64>>,
+    pub drift_js: Family<DriftLabels, Gauge<f64, AtomicU64>>,
+    pub drift_value: Family<DriftLabels, Gauge<f64, AtomicU64>>,
+    pub drift_threshold: Family<DriftLabels, Gauge<f64, AtomicU64>>,
+    pub drift_alert: Family<DriftLabels, Gauge>,
+    pub drift_window_predictions: Family<FeedbackLabels, Gauge>,
+    pub feedback_window_decided: Family<FeedbackLabels, Gauge>,
+    pub feedback_override_rate: Family<OverrideRateLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Metrics {
@@ -122,7 +146,55 @@ impl Metrics {
         );
         let sync_failures = Counter::default();
         registry.register("sync_failures", "Syncs from the upstream registry that failed", sync_failures.clone());
+        let drift_psi = Family::<DriftLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "drift_psi",
+            "Population stability index of a distribution in the drift window against the manifest's reference (NaN: no data or reference)",
+            drift_psi.clone(),
+        );
+        let drift_js = Family::<DriftLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "drift_js",
+            "Jensen-Shannon divergence (bits) of a distribution in the drift window against the manifest's reference",
+            drift_js.clone(),
+        );
+        let drift_value = Family::<DriftLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "drift_value",
+            "The value each drift signal is compared on (PSI, unknown-word share, or the override rate's lower 95% Wilson bound)",
+            drift_value.clone(),
+        );
+        let drift_threshold = Family::<DriftLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register("drift_threshold", "The alert threshold of each drift signal", drift_threshold.clone());
+        let drift_alert = Family::<DriftLabels, Gauge>::default();
+        registry.register("drift_alert", "1 while a drift signal is above its threshold", drift_alert.clone());
+        let drift_window_predictions = Family::<FeedbackLabels, Gauge>::default();
+        registry.register(
+            "drift_window_predictions",
+            "Predictions in the drift window that are compared with the reference",
+            drift_window_predictions.clone(),
+        );
+        let feedback_window_decided = Family::<FeedbackLabels, Gauge>::default();
+        registry.register(
+            "feedback_window_decided",
+            "Predictions in the drift window with a caseworker decision (late ones included)",
+            feedback_window_decided.clone(),
+        );
+        let feedback_override_rate = Family::<OverrideRateLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "feedback_override_rate",
+            "Share of decided predictions in the drift window that caseworkers overrode, with its 95% Wilson interval",
+            feedback_override_rate.clone(),
+        );
         Metrics {
+            drift_psi,
+            drift_js,
+            drift_value,
+            drift_threshold,
+            drift_alert,
+            drift_window_predictions,
+            feedback_window_decided,
+            feedback_override_rate,
             registry,
             revocation_serial,
             revocation_expires_in,

@@ -10,15 +10,16 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod drift;
 pub mod metrics;
 pub mod oip;
 pub mod openapi;
-pub mod run;
 pub mod operating_points;
+pub mod run;
 pub mod time;
 pub mod v2;
-pub mod web;
 pub mod validation;
+pub mod web;
 
 use crate::runtime::Runtime;
 use crate::RuntimeError;
@@ -50,11 +51,13 @@ pub struct AppState {
     /// Trust policy and current revocations, consulted before every install;
     /// keeps what each verification found (provenance).
     pub verifier: Arc<run::TrustVerifier>,
-}
     /// Each tenant's own operating points.
     pub operating_points: operating_points::OperatingPoints,
     /// Validation reports made over HTTP, per tenant.
     pub validation_reports: validation::ValidationReports,
+    /// Drift alerts tripped now, per (tenant, component, signal).
+    pub drift_alerts: crate::drift::Alerts,
+}
 
 pub type SharedState = Arc<AppState>;
 
@@ -299,9 +302,6 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/predictions/{request_id}", get(api::prediction))
         .route("/v1/predictions/{request_id}/feedback", post(api::feedback))
         .route("/v1/audit", get(api::audit))
-        .route("/openapi.json", get(openapi::openapi))
-        .route(
-            "/metrics",
         .route(
             "/v1/components/{name}/operating-point",
             get(operating_points::get).put(operating_points::put).delete(operating_points::delete),
@@ -309,6 +309,9 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/validation-reports", get(validation::list))
         .route("/v1/validation-reports/{id}", get(validation::get))
         .route("/v1/validation-reports/{id}/report.html", get(validation::html))
+        .route("/openapi.json", get(openapi::openapi))
+        .route(
+            "/metrics",
             get(|| async {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -324,22 +327,22 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state.clone())
         // The registry has its own artifact size limit.
         .merge(registry_router(&state))
+        // Validation samples have their own limit (`max_sample_bytes`).
+        .merge(validation_router(&state))
         // The web pages (`/ui`): their own CSP, sessions and CSRF checks.
         .merge(web::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_responses))
-        // Validation samples have their own limit (`max_sample_bytes`).
-        .merge(validation_router(&state))
 }
 
-/// The router of the metrics listener: `/metrics` only, no token. It lists
-/// every tenant's counts and feedback rates, so it listens apart from the
-/// API (default loopback) where only the operator's Prometheus reaches it.
 /// Validation reports: the upload reads its body itself, bounded by
 /// `max_sample_bytes` (413 in the JSON error body).
 fn validation_router(state: &SharedState) -> Router {
     Router::new().route("/v1/components/{name}/validation-reports", post(validation::create)).with_state(state.clone())
 }
 
+/// The router of the metrics listener: `/metrics` only, no token. It lists
+/// every tenant's counts and feedback rates, so it listens apart from the
+/// API (default loopback) where only the operator's Prometheus reaches it.
 pub fn metrics_router(state: SharedState) -> Router {
     Router::new()
         .route("/metrics", get(api::metrics))

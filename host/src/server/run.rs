@@ -177,6 +177,7 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
     let audit_config = komp_audit::AuditConfig {
         retention: Duration::from_secs(u64::from(config.audit_retention_days) * 86_400),
         key_file: config.audit_key_file.clone(),
+        drift_window: config.drift.window_predictions,
         ..komp_audit::AuditConfig::default()
     };
     let audit = Arc::new(
@@ -204,9 +205,10 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
         started: Instant::now(),
         registry,
         verifier,
-        config,
         operating_points,
         validation_reports,
+        config,
+        drift_alerts: Default::default(),
     });
     Ok((Server { state, addr, metrics_addr, metrics_listener }, listener))
 }
@@ -236,6 +238,8 @@ pub async fn run(
         }
     });
     report_revocation_status(&state);
+    // Alerts still tripped in the window rebuilt from the audit log are logged again.
+    super::drift::evaluate_all(&state);
     tracing::info!(addr = %server.addr, components = state.runtime.components().len(), "komp is serving");
     serve(listener, super::router(state.clone()), Duration::from_millis(state.config.request_timeout_ms), shutdown)
         .await;

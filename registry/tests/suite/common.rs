@@ -52,6 +52,7 @@ pub fn manifest(name: &str, version: &str) -> Manifest {
         },
         ai_act: AiAct { risk_class: RiskClass::Minimal, reasoning: "test".into() },
         golden_vectors: vec![],
+        reference: None,
         operating_point: None,
     }
 }
