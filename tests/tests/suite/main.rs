@@ -17,3 +17,4 @@ mod soak;
 mod standard_components;
 mod validate;
 mod web;
+mod web;

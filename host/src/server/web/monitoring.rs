@@ -212,7 +212,7 @@ pub async fn component(
                                     other => (other),
                                 }
                             }
-                            td { (s.get("n").map(|v| json(v)).unwrap_or_default()) " af mindst " (s.get("min_n").map(|v| json(v)).unwrap_or_default()) }
+                            td { (s.get("n").map(json).unwrap_or_default()) " af mindst " (s.get("min_n").map(json).unwrap_or_default()) }
                         }
                     }
                 }
