@@ -50,7 +50,7 @@ def post_scores(rows, models_dir):
             xs[SENDERS.index(s)] = 1
         z = xt @ w["W_text"] + xs @ w["W_sender"] + w["bias"].reshape(-1)
         p = kutil.softmax(z[None].astype(np.float64))[0]
-        out.append((labels.index(lab), p, bool(ood.check(text, known))))
+        out.append((labels.index(lab), p, bool(ood.check(text, known, meta["out_of_distribution"].get("english_known", False)))))
     return out, labels, thr
 
 

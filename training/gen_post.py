@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 
 import gen_common as gc
+import post_free as pf
 import post_inbox as pi
 from post_data import (AUTHORITY_PREFIX, AUTHORITY_SIG, BUSINESS_SIG, CLASSES, CLOSINGS_FORMAL,
                        CLOSINGS_INFORMAL, FILLERS, GENERIC_SUBJECTS, GREETINGS_FORMAL, GREETINGS_INFORMAL,
@@ -19,6 +20,7 @@ P_SIDE = 0.18         # main request + a side mention of another subject
 P_NOISY_SIG = 0.15    # signature/disclaimer with words of other subjects
 P_FORWARD = 0.10      # forwarded by a colleague of an unrelated department
 P_QUOTED = 0.07       # reply on top of a quoted answer
+P_FREE = 0.40           # the first request is a free-text one (post_free.py) instead of a topic template
 P_SECOND_REQUEST = 0.10  # a second, minor request of another subject after the main one
 
 
@@ -47,6 +49,9 @@ def make_mail(rng: random.Random, label: str, family: str, fams: dict | None = N
     topics = rng.sample(topic_ids, rng.choices([1, 2, 3], weights=[0.72, 0.23, 0.05])[0])
     fam_subjects = [c["topics"][t][0][j] for t in topics[:1]]
     fam_bodies = [c["topics"][t][1][j] for t in topics]
+    if rng.random() < P_FREE:  # a free-text request of the same subject and family instead of the first topic's
+        fam_bodies[0] = rng.choice(pf.family_sentences(pf.FREE, label, j, N_FAMILIES)
+                                   + pf.family_sentences(pf.FREE2, label, j, N_FAMILIES))
     sender = _choice_w(rng, c["senders"])
     informal = sender == "citizen" and rng.random() < 0.55
     style = gc.draw_style(rng, informal)
@@ -173,7 +178,7 @@ def make_mail(rng: random.Random, label: str, family: str, fams: dict | None = N
 
 def _english_mail(rng, label, j, slots, fixed, family, topic):
     subs, bodies = pi.ENGLISH[label]
-    fam = [b for k, b in enumerate(bodies) if k % N_FAMILIES == j]
+    fam = [b for k, b in enumerate(bodies) if k % N_FAMILIES == j] + pf.family_sentences(pf.FREE_EN, label, j, N_FAMILIES)
     F = lambda t: gc.fill(t, rng, slots, fixed)  # noqa: E731
     parts = []
     g = rng.choice(pi.EN_GREETINGS)

@@ -16,6 +16,7 @@ N_TEST_FAMILIES = 1     # per label, held out completely
 P_ACUTE_FAMILY = 0.27
 P_ESCALATION = 0.10
 P_LABEL_NOISE = 0.03
+P_OBSERVATIONS = 0.25   # not-acute notifications with a longer, calm description (underretning_data.OBSERVATION_BANK)
 P_DANISH_NAMES = 0.6
 
 PH = gc.PH
@@ -124,6 +125,8 @@ def make_notification(rng: random.Random, family: str, acute_family: bool, label
         if so:
             parts.append(so)
     elif acute_family:
+        if rng.random() < P_OBSERVATIONS / 3:  # everyday observations around the acute core
+            parts.insert(1, F(rng.choice(_bank(ud.OBSERVATION_BANK, j))))
         if rng.random() < 0.3:
             parts.append(F(rng.choice(_bank(ud.ACUTE_BANK, j))))
         if rng.random() < 0.5:
@@ -135,6 +138,9 @@ def make_notification(rng: random.Random, family: str, acute_family: bool, label
         if rng.random() < 0.15:
             parts.append(F(rng.choice([x for x in ud.WORRIED_CALM_BANK if "bekymr" in x and "akut" not in x])))
     else:
+        if rng.random() < P_OBSERVATIONS:  # a longer, calm description of what the reporter has seen
+            obs = _bank(ud.OBSERVATION_BANK, j)
+            parts[1:1] = [F(s) for s in rng.sample(obs, rng.choice([1, 2, 3]))]
         if rng.random() < 0.5:
             parts += [F(s) for s in rng.sample(ud.CALM_CONTEXT, rng.choice([1, 1, 2]))]
         if rng.random() < 0.3:

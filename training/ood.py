@@ -26,8 +26,9 @@ def vocabulary(texts: list[str]) -> list[str]:
     return sorted(w for w, c in df.items() if c >= MIN_COUNT)
 
 
-def check(text: str, known: frozenset[str]) -> list[str]:
-    """The reasons why `text` is outside what the model knows (empty list: none)."""
+def check(text: str, known: frozenset[str], english_known: bool = False) -> list[str]:
+    """The reasons why `text` is outside what the model knows (empty list: none). `english_known`: the model was
+    trained on English as a second language, so English alone is not `other_language` (komp_sdk::ood::OodLimits)."""
     all_t = tokens(text)
     content = content_tokens(text)
     english = sum(1 for t in all_t if t in ENGLISH)
@@ -40,6 +41,6 @@ def check(text: str, known: frozenset[str]) -> list[str]:
             reasons.append("few_known_words")
         if len(content) > MAX_CONTENT_TOKENS:
             reasons.append("too_long")
-    if english >= MIN_ENGLISH and english >= MIN_ENGLISH_SHARE * len(all_t):
+    if not english_known and english >= MIN_ENGLISH and english >= MIN_ENGLISH_SHARE * len(all_t):
         reasons.append("other_language")
     return reasons

@@ -21,12 +21,16 @@ from post_data import CLASSES
 SEED = 20240501
 DIM = 16384
 C_REG = float(os.environ.get("KOMP_C_POST", "60.0"))
-N_TRAIN_PER_CLASS = 900
+N_TRAIN_PER_CLASS = 1200
 N_TEST_PER_CLASS = 150
 SENDERS = gen_post.SENDER_TYPES
 LABELS = gen_post.LABELS
 THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 TARGET_AUTO_ACCURACY = 0.95
+# English is a second language of this model (8% of training mail, sentence banks per subject): English mail is not
+# sent to review for its language alone. Chosen on the validation bank: 18 of its 19 English letters were routed to
+# the right subject, every one with a top score >= 0.85 correctly.
+ENGLISH_KNOWN = True
 VAL_CAL_WEIGHT = 0.25       # share of the temperature fit carried by the hand-written validation bank
 
 
@@ -94,7 +98,7 @@ def main() -> None:
     oof_acc = float(np.mean(oof_p.argmax(1) == y))
     val_p = kutil.softmax(dec_val / T)
     known_v = frozenset(vocab)
-    ood_v = np.array([bool(ood.check(text_of(m), known_v)) for m in val])
+    ood_v = np.array([bool(ood.check(text_of(m), known_v, ENGLISH_KNOWN)) for m in val])
     W = clf.coef_.T / T            # [D+S, C], calibrated
     b = clf.intercept_ / T
     Wt = W[:DIM].astype(np.float32)
@@ -154,7 +158,7 @@ def main() -> None:
                           "accuracy_auto_routed": kutil.r6(np.mean(pred[m] == y_te[m])) if m.any() else None,
                           "manual_share": kutil.r6(1 - m.mean())})
     known = frozenset(vocab)
-    ood_te = np.array([bool(ood.check(text_of(m), known)) for m in test])
+    ood_te = np.array([bool(ood.check(text_of(m), known, ENGLISH_KNOWN)) for m in test])
     m_thr = (conf >= threshold) & ~ood_te   # routed without review
 
     # the independent hand-written validation set (training/validation_bank.py)
@@ -162,7 +166,7 @@ def main() -> None:
     P_val = onnx_math(np.stack([features(text_of(m), DIM) for m in val]), np.stack([sender_vec(m["sender_type"]) for m in val]),
                       Wt, Ws, bf)
     y_val = np.array([LABELS.index(m["label"]) for m in val])
-    ood_val = np.array([bool(ood.check(text_of(m), known)) for m in val])
+    ood_val = np.array([bool(ood.check(text_of(m), known, ENGLISH_KNOWN)) for m in val])
     pv, cv = P_val.argmax(1), P_val.max(1)
     auto_v = (cv >= threshold) & ~ood_val
     val_stats = {"n": len(val), "accuracy": kutil.r6(np.mean(pv == y_val)), "ece": kutil.r6(kutil.ece(cv, pv == y_val)),
@@ -184,7 +188,7 @@ def main() -> None:
         inp = {"subject": m["subject"], "body": m["body"]}
         if m["sender_type"] is not None:
             inp["sender_type"] = m["sender_type"]
-        reasons = ood.check(text_of(m), known)
+        reasons = ood.check(text_of(m), known, ENGLISH_KNOWN)
         rows.append({"input": inp, "label": m["label"], "family": m["family"],
                      "expected": {"label": LABELS[int(pred[i])], "probability": float(conf[i]),
                                   "out_of_distribution": reasons,
@@ -249,7 +253,8 @@ def main() -> None:
                              "calibration, so the test set measures generalisation to unseen phrasings",
                     "test_file": "postsortering.test.jsonl (metrics above are computed on exactly these rows)"},
         "out_of_distribution": {"rules": "docs/text-features.md, 'Out of distribution' (training/ood.py = komp_sdk::ood)",
-                                "known_words_min_texts": ood.MIN_COUNT, "known_words": vocab},
+                                "known_words_min_texts": ood.MIN_COUNT, "english_known": ENGLISH_KNOWN,
+                                "known_words": vocab},
         "seed": SEED,
     }
     kutil.write_json(os.path.join(kutil.OUT, "postsortering.meta.json"), meta)

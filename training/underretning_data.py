@@ -426,3 +426,35 @@ EN_CALM_BANK += [
     "The teenager smokes cannabis with older friends; the parents know and are worried.",
     "The baby had a small bruise after a fall; the doctor saw it and found no reason for concern.",
 ]
+
+# Everyday observations behind a not-acute worry, told at length and calmly, as professionals and relatives write them
+# (hygiene, food, absence, tiredness, a parent's depression or low energy, a messy home, sadness); sentence k belongs
+# to family k % 4. Added to not-acute notifications, and sometimes around the acute core of an acute one, so that a
+# long, worried description is not itself a sign of acuteness. No name placeholders: more names per notification
+# would raise the counterfactual name / nationality change.
+OBSERVATION_BANK = [
+    "Barnet har i en længere periode haft det samme tøj på flere dage i træk, og andre børn er begyndt at kommentere lugten.",
+    "Det er vores indtryk, at moren gør sit bedste, men at hun er meget træt og har svært ved at overskue hverdagen.",
+    "Barnet har haft mange sygedage med ondt i maven, og forældrene melder ofte fravær sent på dagen.",
+    "Madpakken mangler flere gange om ugen, og barnet spørger de andre børn, om {han} må få noget af deres.",
+    "Moren har fortalt os, at hun har en fødselsdepression og går til samtaler hos sin læge.",
+    "Hjemmet fremstod ved vores besøg rodet, og der stod opvask og skrald i køkkenet, men barnet var glad og velplejet.",
+    "Barnet sover ofte i timerne og fortæller, at {han} går sent i seng, fordi der ikke er faste rutiner.",
+    "Barnet virker ensom i klassen og har ingen faste legekammerater, men deltager i undervisningen.",
+    "Fraværet er steget til omkring hver femte skoledag, og forældrene siger, at barnet ikke vil af sted om morgenen.",
+    "Faren har mistet sit arbejde, og familien har ifølge moren svært ved at få pengene til at slå til.",
+    "Barnets tænder er i dårlig stand, og familien har ikke svaret på tandplejens indkaldelser.",
+    "Moren virker nedtrykt ved afleveringerne og siger ikke meget, men barnet er altid hentet til tiden.",
+    "Barnet har lus igen og har haft det det meste af efteråret.",
+    "Forældrene har aflyst de sidste to møder med os, og vi har svært ved at få kontakt til dem.",
+    "Barnet græder ofte, når {han} bliver afleveret, og siger, at {han} savner sin far, der er flyttet.",
+    "Vi har talt med moren, som er enig i, at familien har brug for hjælp, og som gerne vil samarbejde.",
+    "Barnet har ikke gymnastiktøj med og har ikke deltaget i idræt i flere måneder.",
+    "Faren har en depression og har været sygemeldt længe; moren passer det meste alene.",
+    "Barnet spiser meget hurtigt og tager ofte ekstra mad med hjem fra klubben.",
+    "Barnet har været meget stille siden sommerferien og har tabt lysten til at lege.",
+    "Der er ikke sket noget konkret, men samlet set er vi bekymrede for, om barnet får den omsorg, {han} har brug for.",
+    "Moren har selv ringet og fortalt, at hun er udbrændt og har brug for aflastning.",
+    "Barnet kommer ofte uden vanter og jakke, selvom det er koldt, og fryser på legepladsen.",
+    "Familien bor trangt, og barnet har ikke et sted at lave lektier i ro.",
+]

@@ -75,9 +75,6 @@ def component_manifest(name: str, meta: dict, description: str, schema: dict, mo
 
 
 def write_component(name: str, manifest: dict, golden: list) -> None:
-    # Reference distributions of the held-out predictions, for the host's drift monitoring (training/reference.py).
-    import reference
-    manifest["reference"] = reference.build(name, MODELS)
     # The threshold a municipality may move, and its range (training/operating_point.py).
     import operating_point
     manifest["operating_point"] = operating_point.build(name, manifest["model_card"])
@@ -409,7 +406,8 @@ def postsortering() -> None:
             "Prioritising or triaging mail by urgency or by who the sender is. Automatic journalisation ('automatisk "
             "journalisering') without a person checking the journalised mail regularly (e.g. daily). Deciding that a "
             "mail needs no answer. Screening notifications about children ('underretninger') - use the underretning "
-            "component after routing. Languages other than Danish, attachments, scanned letters without text "
+            "component after routing. Languages other than Danish and English (such mail goes to manual sorting as "
+            "out of distribution), attachments, scanned letters without text "
             "recognition. Use on real mail before the municipality has validated it on its own data."
         ),
         "training_data": (
@@ -442,7 +440,8 @@ def postsortering() -> None:
             "are not real-world numbers. " + real_txt + "Topics the templates do not contain are not recognised and are pushed into the "
             "nearest known subject, usually with low confidence (and so to manual sorting), but not always. "
             f"Weakest subjects on the test set: {weakest_txt}. Accuracy per sender type ranges from "
-            f"{s_acc[0][0]:.2f} ({s_acc[0][1]}) to {s_acc[-1][0]:.2f} ({s_acc[-1][1]}). Danish only. Bag of words "
+            f"{s_acc[0][0]:.2f} ({s_acc[0][1]}) to {s_acc[-1][0]:.2f} ({s_acc[-1][1]}). Danish, and English as a second language (English letters are part of the "
+            "synthetic data; other languages go to manual sorting through the out-of-distribution check). Bag of words "
             "with hashed features (16,384 buckets): word order beyond bigrams and negation are mostly invisible, and "
             "unrelated words can share a bucket (hashing collisions), which can show up as odd words in the "
             "explanation. A mail about several subjects gets one subject. "

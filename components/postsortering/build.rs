@@ -31,6 +31,8 @@ fn main() {
         .map(|w| w.as_str().expect("word"))
         .collect();
     assert!(known.windows(2).all(|w| w[0] < w[1]), "known_words must be sorted and unique");
+    let english = meta["out_of_distribution"]["english_known"].as_bool().unwrap_or(false);
+    writeln!(out, "pub const ENGLISH_KNOWN: bool = {english};").unwrap();
     writeln!(out, "pub const KNOWN_WORDS: [&str; {}] = {:?};", known.len(), known).unwrap();
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("meta.rs");
     std::fs::write(dest, out).unwrap();

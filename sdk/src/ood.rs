@@ -7,6 +7,9 @@
 //! let known = ["skraldespand", "toemt"];
 //! let r = check("Hello, my trash bin has not been emptied. Thank you", &known, &OodLimits::default());
 //! assert!(r.reasons.contains(&"other_language"));
+//! // A model trained on English too: English alone is no reason.
+//! let r = check("Hello, my trash bin has not been emptied. Thank you", &known, &OodLimits { english_known: true, ..OodLimits::default() });
+//! assert!(!r.reasons.contains(&"other_language"));
 //! ```
 
 use crate::text::{content_tokens, tokens};
@@ -30,6 +33,9 @@ pub struct OodLimits {
     /// `other_language`: at least `min_english` English function words making up at least this share of all tokens.
     pub min_english_share: f64,
     pub min_english: usize,
+    /// The model was trained on English as a second language: English alone is not `other_language` (another
+    /// language is still caught by `few_known_words`). Off by default.
+    pub english_known: bool,
 }
 
 impl Default for OodLimits {
@@ -40,6 +46,7 @@ impl Default for OodLimits {
             min_known_share: 0.5,
             min_english_share: 0.15,
             min_english: 3,
+            english_known: false,
         }
     }
 }
@@ -82,7 +89,10 @@ pub fn check(text: &str, known: &[&str], limits: &OodLimits) -> Ood {
             reasons.push("too_long");
         }
     }
-    if english >= limits.min_english && english as f64 >= limits.min_english_share * all.len() as f64 {
+    if !limits.english_known
+        && english >= limits.min_english
+        && english as f64 >= limits.min_english_share * all.len() as f64
+    {
         reasons.push("other_language");
     }
     Ood { reasons, content_tokens: content.len(), known_tokens: known_n, english_tokens: english }

@@ -62,7 +62,8 @@ impl Guest for Postsortering {
         }
         // Text the model does not know (another language, few known words, very long, nothing but stop
         // words) goes to a person whatever the score, and the answer says why.
-        let ood = komp_sdk::ood::check(&text_in, &KNOWN_WORDS, &komp_sdk::ood::OodLimits::default());
+        let limits = komp_sdk::ood::OodLimits { english_known: ENGLISH_KNOWN, ..Default::default() };
+        let ood = komp_sdk::ood::check(&text_in, &KNOWN_WORDS, &limits);
         let builder = PredictionBuilder::new(&LABELS, &probabilities)?;
         let top = builder.top_score();
         let manual = top < REVIEW_BELOW || !ood.reasons.is_empty();
@@ -70,8 +71,6 @@ impl Guest for Postsortering {
             "route": if manual { "manual-sorting" } else { "automatic" },
             "review_threshold": REVIEW_BELOW,
             "model_version": MODEL_VERSION,
-            // Counts the host's drift monitor compares with the manifest's reference (never the words).
-            "coverage": { "content_tokens": ood.content_tokens, "known_tokens": ood.known_tokens },
         });
         if !ood.reasons.is_empty() {
             details["out_of_distribution"] = ood.to_json();
