@@ -579,7 +579,8 @@ fn web_pages_in_headless_chromium() {
     check(&d, "login");
     d.type_into("#token", &admin);
     d.click("main form button[type=submit]");
-    assert!(d.text("header").contains("0751"), "logged in");
+    let header = d.text("header");
+    assert!(header.contains("0751"), "logged in: {header} / {}", d.text("main"));
 
     // Try it: fill the form generated from the schema, read the answer.
     d.go(&format!("{}/ui/komponenter/postsortering/proev", s.url));

@@ -188,7 +188,9 @@ pub fn role_name(r: Role) -> &'static str {
 /// Refuses a form POST whose CSRF token is missing or wrong, or whose
 /// `Origin` is another site than this one.
 pub fn check_post(headers: &HeaderMap, expected: &str, given: Option<&str>) -> Result<(), WebError> {
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+    // `Origin: null` (privacy settings, some referrer policies) says nothing;
+    // the CSRF token below still has to match.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).filter(|o| *o != "null") {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
         let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
         if origin_host != Some(host) {
