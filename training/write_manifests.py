@@ -75,6 +75,9 @@ def component_manifest(name: str, meta: dict, description: str, schema: dict, mo
 
 
 def write_component(name: str, manifest: dict, golden: list) -> None:
+    # Reference distributions of the held-out predictions, for the host's drift monitoring (training/reference.py).
+    import reference
+    manifest["reference"] = reference.build(name, MODELS)
     # The threshold a municipality may move, and its range (training/operating_point.py).
     import operating_point
     manifest["operating_point"] = operating_point.build(name, manifest["model_card"])
