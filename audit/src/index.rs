@@ -18,6 +18,8 @@ pub enum Kind {
     Prediction,
     /// [`crate::FeedbackRecord`]s.
     Feedback,
+    /// [`crate::AdminRecord`]s.
+    Admin,
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +226,11 @@ impl State {
                     }
                     m.decision(&predicted, &new, 1);
                 }
+            }
+            Record::Admin(a) => {
+                let component = self.intern(&a.component);
+                let t = self.tenants.entry(a.tenant.clone()).or_default();
+                t.entries.push(Entry { seq: a.seq, time_ms: a.time_ms, kind: Kind::Admin, component, loc });
             }
             Record::Purge(_) => {}
         }

@@ -44,8 +44,9 @@ pub use chain::{verify_dir, VerifyReport};
 pub use error::{AuditError, ChainBreak, Result};
 pub use index::{Kind, Monitoring};
 pub use record::{
-    new_request_id, valid_tenant, Coverage, Decision, Feedback, FeedbackRecord, InputHmac, NewRecord,
-    OperatingPointUsed, Outcome, PredictionRecord, PurgeRecord, Record, GENESIS_HASH, MAX_ERROR_CHARS, MAX_NOTE_CHARS,
+    new_request_id, valid_tenant, AdminAction, AdminEvent, AdminRecord, Coverage, Decision, Feedback, FeedbackRecord,
+    InputHmac, NewRecord, OperatingPointUsed, Outcome, PredictionRecord, PurgeRecord, Record, GENESIS_HASH,
+    MAX_ADMIN_DETAILS, MAX_ERROR_CHARS, MAX_NOTE_CHARS,
 };
 pub use storage::Anchor;
 pub use time::{format_rfc3339, ms_system_time, parse_rfc3339, system_time_ms};
@@ -141,7 +142,7 @@ pub enum Order {
 #[serde(default)]
 pub struct Filter {
     pub component: Option<String>,
-    /// Only predictions or only feedback; both when `None`.
+    /// Only records of this kind (predictions, feedback or admin actions); all when `None`.
     pub kind: Option<Kind>,
     /// Inclusive lower bound on commit time.
     #[serde(skip)]
@@ -369,6 +370,20 @@ impl Audit {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Cmd::Append(p, Reply::Async(tx)))?;
         rx.await.map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?
+    }
+
+    /// Records a tenant's administrative action (durably, in the chain, like a prediction), so
+    /// that who moved a component's decision point, or validated it, is on the same tamper-evident
+    /// record as the predictions it affects.
+    pub fn record_admin(&self, tenant: &str, event: AdminEvent) -> Result<Receipt> {
+        let body = prepare_admin(tenant, event)?;
+        self.append_blocking(Pending::Admin(body))
+    }
+
+    /// Async [`Audit::record_admin`].
+    pub async fn record_admin_async(&self, tenant: &str, event: AdminEvent) -> Result<Receipt> {
+        let body = prepare_admin(tenant, event)?;
+        self.append_pending_async(Pending::Admin(body)).await
     }
 
     /// Records a caseworker's decision on the tenant's prediction `request_id` (durably, in the
@@ -700,4 +715,31 @@ pub fn export_dir(
     }
     out.flush().map_err(io_err("<export output>"))?;
     Ok(n)
+}
+
+fn prepare_admin(tenant: &str, e: AdminEvent) -> Result<AdminRecord> {
+    if !valid_tenant(tenant) {
+        return Err(AuditError::InvalidRecord(format!("tenant `{tenant}` is not a valid tenant code")));
+    }
+    if e.component.is_empty() || e.component.len() > 200 || e.token_id.len() > 200 {
+        return Err(AuditError::InvalidRecord("admin record: component or token id empty or over 200 bytes".into()));
+    }
+    let n = serde_json::to_vec(&e.details).map(|v| v.len()).unwrap_or(usize::MAX);
+    if n > MAX_ADMIN_DETAILS {
+        return Err(AuditError::InvalidRecord(format!(
+            "admin record details are {n} bytes; at most {MAX_ADMIN_DETAILS} are kept"
+        )));
+    }
+    Ok(AdminRecord {
+        seq: 0,
+        time: String::new(),
+        time_ms: 0,
+        tenant: tenant.to_string(),
+        token_id: e.token_id,
+        component: e.component,
+        action: e.action,
+        details: e.details,
+        prev_hash: String::new(),
+        hash: String::new(),
+    })
 }

@@ -39,6 +39,8 @@ pub enum Record {
     Feedback(FeedbackRecord),
     /// System record: segments up to `through_seq` were deleted by retention. Belongs to no tenant.
     Purge(PurgeRecord),
+    /// An administrative action of a tenant: a changed operating point, a validation run.
+    Admin(AdminRecord),
 }
 
 /// Art. 12 record of one prediction: who asked, when, which exact component, a keyed hash of the
@@ -145,6 +147,51 @@ pub struct PurgeRecord {
     pub hash: String,
 }
 
+/// A tenant's administrative action, on the record like its predictions: who changed the
+/// decision point of a component (and why, citing which validation report), who ran a
+/// validation of which exact component on which sample (its hash, never its texts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminRecord {
+    pub seq: u64,
+    pub time: String,
+    pub time_ms: u64,
+    pub tenant: String,
+    /// Token that acted (its id, not the secret).
+    pub token_id: String,
+    pub component: String,
+    pub action: AdminAction,
+    /// What was done, as the host describes it (e.g. `{"from": 0.19, "to": 0.12, "reason": …}`);
+    /// at most [`MAX_ADMIN_DETAILS`] bytes of JSON, never case data.
+    pub details: serde_json::Value,
+    pub prev_hash: String,
+    #[serde(skip_serializing, default)]
+    pub hash: String,
+}
+
+/// Largest `details` of an [`AdminRecord`], serialised.
+pub const MAX_ADMIN_DETAILS: usize = 8 * 1024;
+
+/// Kinds of administrative action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminAction {
+    /// A tenant set its own operating point for a component.
+    OperatingPointSet,
+    /// A tenant went back to the component's declared default.
+    OperatingPointReset,
+    /// A validation report was made (by an auditor) over a labelled sample.
+    ValidationRun,
+}
+
+/// An administrative action to record ([`crate::Audit::record_admin`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminEvent {
+    pub token_id: String,
+    pub component: String,
+    pub action: AdminAction,
+    pub details: serde_json::Value,
+}
+
 /// What the caseworker did with a recommendation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -161,6 +208,7 @@ impl Record {
             Record::Prediction(r) => r.seq,
             Record::Feedback(r) => r.seq,
             Record::Purge(r) => r.seq,
+            Record::Admin(r) => r.seq,
         }
     }
     pub fn time_ms(&self) -> u64 {
@@ -168,6 +216,7 @@ impl Record {
             Record::Prediction(r) => r.time_ms,
             Record::Feedback(r) => r.time_ms,
             Record::Purge(r) => r.time_ms,
+            Record::Admin(r) => r.time_ms,
         }
     }
     pub fn prev_hash(&self) -> &str {
@@ -175,6 +224,7 @@ impl Record {
             Record::Prediction(r) => &r.prev_hash,
             Record::Feedback(r) => &r.prev_hash,
             Record::Purge(r) => &r.prev_hash,
+            Record::Admin(r) => &r.prev_hash,
         }
     }
     pub fn hash(&self) -> &str {
@@ -182,6 +232,7 @@ impl Record {
             Record::Prediction(r) => &r.hash,
             Record::Feedback(r) => &r.hash,
             Record::Purge(r) => &r.hash,
+            Record::Admin(r) => &r.hash,
         }
     }
     /// The owning tenant; `None` for system records.
@@ -190,6 +241,7 @@ impl Record {
             Record::Prediction(r) => Some(&r.tenant),
             Record::Feedback(r) => Some(&r.tenant),
             Record::Purge(_) => None,
+            Record::Admin(r) => Some(&r.tenant),
         }
     }
     pub(crate) fn set_hash(&mut self, h: String) {
@@ -197,6 +249,7 @@ impl Record {
             Record::Prediction(r) => r.hash = h,
             Record::Feedback(r) => r.hash = h,
             Record::Purge(r) => r.hash = h,
+            Record::Admin(r) => r.hash = h,
         }
     }
 }

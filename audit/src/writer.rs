@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::chain::{Loc, SegmentInfo};
 use crate::error::{io_err, ChainBreak};
 use crate::index::State;
-use crate::record::{encode, FeedbackRecord, PredictionRecord, PurgeRecord, Record};
+use crate::record::{encode, AdminRecord, FeedbackRecord, PredictionRecord, PurgeRecord, Record};
 use crate::storage::{segment_name, sync_dir, write_anchor, Anchor};
 use crate::time::{format_rfc3339, DAY_MS};
 use crate::{AuditError, Clock, Result};
@@ -64,6 +64,7 @@ pub(crate) enum Pending {
     Prediction(PredictionRecord),
     Feedback(FeedbackRecord),
     Purge(PurgeRecord),
+    Admin(AdminRecord),
 }
 
 #[allow(clippy::large_enum_variant)] // appends are the common case; boxing would only add an allocation
@@ -306,6 +307,10 @@ impl Writer {
                         (p.seq, p.time, p.time_ms, p.prev_hash) = (seq, time.clone(), now, prev);
                         Record::Purge(p)
                     }
+                    Pending::Admin(mut a) => {
+                        (a.seq, a.time, a.time_ms, a.prev_hash) = (seq, time.clone(), now, prev);
+                        Record::Admin(a)
+                    }
                 };
                 let (line, hash) = encode(&rec);
                 let loc = Loc { seg, off: base + buf.len() as u64, len: line.len() as u32 };
@@ -363,7 +368,7 @@ impl Writer {
             let request_id = match &rec {
                 Record::Prediction(p) => p.request_id.clone(),
                 Record::Feedback(f) => f.request_id.clone(),
-                Record::Purge(_) => String::new(),
+                Record::Purge(_) | Record::Admin(_) => String::new(),
             };
             reply.send(Ok(Receipt { seq: rec.seq(), hash: rec.hash().to_string(), time: time.clone(), request_id }));
         }

@@ -573,3 +573,54 @@ async fn async_append_and_feedback() {
     assert!(a.stats().commits < 51, "async appends are group-committed too: {:?}", a.stats());
     a.verify().unwrap();
 }
+
+#[test]
+fn admin_actions_are_chained_per_tenant_and_survive_a_reopen() {
+    let d = tempfile::tempdir().unwrap();
+    let event =
+        |action, details| AdminEvent { token_id: "admin-1".into(), component: "underretning".into(), action, details };
+    {
+        let a = open(d.path());
+        a.append(rec(&a, "0101", "r1", "underretning", "acute")).unwrap();
+        let r = a
+            .record_admin(
+                "0101",
+                event(
+                    AdminAction::OperatingPointSet,
+                    serde_json::json!({"from": null, "to": 0.12, "reason": "our own sample"}),
+                ),
+            )
+            .unwrap();
+        assert_eq!(r.seq, 2);
+        a.record_admin("0147", event(AdminAction::ValidationRun, serde_json::json!({"report": "vr_1"}))).unwrap();
+        // Bad ones are refused with a reason, and take no place in the chain.
+        let big = serde_json::json!({ "reason": "x".repeat(MAX_ADMIN_DETAILS) });
+        let e = a.record_admin("0101", event(AdminAction::OperatingPointSet, big)).unwrap_err();
+        assert!(matches!(e, AuditError::InvalidRecord(ref m) if m.contains("at most")), "{e}");
+        assert!(matches!(
+            a.record_admin("not a tenant", event(AdminAction::ValidationRun, serde_json::json!({}))),
+            Err(AuditError::InvalidRecord(_))
+        ));
+    }
+    let a = open(d.path());
+    let v = a.verify().unwrap();
+    assert_eq!(v.records, 3, "prediction + two admin records, chained");
+    let admin = |tenant| {
+        a.query(tenant, &Filter { kind: Some(Kind::Admin), ..Default::default() })
+            .unwrap()
+            .into_iter()
+            .map(|r| match r {
+                Record::Admin(x) => x,
+                other => panic!("kind=admin returned {other:?}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    let ours = admin("0101");
+    assert_eq!(ours.len(), 1, "only this tenant's admin records");
+    assert_eq!(ours[0].action, AdminAction::OperatingPointSet);
+    assert_eq!(ours[0].details["to"], 0.12);
+    assert_eq!(ours[0].token_id, "admin-1");
+    assert_eq!(admin("0147")[0].action, AdminAction::ValidationRun);
+    // Admin records do not count as predictions.
+    assert_eq!(a.monitoring("0101", "underretning").predictions, 1);
+}

@@ -406,6 +406,8 @@ pub struct AuditQuery {
     pub until: Option<String>,
     pub limit: Option<usize>,
     pub after_seq: Option<u64>,
+    /// `prediction`, `feedback` or `admin` (operating-point changes, validation runs); all when absent.
+    pub kind: Option<komp_audit::Kind>,
     /// `json` (default) or `jsonl`.
     pub format: Option<String>,
 }
@@ -428,6 +430,7 @@ pub async fn audit(
         until,
         limit: Some(q.limit.unwrap_or(100).min(10_000)),
         after_seq: q.after_seq,
+        kind: q.kind,
         ..Default::default()
     };
     let audit = s.audit.clone();

@@ -94,10 +94,12 @@ pub async fn openapi(State(s): State<SharedState>, headers: HeaderMap) -> Result
         "summary": "Record the caseworker's decision on a prediction", "tags": ["oversight"], "security": [{ "bearer": [] }],
         "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Feedback" } } } },
         "responses": with_errors(json!({ "description": "Recorded" })) } }));
-    let audit_params: Vec<Value> = ["component", "since", "until", "limit", "after_seq", "format"]
+    let mut audit_params: Vec<Value> = ["component", "since", "until", "limit", "after_seq", "format"]
         .iter()
         .map(|n| json!({ "name": n, "in": "query", "required": false, "schema": { "type": "string" } }))
         .collect();
+    audit_params.push(json!({ "name": "kind", "in": "query", "required": false,
+        "schema": { "type": "string", "enum": ["prediction", "feedback", "admin"] } }));
     paths.insert("/v1/audit".into(), json!({ "get": {
         "summary": "This tenant's audit records (auditor); format=jsonl exports JSON Lines", "tags": ["oversight"], "security": [{ "bearer": [] }],
         "parameters": audit_params,

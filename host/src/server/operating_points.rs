@@ -326,6 +326,27 @@ async fn write(
     setting: Option<Setting>,
     change: Change,
 ) -> Result<(), ApiError> {
+    // On the record first: a change that is not in the audit log never takes effect.
+    let action = if setting.is_some() {
+        komp_audit::AdminAction::OperatingPointSet
+    } else {
+        komp_audit::AdminAction::OperatingPointReset
+    };
+    let details = json!({
+        "from": change.from,
+        "to": change.to,
+        "reason": change.reason,
+        "validation_report": change.validation_report,
+        "version": setting.as_ref().map(|x| &x.version),
+        "digest": setting.as_ref().map(|x| &x.digest),
+    });
+    let event = komp_audit::AdminEvent { token_id: p.token_id.clone(), component: name.to_string(), action, details };
+    s.audit.record_admin_async(&p.tenant, event).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the change could not be written to the audit log, so it is not in force: {e}"),
+        )
+    })?;
     let (st, tenant, component) = (s.clone(), p.tenant.clone(), name.to_string());
     let logged = change.clone();
     tokio::task::spawn_blocking(move || st.operating_points.change(&tenant, &component, setting, change))

@@ -297,6 +297,23 @@ pub async fn create(
         token_id: p.token_id.clone(),
         operating_point: manifest.operating_point.as_ref().map(|op| op.default),
     };
+    // On the audit record before it runs: who validated which exact component on which sample
+    // (its hash and size; never a text).
+    let event = komp_audit::AdminEvent {
+        token_id: p.token_id.clone(),
+        component: entry.component.clone(),
+        action: komp_audit::AdminAction::ValidationRun,
+        details: json!({
+            "report": id,
+            "version": entry.version,
+            "digest": entry.digest,
+            "sample_sha256": entry.sample_sha256,
+            "rows": entry.n,
+        }),
+    };
+    s.audit.record_admin_async(&p.tenant, event).await.map_err(|e| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the audit log cannot record the validation run: {e}"))
+    })?;
     s.validation_reports.running.lock().expect("lock").insert(id.clone());
     s.validation_reports
         .write_entry(&p.tenant, &entry)

@@ -213,13 +213,23 @@ fn operating_points_move_decisions_not_scores_and_validation_reports_stay_per_te
         ("text/csv", b"subject;label\nHej;affald\n".to_vec(), 422, "missing column(s) body"),
         ("application/x-ndjson", Vec::new(), 422, "no labelled rows"),
         ("application/json", b"{}".to_vec(), 415, "application/x-ndjson"),
-        ("application/x-ndjson", vec![b' '; 300_000], 413, "max_sample_bytes"),
     ] {
         let (s, _, text) = call("POST", &vr_url, &auditor, ct, Some(body));
         assert_eq!(s, status, "{text}");
         let e: Value = serde_json::from_str(&text).unwrap();
         assert!(e["error"].as_str().unwrap().contains(words), "{text}");
     }
+    // Over `max_sample_bytes`: refused from the declared length, before the body is read.
+    let bearer = format!("Bearer {auditor}");
+    let (s, text) = komp_tests::answer_to_declared_length(
+        &url,
+        "/v1/components/postsortering/validation-reports",
+        &[("authorization", &bearer), ("content-type", "application/x-ndjson")],
+        300_000,
+    );
+    assert_eq!(s, 413, "{text}");
+    let e: Value = serde_json::from_str(&text).unwrap();
+    assert!(e["error"].as_str().unwrap().contains("max_sample_bytes"), "{text}");
     let (status, _, _) = call("POST", &vr_url, &caller, "application/x-ndjson", Some(sample.into_bytes()));
     assert_eq!(status, 403, "auditors validate, callers do not");
 
@@ -247,6 +257,27 @@ fn operating_points_move_decisions_not_scores_and_validation_reports_stay_per_te
     assert_eq!(status, 200);
     assert_eq!(r["in_use"]["source"], "default");
     assert_eq!(predict(&url, &caller, &inputs[0])["prediction"]["label"], "not_acute");
+
+    // Every change and the validation run are records in the tenant's hash-chained audit log.
+    let (status, log) = json_call("GET", &format!("{url}/v1/audit?kind=admin"), &auditor, None);
+    assert_eq!(status, 200, "{log}");
+    let actions: Vec<(String, String)> = log["records"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no records in {log}"))
+        .iter()
+        .map(|r| (r["action"].as_str().unwrap().to_string(), r["component"].as_str().unwrap().to_string()))
+        .collect();
+    for want in [
+        ("operating_point_set", "underretning"),
+        ("validation_run", "postsortering"),
+        ("operating_point_set", "postsortering"),
+        ("operating_point_reset", "underretning"),
+    ] {
+        assert!(actions.contains(&(want.0.to_string(), want.1.to_string())), "{want:?} missing from {actions:?}");
+    }
+    let (status, theirs) = json_call("GET", &format!("{url}/v1/audit?kind=admin"), &other_admin, None);
+    assert_eq!(status, 200, "{theirs}");
+    assert_eq!(theirs["records"], json!([]), "the other tenant changed nothing and sees none of these");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

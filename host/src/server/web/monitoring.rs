@@ -126,7 +126,7 @@ pub async fn component(
                     komp_audit::Decision::Overridden => d.overridden += 1.0,
                 }
             }
-            komp_audit::Record::Purge(_) => {}
+            komp_audit::Record::Purge(_) | komp_audit::Record::Admin(_) => {}
         }
     }
     let xs: Vec<String> = days.keys().cloned().collect();
