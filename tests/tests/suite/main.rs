@@ -17,4 +17,3 @@ mod soak;
 mod standard_components;
 mod validate;
 mod web;
-mod web;
