@@ -44,7 +44,7 @@ def post_scores(rows, models_dir):
     out = []
     for s, lab, subj, body in rows:
         text = subj + "\n" + body
-        xt = features(text, DIM).astype(np.float32)
+        xt = features(text, DIM, meta.get("request_marks", False)).astype(np.float32)
         xs = np.zeros(4, np.float32)
         if s in SENDERS:
             xs[SENDERS.index(s)] = 1

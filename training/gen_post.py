@@ -22,6 +22,9 @@ P_FORWARD = 0.10      # forwarded by a colleague of an unrelated department
 P_QUOTED = 0.07       # reply on top of a quoted answer
 P_FREE = 0.40           # the first request is a free-text one (post_free.py) instead of a topic template
 P_SECOND_REQUEST = 0.10  # a second, minor request of another subject after the main one
+# Another subject's background told before the main request (the request decides). Measured at 0.12 in the request
+# round and not shipped (training/README.md); 0 keeps the random stream, and so the shipped model, unchanged.
+P_BACKGROUND = 0.0
 
 
 def family_split(seed: int) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -107,6 +110,12 @@ def make_mail(rng: random.Random, label: str, family: str, fams: dict | None = N
         parts.append(F(rng.choice(pi.PRO_OPENERS)))
     for s in rng.sample(OPENERS, rng.choice([0, 0, 1, 1, 2]) + (1 if long_letter else 0)):
         parts.append(F(s))
+    if P_BACKGROUND > 0 and rng.random() < P_BACKGROUND:  # another subject first, as background; then the main request (label unchanged)
+        other = rng.choice([l for l in LABELS if l != label])
+        x = rng.choice(pi.SIDE[other])
+        parts.append(gc.cap(rng.choice(pi.BACKGROUND_FRAMES).replace("{x}", x)))
+        lead = rng.choice(pi.MAIN_LEADS)
+        fam_bodies = [lead.replace("{s}", fam_bodies[0])] + fam_bodies[1:]
     for s in fam_bodies:
         parts.append(F(s))
     if rng.random() < (0.7 if long_letter else 0.35):

@@ -143,6 +143,80 @@ def marked_content_tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
+# Step 10 (only for models that ask for it: postsortering): request and subject-line marks.
+SUBJECT_CUES = frozenset(["emne", "subject", "vedr", "vedroerende", "vedrorende", "ang", "angaaende", "angaende"])
+REQUEST_WORDS = frozenset(["oensker", "onsker", "oenske", "onske", "anmoder", "ansoeger", "ansoger", "please",
+                           "request"])
+REQUEST_PAIRS = frozenset([
+    ("vil", "gerne"), ("ville", "gerne"), ("beder", "om"), ("bede", "om"), ("kan", "i"), ("kan", "jeg"),
+    ("kan", "man"), ("kan", "du"), ("kan", "vi"), ("kunne", "i"), ("vil", "i"), ("maa", "jeg"), ("ma", "jeg"),
+    ("skal", "jeg"), ("skal", "vi"), ("soeger", "om"), ("soger", "om"), ("soege", "om"), ("klage", "over"),
+    ("klager", "over"), ("hvordan", "kan"), ("hvordan", "goer"), ("hvordan", "gor"), ("hvad", "skal"),
+    ("hvor", "kan"), ("hvornaar", "kan"), ("hvornar", "kan"), ("would", "like"), ("can", "you"), ("could", "you"),
+    ("can", "i"), ("could", "i"), ("how", "do"), ("how", "can"), ("i", "need"), ("i", "want"), ("we", "need"),
+    ("we", "want"), ("i", "would"), ("we", "would"), ("hjaelp", "til"), ("brug", "for"), ("hjaelpe", "med"),
+])
+
+def tokens_with_ends(text: str) -> tuple[list[tuple[str, bool, bool, bool]], bool]:
+    """Step 10a: each token with (clause end, question, line end) about the characters between it and the next
+    token (or the end), looked at after steps 1-5, and whether a line feed comes before the first token."""
+    s = unicodedata.normalize("NFC", text).lower()
+    s = "".join(_FOLD.get(ch, ch) for ch in s)
+    s = unicodedata.normalize("NFKD", s).lower()
+    out: list[list] = []
+    cur: list[str] = []
+    lead_line = False
+    for ch in s:
+        if 0x300 <= ord(ch) <= 0x36F:
+            continue
+        if "a" <= ch <= "z" or "0" <= ch <= "9":
+            cur.append(ch)
+            continue
+        if cur:
+            out.append(["".join(cur), False, False, False])
+            cur = []
+        if out:
+            if ch in CLAUSE_END:
+                out[-1][1] = True
+            if ch == "?":
+                out[-1][2] = True
+            if ch == "\n":
+                out[-1][3] = True
+        elif ch == "\n":
+            lead_line = True
+    if cur:
+        out.append(["".join(cur), False, False, False])
+    return [(t, c, q, l) for t, c, q, l in out], lead_line
+
+
+def request_marks(text: str) -> list[tuple[str, bool, bool]]:
+    """Step 10: the content tokens, each with (in a subject line, in a request clause)."""
+    te, lead_line = tokens_with_ends(text)
+    toks = [t[0] for t in te]
+    n = len(toks)
+    subj = [False] * n
+    req = [False] * n
+    start = 0
+    first = True
+    for i in range(n):                       # lines
+        if te[i][3] or i == n - 1:
+            if (first and not lead_line) or toks[start] in SUBJECT_CUES:
+                for k in range(start, i + 1):
+                    subj[k] = True
+            first = False
+            start = i + 1
+    start = 0
+    for i in range(n):                       # clauses (step 9a)
+        if te[i][1] or i == n - 1:
+            hit = te[i][2] or any(toks[k] in REQUEST_WORDS for k in range(start, i + 1)) or any(
+                (toks[k], toks[k + 1]) in REQUEST_PAIRS for k in range(start, i))
+            if hit:
+                for k in range(start, i + 1):
+                    req[k] = True
+            start = i + 1
+    return [(toks[i], subj[i], req[i]) for i in range(n) if toks[i] not in STOPWORDS]
+
+
 _HASH_CACHE: dict[str, int] = {}
 
 
@@ -158,8 +232,10 @@ def fnv1a64(s: str) -> int:
     return h
 
 
-def feature_strings(marked: list[tuple[str, str]]) -> list[tuple[str, float]]:
-    """Feature strings and weights of a list of marked content tokens (spec: "Features")."""
+def feature_strings(marked: list[tuple[str, str]], request: list[tuple[str, bool, bool]] | None = None
+                    ) -> list[tuple[str, float]]:
+    """Feature strings and weights of a list of marked content tokens (spec: "Features"), plus the step-10
+    `s=` / `r=` copies when `request` (request_marks of the same text) is given."""
     out: list[tuple[str, float]] = []
     toks = [t for t, _ in marked]
     for t, m in marked:
@@ -170,15 +246,21 @@ def feature_strings(marked: list[tuple[str, str]]) -> list[tuple[str, float]]:
         w = "<" + t + ">"
         for i in range(len(w) - 2):
             out.append(("c=" + w[i:i + 3], 0.5))
+    if request is not None:
+        for t, in_subject, in_request in request:
+            if in_subject:
+                out.append(("s=" + t, 1.0))
+            if in_request:
+                out.append(("r=" + t, 1.0))
     return out
 
 
-def sparse_features(text: str, dim: int) -> dict[int, float]:
+def sparse_features(text: str, dim: int, request: bool = False) -> dict[int, float]:
     """Index -> value (f64, already L2-normalised, not yet cast). Zero buckets are dropped."""
     if dim <= 0 or dim & (dim - 1):
         raise ValueError("dim must be a power of two")
     acc: dict[int, float] = {}
-    for f, w in feature_strings(marked_content_tokens(text)):
+    for f, w in feature_strings(marked_content_tokens(text), request_marks(text) if request else None):
         h = fnv1a64(f)
         idx = h & (dim - 1)
         sign = -1.0 if (h >> 63) & 1 else 1.0
@@ -189,15 +271,15 @@ def sparse_features(text: str, dim: int) -> dict[int, float]:
     return {}
 
 
-def features(text: str, dim: int) -> np.ndarray:
-    """Dense float32 vector of length dim (spec: accumulate + normalise in f64, then cast)."""
+def features(text: str, dim: int, request: bool = False) -> np.ndarray:
+    """Dense float32 vector of length dim (spec: accumulate + normalise in f64, then cast); `request` adds step 10."""
     x = np.zeros(dim, dtype=np.float64)
-    for i, v in sparse_features(text, dim).items():
+    for i, v in sparse_features(text, dim, request).items():
         x[i] = v
     return x.astype(np.float32)
 
 
-def features_csr(texts: list[str], dim: int):
+def features_csr(texts: list[str], dim: int, request: bool = False):
     """Row-stacked float32 scipy CSR matrix of features(text, dim) for many texts."""
     import scipy.sparse as sp
 
@@ -205,7 +287,7 @@ def features_csr(texts: list[str], dim: int):
     indices: list[int] = []
     data: list[float] = []
     for t in texts:
-        d = sparse_features(t, dim)
+        d = sparse_features(t, dim, request)
         for i in sorted(d):
             indices.append(i)
             data.append(d[i])

@@ -15,7 +15,7 @@ import numpy as np
 import gen_post
 import gen_underretning as gu
 import kutil
-from komp_features import content_tokens, features, marked_content_tokens, tokens
+from komp_features import content_tokens, features, marked_content_tokens, request_marks, tokens
 
 DIM = 4096
 SEED = 4242
@@ -42,6 +42,12 @@ TRICKY = [
     "for 2 måneder siden var der uro", "dengang boede de i Aarhus", "ikke ikke ikke vold vold vold vold vold",
     "Vi har ikke mistanke om, at barnet er alene hjemme, men mor virker påvirket",
     "ÅåÆæØø in NFD: " + "\u00c5".encode().decode() + "A\u030aa\u030a",
+    # step 10: subject lines and request clauses (postsortering)
+    "SV: Ang. min ansøgning om boligstøtte\nHej. Vi har en sag om hjemmehjælp. Men jeg vil gerne søge om boligstøtte.",
+    "\nKan I hjælpe? Emne mangler", "Emne: Pas\nFra: x@y.dk\nVedr.: storskrald\nbeder om afhentning", "pas?",
+    "Hvornår kan jeg få svar\n> Kan I ringe?\n-----Original Message-----\nSubject: parking permit\nCould you help",
+    "I would like to apply; please send the form! We need it", "klage over ventetid. kan man klage over det?",
+    "oensker onsker oenske onske anmoder ansoeger ansoger please request", "\n\n\nvedr\nang\n", "?", "Emne?",
 ]
 
 
@@ -57,9 +63,13 @@ def main() -> None:
     rows = []
     for t in texts:
         x = features(t, DIM)
+        xr = features(t, DIM, request=True)
         nz = np.nonzero(x)[0]
         rows.append({"text": t, "dim": DIM, "tokens": tokens(t), "content_tokens": content_tokens(t),
                      "marks": "".join(m for _, m in marked_content_tokens(t)),
+                     # step 10: per content token "s" (subject line), "r" (request clause), "b" (both) or "-"
+                     "request": "".join("b" if s and r else "s" if s else "r" if r else "-" for _, s, r in request_marks(t)),
+                     "nonzero_request": [[int(i), int(np.float32(xr[i]).view(np.uint32))] for i in np.nonzero(xr)[0]],
                      "nonzero": [[int(i), int(np.float32(x[i]).view(np.uint32))] for i in nz]})
     kutil.write_jsonl(os.path.join(kutil.OUT, "feature-fixtures.jsonl"), rows)
     print(f"feature fixtures: {len(rows)} texts")

@@ -226,6 +226,22 @@ INBOX_SLOTS = {
     "mail": ["borger@gmail.com", "k.hansen@hotmail.com", "info@firma.dk", "jens1974@live.dk", "mail@outlook.dk"],
 }
 
+# Background of another subject told BEFORE the main request ({x} = a phrase of the other subject), no request in it;
+# the main request follows, sometimes after a lead that says it is the point of the letter ({s} = its sentence).
+BACKGROUND_FRAMES = ["Vi har i et stykke tid haft en sag om {x} kørende hos jer.",
+                     "Først lidt baggrund: sidste måned var der problemer med {x}, og det er nu ordnet.",
+                     "Jeg skrev til jer i foråret om {x}.",
+                     "Vi har ellers været glade for {x}.",
+                     "Min sagsbehandler vedrørende {x} henviste mig til jer.",
+                     "I forbindelse med {x} fik jeg at vide, at jeg skulle skrive til jer.",
+                     "Da jeg ringede om {x}, blev jeg bedt om at skrive i stedet.",
+                     "Vi har netop fået svar angående {x}, tak for det.",
+                     "Efter al balladen med {x} sidste år havde jeg håbet på ro.",
+                     "{x} fungerer fint nu."]
+MAIN_LEADS = ["Men det, jeg skriver om, er noget andet: {s}", "Men nu til det egentlige: {s}", "Mit spørgsmål er: {s}",
+              "Min henvendelse drejer sig om følgende: {s}", "{s}", "Det, jeg egentlig vil spørge om, er: {s}",
+              "Derfor skriver jeg nu: {s}", "Men det er ikke derfor, jeg skriver. {s}"]
+
 # Frames for a second, minor request of another subject after the main one ({s} = its sentence).
 SECOND_FRAMES = ["PS: {s}", "Og så et helt andet spørgsmål: {s}", "Derudover: {s}", "{s}",
                  "Min mand beder mig også spørge: {s}", "En sidste ting, som ikke haster: {s}",

@@ -33,6 +33,9 @@ fn main() {
     assert!(known.windows(2).all(|w| w[0] < w[1]), "known_words must be sorted and unique");
     let english = meta["out_of_distribution"]["english_known"].as_bool().unwrap_or(false);
     writeln!(out, "pub const ENGLISH_KNOWN: bool = {english};").unwrap();
+    // Step 10 of docs/text-features.md (subject-line and request-clause copies), as the model was trained.
+    let request = meta["request_marks"].as_bool().unwrap_or(false);
+    writeln!(out, "pub const REQUEST_MARKS: bool = {request};").unwrap();
     writeln!(out, "pub const KNOWN_WORDS: [&str; {}] = {:?};", known.len(), known).unwrap();
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("meta.rs");
     std::fs::write(dest, out).unwrap();

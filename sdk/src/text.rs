@@ -47,6 +47,31 @@ pub fn tokens(text: &str) -> Vec<String> {
 /// assert_eq!(t, vec![("ingen".into(), false), ("vold".into(), true), ("far".into(), false), ("slog".into(), false)]);
 /// ```
 pub fn tokens_with_breaks(text: &str) -> Vec<(String, bool)> {
+    tokens_with_ends(text).0.into_iter().map(|t| (t.token, t.clause)).collect()
+}
+
+/// A token and what the characters between it and the next token (or the end
+/// of the text) hold (step 10a of `docs/text-features.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenEnd {
+    pub token: String,
+    /// One of `. ! ? ;` or a line feed: the token ends a clause (step 9a).
+    pub clause: bool,
+    /// A `?`: the clause is a question.
+    pub question: bool,
+    /// A line feed: the token ends a line.
+    pub line: bool,
+}
+
+/// [`tokens`] with their [`TokenEnd`]s, and whether a line feed comes before
+/// the first token (then the text has no subject line).
+///
+/// ```
+/// let (t, lead) = komp_sdk::text::tokens_with_ends("Pas?\nHej");
+/// assert!(t[0].clause && t[0].question && t[0].line && !lead);
+/// assert!(!t[1].clause);
+/// ```
+pub fn tokens_with_ends(text: &str) -> (Vec<TokenEnd>, bool) {
     let lowered: String = text.nfc().collect::<String>().to_lowercase();
     let mut folded = String::with_capacity(lowered.len() + 8);
     for c in lowered.chars() {
@@ -58,8 +83,10 @@ pub fn tokens_with_breaks(text: &str) -> Vec<(String, bool)> {
         }
     }
     let decomposed: String = folded.nfkd().collect::<String>().to_lowercase();
-    let mut out: Vec<(String, bool)> = Vec::new();
+    let mut out: Vec<TokenEnd> = Vec::new();
     let mut current = String::new();
+    let mut lead_line = false;
+    let end = |token| TokenEnd { token, clause: false, question: false, line: false };
     for c in decomposed.chars() {
         if ('\u{0300}'..='\u{036f}').contains(&c) {
             continue;
@@ -69,18 +96,21 @@ pub fn tokens_with_breaks(text: &str) -> Vec<(String, bool)> {
             continue;
         }
         if !current.is_empty() {
-            out.push((std::mem::take(&mut current), false));
+            out.push(end(std::mem::take(&mut current)));
         }
-        if matches!(c, '.' | '!' | '?' | ';' | '\n') {
-            if let Some(last) = out.last_mut() {
-                last.1 = true;
+        match out.last_mut() {
+            Some(last) => {
+                last.clause |= matches!(c, '.' | '!' | '?' | ';' | '\n');
+                last.question |= c == '?';
+                last.line |= c == '\n';
             }
+            None => lead_line |= c == '\n',
         }
     }
     if !current.is_empty() {
-        out.push((current, false));
+        out.push(end(current));
     }
-    out
+    (out, lead_line)
 }
 
 // The shared stop-word list (`docs/stopwords.txt`), sorted by build.rs.
@@ -133,6 +163,104 @@ fn is_past_cue(toks: &[&str], i: usize) -> bool {
         return !(next == "idag" || (next == "i" && TODAY.contains(&next2)));
     }
     PAST_CUES.contains(&t)
+}
+
+/// First tokens that make a line a subject line (step 10b), besides the first line.
+const SUBJECT_CUES: [&str; 8] =
+    ["ang", "angaaende", "angaende", "emne", "subject", "vedr", "vedroerende", "vedrorende"];
+/// Tokens that make their clause a request clause (step 10c).
+const REQUEST_WORDS: [&str; 9] =
+    ["anmoder", "ansoeger", "ansoger", "oenske", "oensker", "onske", "onsker", "please", "request"];
+/// Adjacent token pairs that make their clause a request clause (step 10c).
+const REQUEST_PAIRS: [(&str, &str); 43] = [
+    ("vil", "gerne"),
+    ("ville", "gerne"),
+    ("beder", "om"),
+    ("bede", "om"),
+    ("kan", "i"),
+    ("kan", "jeg"),
+    ("kan", "man"),
+    ("kan", "du"),
+    ("kan", "vi"),
+    ("kunne", "i"),
+    ("vil", "i"),
+    ("maa", "jeg"),
+    ("ma", "jeg"),
+    ("skal", "jeg"),
+    ("skal", "vi"),
+    ("soeger", "om"),
+    ("soger", "om"),
+    ("soege", "om"),
+    ("klage", "over"),
+    ("klager", "over"),
+    ("hvordan", "kan"),
+    ("hvordan", "goer"),
+    ("hvordan", "gor"),
+    ("hvad", "skal"),
+    ("hvor", "kan"),
+    ("hvornaar", "kan"),
+    ("hvornar", "kan"),
+    ("would", "like"),
+    ("can", "you"),
+    ("could", "you"),
+    ("can", "i"),
+    ("could", "i"),
+    ("how", "do"),
+    ("how", "can"),
+    ("i", "need"),
+    ("i", "want"),
+    ("we", "need"),
+    ("we", "want"),
+    ("i", "would"),
+    ("we", "would"),
+    ("hjaelp", "til"),
+    ("brug", "for"),
+    ("hjaelpe", "med"),
+];
+
+/// The content tokens with whether each is in a subject line and in a request
+/// clause (step 10 of `docs/text-features.md`; used by models that ask for
+/// it, see [`HashedText::with_request_marks`]).
+///
+/// ```
+/// let m = komp_sdk::text::request_marks("Ang. pas\nVi har en sag om affald. Kan I forny mit pas?");
+/// assert_eq!(m[1], ("pas".to_string(), true, false));
+/// assert_eq!(m[3], ("affald".to_string(), false, false));
+/// assert_eq!(m.last().unwrap(), &("pas".to_string(), false, true));
+/// ```
+pub fn request_marks(text: &str) -> Vec<(String, bool, bool)> {
+    let (te, lead_line) = tokens_with_ends(text);
+    let n = te.len();
+    let mut subject = vec![false; n];
+    let mut request = vec![false; n];
+    let mut start = 0;
+    let mut first = true;
+    for i in 0..n {
+        if te[i].line || i == n - 1 {
+            if (first && !lead_line) || SUBJECT_CUES.contains(&te[start].token.as_str()) {
+                subject[start..=i].iter_mut().for_each(|s| *s = true);
+            }
+            first = false;
+            start = i + 1;
+        }
+    }
+    start = 0;
+    for i in 0..n {
+        if te[i].clause || i == n - 1 {
+            let hit = te[i].question
+                || (start..=i).any(|k| REQUEST_WORDS.contains(&te[k].token.as_str()))
+                || (start..i).any(|k| REQUEST_PAIRS.contains(&(te[k].token.as_str(), te[k + 1].token.as_str())));
+            if hit {
+                request[start..=i].iter_mut().for_each(|r| *r = true);
+            }
+            start = i + 1;
+        }
+    }
+    te.into_iter()
+        .enumerate()
+        .filter(|(_, t)| !is_stopword(&t.token))
+        .map(|(i, t)| (t.token, subject[i], request[i]))
+        .collect()
 }
 
 /// How a content token's word feature is written (step 9).
@@ -226,6 +354,10 @@ pub enum FeatureKind {
     Bigram,
     /// Three characters of `<token>` (`c=`), weight 0.5.
     Trigram,
+    /// A token of a subject line (`s=`, step 10), weight 1.0.
+    SubjectWord,
+    /// A token of a request clause (`r=`, step 10), weight 1.0.
+    RequestWord,
 }
 
 /// One hashed feature, remembered so a contribution can be traced back to words.
@@ -279,6 +411,24 @@ impl HashedText {
     /// If `dim` is not a power of two (a programming error in the component,
     /// caught by its first test).
     pub fn new(text: &str, dim: usize) -> HashedText {
+        Self::build(text, dim, false)
+    }
+
+    /// [`new`](Self::new) plus the step-10 features: an `s=` copy of each
+    /// token of a subject line and an `r=` copy of each token of a request
+    /// clause, for models trained with them (postsortering).
+    ///
+    /// ```
+    /// use komp_sdk::text::HashedText;
+    /// let plain = HashedText::new("Emne: pas\nKan I forny mit pas?", 4096);
+    /// let marked = HashedText::with_request_marks("Emne: pas\nKan I forny mit pas?", 4096);
+    /// assert!(marked.features().len() > plain.features().len());
+    /// ```
+    pub fn with_request_marks(text: &str, dim: usize) -> HashedText {
+        Self::build(text, dim, true)
+    }
+
+    fn build(text: &str, dim: usize, request: bool) -> HashedText {
         assert!(dim.is_power_of_two(), "feature dimension must be a power of two, got {dim}");
         let marked = marked_content_tokens(text);
         let marks: Vec<Mark> = marked.iter().map(|(_, m)| *m).collect();
@@ -321,6 +471,16 @@ impl HashedText {
                 key.push_str("c=");
                 key.push_str(std::str::from_utf8(w).unwrap_or_default());
                 add(FeatureKind::Trigram, i, &key, 0.5);
+            }
+        }
+        if request {
+            for (i, (t, in_subject, in_request)) in request_marks(text).iter().enumerate() {
+                if *in_subject {
+                    add(FeatureKind::SubjectWord, i, &format!("s={t}"), 1.0);
+                }
+                if *in_request {
+                    add(FeatureKind::RequestWord, i, &format!("r={t}"), 1.0);
+                }
             }
         }
         // Accumulate per bucket in feature order (all values are multiples of

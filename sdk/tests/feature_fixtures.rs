@@ -1,9 +1,10 @@
 //! The SDK's text features equal the Python training features bit for bit on
 //! the fixtures `training/make_fixtures.py` writes (tokens, step-9 marks and
-//! the sparse and the dense hashed vector): no train/serve skew. It lives
+//! the sparse and the dense hashed vector, step-10 request marks and the
+//! vector with them): no train/serve skew. It lives
 //! here, not in the end-to-end test crate, so it needs no wasmtime build.
 
-use komp_sdk::text::{marked_content_tokens, tokens, HashedText, Mark};
+use komp_sdk::text::{marked_content_tokens, request_marks, tokens, HashedText, Mark};
 
 #[test]
 fn sdk_features_equal_python_fixtures() {
@@ -38,6 +39,26 @@ fn sdk_features_equal_python_fixtures() {
         let dense: Vec<(usize, u32)> =
             h.dense().iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i, v.to_bits())).collect();
         assert_eq!(dense, want, "line {}: dense features of {input:?}", line_no + 1);
+        let request: String = request_marks(input)
+            .iter()
+            .map(|(_, s, r)| match (s, r) {
+                (true, true) => 'b',
+                (true, false) => 's',
+                (false, true) => 'r',
+                (false, false) => '-',
+            })
+            .collect();
+        assert_eq!(request, f["request"].as_str().unwrap(), "line {}: request marks of {input:?}", line_no + 1);
+        let want_r: Vec<(usize, u32)> = f["nonzero_request"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_u64().unwrap() as usize, p[1].as_u64().unwrap() as u32))
+            .collect();
+        let hr = HashedText::with_request_marks(input, dim);
+        let got_r: Vec<(usize, u32)> =
+            hr.ids().iter().zip(hr.weights()).map(|(i, v)| (*i as usize, v.to_bits())).collect();
+        assert_eq!(got_r, want_r, "line {}: request-marked features of {input:?}", line_no + 1);
         checked += 1;
         nonempty += usize::from(!want.is_empty());
     }

@@ -39,7 +39,8 @@ impl Guest for Postsortering {
     fn predict(input: String) -> Result<Prediction, Error> {
         let mail: Mail = komp_sdk::parse_input(&input)?;
         let text_in = format!("{}\n{}", mail.subject, mail.body);
-        let text = HashedText::new(&text_in, DIM);
+        let text =
+            if REQUEST_MARKS { HashedText::with_request_marks(&text_in, DIM) } else { HashedText::new(&text_in, DIM) };
         let mut sender = [0.0f32; SENDER_TYPES.len()];
         if let Some(s) = &mail.sender_type {
             if let Some(i) = SENDER_TYPES.iter().position(|t| t == s) {
