@@ -5,7 +5,7 @@
 # host once, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --chromium
+scripts/setup.sh --chromium --oci
 training/setup.sh
 cargo build -p komp-host --bin komp
 scripts/build-components.sh target/debug/komp
