@@ -61,7 +61,7 @@ if [ "$BUILD" = 1 ]; then
     # only (a second build of tract; kept apart from the binaries we measure).
     cargo build --release -p komp-bench --features tract-mt --bin komp-sandbox
     cp target/release/komp-sandbox "$OUT/komp-sandbox-mt"
-    cargo build --release -p komp-host -p komp-bench --bins
+    cargo build --release -p komp -p komp-bench --bins
     scripts/build-components.sh "$KOMP" >/dev/null
     cargo build --target wasm32-wasip2 --profile component -p komp-bench-encoder
     [ -x .venv/bin/python ] || training/setup.sh

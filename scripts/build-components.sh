@@ -14,7 +14,7 @@ cargo build --target wasm32-wasip2 --profile component \
     -p example-feedback -p postsortering -p underretning -p hostile
 
 KOMP="${1:-target/debug/komp}"
-if [ ! -x "$KOMP" ]; then cargo build -p komp-host --bin komp; fi
+if [ ! -x "$KOMP" ]; then cargo build -p komp --bin komp; fi
 
 W=target/wasm32-wasip2/component
 OUT=target/komp-components

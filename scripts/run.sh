@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release -p komp-host --bin komp
+cargo build --release -p komp --bin komp
 scripts/build-components.sh target/release/komp
 exec target/release/komp serve --dev --data-dir komp-data --seed-dir target/komp-components "$@"

@@ -26,12 +26,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ "$PROFILE" = release ]; then
-    cargo build --release -p komp-host --bin komp
+    cargo build --release -p komp --bin komp
     scripts/build-components.sh target/release/komp
     KOMP_SOAK_SECONDS=$SECONDS_TOTAL KOMP_SOAK_CLIENTS=$CLIENTS \
         cargo test --release -p komp-tests --test suite soak:: -- --ignored --nocapture
 else
-    cargo build -p komp-host --bin komp
+    cargo build -p komp --bin komp
     scripts/build-components.sh target/debug/komp
     KOMP_SOAK_SECONDS=$SECONDS_TOTAL KOMP_SOAK_CLIENTS=$CLIENTS \
         cargo test -p komp-tests --test suite soak:: -- --ignored --nocapture

@@ -7,7 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --chromium --oci
 training/setup.sh
-cargo build -p komp-host --bin komp
+# One build of everything (the komp binary and every test), with one feature
+# resolution: building the binary alone first (`-p komp`) resolves features
+# differently from `cargo test --workspace` and compiles wasmtime, tract and
+# tokio twice.
+cargo build --workspace --all-targets
 scripts/build-components.sh target/debug/komp
 # With the venv and chromium in place, their tests must run, not skip.
 KOMP_REQUIRE_SKLEARN=1 KOMP_REQUIRE_CHROMIUM=1 cargo test --workspace --no-fail-fast

@@ -21,6 +21,7 @@
 //! This crate only reads and writes the format. It checks framing, the
 //! manifest and model digests, and never compiles code or parses models.
 
+pub mod fsutil;
 pub mod manifest;
 pub mod operating_point;
 pub mod reference;
@@ -266,4 +267,20 @@ fn check_operating_point(m: &Manifest) -> Result<(), ArtifactError> {
 /// Lowercase hex sha256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// The version used when none is named, out of the installable ones: the
+/// highest stable version, or the highest pre-release when there is no
+/// stable one. A release candidate published for testing must not become
+/// what every caller gets. The registry (`latest`) and the host (a
+/// prediction without a version) must both use this one rule.
+pub fn default_version<'a>(installable: impl IntoIterator<Item = &'a semver::Version>) -> Option<semver::Version> {
+    let (mut stable, mut pre) = (None::<&semver::Version>, None::<&semver::Version>);
+    for v in installable {
+        let best = if v.pre.is_empty() { &mut stable } else { &mut pre };
+        if best.is_none_or(|b| v > b) {
+            *best = Some(v);
+        }
+    }
+    stable.or(pre).cloned()
 }

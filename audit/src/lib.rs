@@ -18,7 +18,6 @@
 //! See `README.md` for the on-disk format and the reasoning behind it.
 
 mod chain;
-pub mod cli;
 mod error;
 mod index;
 mod record;

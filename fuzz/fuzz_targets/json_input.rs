@@ -2,7 +2,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
-static RT: OnceLock<komp_host::Runtime> = OnceLock::new();
+static RT: OnceLock<komp_runtime::Runtime> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let rt = RT.get_or_init(|| komp_fuzz::runtime_with_components(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()));

@@ -3,14 +3,14 @@
 //! file). Each body must never panic, whatever the bytes; it also checks a
 //! few properties that must hold for every input that is accepted.
 //!
-//! Only `komp-artifact`, `komp-registry`, `komp-host` and `serde_json` may
+//! Only `komp-artifact`, `komp-registry`, `komp-runtime`, `komp-server` and `serde_json` may
 //! be used here (the test suite includes this file as a module).
 
-use komp_host::server::oip;
+use komp_server::oip;
 
 /// The development trust policy (`keys/dev/policy.json`).
 pub fn dev_policy() -> komp_registry::TrustPolicy {
-    serde_json::from_str(komp_host::server::run::DEV_POLICY).expect("the development policy parses")
+    serde_json::from_str(komp_server::run::DEV_POLICY).expect("the development policy parses")
 }
 
 /// Artifact framing, manifest, model digests, signature section and trust
@@ -62,13 +62,13 @@ pub fn oip_body(data: &[u8]) {
 /// JSON input validation of a component (size cap, JSON syntax, JSON
 /// Schema with every violation): an answer and no panic; an accepted input
 /// is a JSON value.
-pub fn json_input(rt: &komp_host::Runtime, component: &komp_host::InstalledComponent, data: &[u8]) {
+pub fn json_input(rt: &komp_runtime::Runtime, component: &komp_runtime::InstalledComponent, data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     match rt.validate_input(component, text) {
         Ok(v) => assert_eq!(serde_json::from_str::<serde_json::Value>(text).ok(), Some(v)),
         Err(e) => {
             assert!(e.is_caller_error(), "{e}");
-            if let komp_host::RuntimeError::InputSchema(v) = &e {
+            if let komp_runtime::RuntimeError::InputSchema(v) = &e {
                 assert!(!v.is_empty());
             }
         }
@@ -77,10 +77,12 @@ pub fn json_input(rt: &komp_host::Runtime, component: &komp_host::InstalledCompo
 
 /// A runtime with the signed standard components installed from
 /// `target/komp-components` (built by `scripts/build-components.sh`).
-pub fn runtime_with_components(root: &std::path::Path) -> komp_host::Runtime {
-    let rt =
-        komp_host::Runtime::new(komp_host::RuntimeConfig { max_instances: 2, ..komp_host::RuntimeConfig::default() })
-            .expect("runtime");
+pub fn runtime_with_components(root: &std::path::Path) -> komp_runtime::Runtime {
+    let rt = komp_runtime::Runtime::new(komp_runtime::RuntimeConfig {
+        max_instances: 2,
+        ..komp_runtime::RuntimeConfig::default()
+    })
+    .expect("runtime");
     for name in ["example-feedback", "postsortering", "underretning"] {
         let path = root.join("target/komp-components").join(format!("{name}.wasm"));
         let bytes =

@@ -1,43 +1,6 @@
-//! # komp-host: the sandboxed runtime for komp standard AI components
-//!
-//! A case-system vendor embeds this crate; the `komp` binary wraps it in a CLI
-//! and an HTTP server.
-//!
-//! - [`Runtime`]: install component files, run predictions in a fresh
-//!   instance per call with a deadline, memory cap and size caps.
-//! - [`nn`]: `wasi:nn` implemented natively with tract; models parsed once per
-//!   digest and shared.
-//! - [`engine`]: wasmtime configured for serving (pooling allocator, epoch
-//!   deadlines, integrity-checked compile cache), in one place.
-//!
-//! Types crossing the sandbox boundary are generated from `wit/` by
-//! [`wasmtime::component::bindgen!`], never written by hand.
+//! The `komp` command line, as a library so that the end-to-end tests can run
+//! its commands in process. `main.rs` holds the argument tree; each command
+//! group lives in its own module under [`commands`]. This package and
+//! `komp-server` are the only ones that parse arguments.
 
-pub mod config;
-pub mod drift;
-pub mod engine;
-pub mod error;
-pub mod nn;
-pub mod prediction;
-pub mod runtime;
-pub mod server;
-
-pub use config::RuntimeConfig;
-pub use error::{RuntimeError, Violation};
-pub use prediction::{FeatureWeight, LabelScore, Prediction};
-pub use runtime::{ArtifactVerifier, InstallReport, InstalledComponent, PredictionOutcome, Runtime};
-
-/// Host bindings generated from `wit/world.wit` and the vendored `wasi:nn`.
-pub mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "standard-component",
-        with: {
-            "wasi:nn/graph.graph": crate::nn::Graph,
-            "wasi:nn/tensor.tensor": crate::nn::Tensor,
-            "wasi:nn/inference.graph-execution-context": crate::nn::ExecutionContext,
-            "wasi:nn/errors.error": crate::nn::NnError,
-        },
-        imports: { default: trappable },
-    });
-}
+pub mod commands;

@@ -24,13 +24,24 @@ const PRIVATE_KIND: &str = "komp-ed25519-private-key";
 const PUBLIC_KIND: &str = "komp-ed25519-public-key";
 
 /// What a key is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Signs the components it (or its organisation) built.
     Publisher,
     /// Endorses components for common use and signs revocation lists.
     Approver,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "publisher" => Ok(Role::Publisher),
+            "approver" => Ok(Role::Approver),
+            other => Err(format!("unknown key role `{other}`: expected `publisher` or `approver`")),
+        }
+    }
 }
 
 impl std::fmt::Display for Role {

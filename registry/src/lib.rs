@@ -11,11 +11,13 @@
 //!   versions, checked reads, durable acknowledgements.
 //! - [`http`]: the registry over HTTP, and a client that syncs one registry
 //!   from another, verifying everything itself.
-//! - [`cli`]: the `komp` subcommands for all of the above.
+//!
+//! The `komp` subcommands over all of this live in the `komp` binary
+//! (`host/src/commands/registry.rs`): this crate parses no arguments.
 
-pub mod fsutil;
+/// The workspace's one atomic write lives in `komp-artifact`.
+pub use komp_artifact::fsutil;
 
-pub mod cli;
 pub mod http;
 pub mod keys;
 pub mod revocation;

@@ -514,21 +514,8 @@ fn pick_latest(entries: &[IndexEntry], revocations: &RevocationList) -> Option<s
     )
 }
 
-/// The version used when none is named, out of the installable ones: the
-/// highest stable version, or the highest pre-release when there is no
-/// stable one. A release candidate published for testing must not become
-/// what every caller gets. The registry (`latest`) and the host (a
-/// prediction without a version) must both use this one rule.
-pub fn default_version<'a>(installable: impl IntoIterator<Item = &'a semver::Version>) -> Option<semver::Version> {
-    let (mut stable, mut pre) = (None::<&semver::Version>, None::<&semver::Version>);
-    for v in installable {
-        let best = if v.pre.is_empty() { &mut stable } else { &mut pre };
-        if best.is_none_or(|b| v > b) {
-            *best = Some(v);
-        }
-    }
-    stable.or(pre).cloned()
-}
+/// The one rule for the default version (see [`komp_artifact::default_version`]).
+pub use komp_artifact::default_version;
 
 /// Opens the sled database, waiting up to two seconds for its file lock.
 /// sled releases the lock of a dropped `Db` from its background flusher a

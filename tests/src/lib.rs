@@ -91,27 +91,27 @@ pub fn komp_bin() -> PathBuf {
     let bin = dir.join("komp");
     assert!(
         bin.exists(),
-        "{} does not exist; run `cargo build -p komp-host` first (scripts/test.sh does it)",
+        "{} does not exist; run `cargo build -p komp` first (scripts/test.sh does it)",
         bin.display()
     );
     bin
 }
 
 /// Tight sandbox limits for tests, so the hostile cases end quickly.
-pub fn sandbox_config() -> komp_host::RuntimeConfig {
-    komp_host::RuntimeConfig {
+pub fn sandbox_config() -> komp_runtime::RuntimeConfig {
+    komp_runtime::RuntimeConfig {
         deadline: std::time::Duration::from_millis(300),
         memory_cap: 32 << 20,
         max_instances: 16,
         max_output_bytes: 64 << 10,
         max_tensor_bytes: 4 << 20,
-        ..komp_host::RuntimeConfig::default()
+        ..komp_runtime::RuntimeConfig::default()
     }
 }
 
 /// A runtime with [`sandbox_config`] and the given components installed.
-pub fn runtime_with(specs: &[&ComponentSpec]) -> komp_host::Runtime {
-    let rt = komp_host::Runtime::new(sandbox_config()).expect("runtime");
+pub fn runtime_with(specs: &[&ComponentSpec]) -> komp_runtime::Runtime {
+    let rt = komp_runtime::Runtime::new(sandbox_config()).expect("runtime");
     for s in specs {
         rt.install(packed(s)).expect("install");
     }
@@ -119,7 +119,11 @@ pub fn runtime_with(specs: &[&ComponentSpec]) -> komp_host::Runtime {
 }
 
 /// Calls the hostile component in `mode`; returns what it observed (its `details`).
-pub fn hostile(rt: &komp_host::Runtime, mode: &str, arg: &str) -> Result<serde_json::Value, komp_host::RuntimeError> {
+pub fn hostile(
+    rt: &komp_runtime::Runtime,
+    mode: &str,
+    arg: &str,
+) -> Result<serde_json::Value, komp_runtime::RuntimeError> {
     let input = serde_json::json!({ "mode": mode, "arg": arg }).to_string();
     rt.predict("hostile", None, &input).map(|o| o.prediction.details)
 }

@@ -3,7 +3,7 @@
 //! with every failure mode at full concurrency. In its own test binary so
 //! that no other test disturbs the measurement.
 
-use komp_host::Runtime;
+use komp_runtime::Runtime;
 use komp_tests::sandbox_config as config;
 use komp_tests::{packed, EXAMPLE_FEEDBACK, HOSTILE};
 use std::collections::BTreeMap;

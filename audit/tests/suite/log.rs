@@ -509,34 +509,6 @@ fn retention_below_six_months_is_refused() {
     assert!(Audit::open(d.path(), cfg).is_err());
 }
 
-#[test]
-fn cli_verify_and_export() {
-    let d = tempfile::tempdir().unwrap();
-    {
-        let a = open(d.path());
-        a.append(rec(&a, "0101", "r", "c", "acute")).unwrap();
-    }
-    cli::run(cli::AuditCommand::Verify { dir: d.path().into(), json: true }).unwrap();
-    cli::run(cli::AuditCommand::Export {
-        dir: d.path().into(),
-        tenant: "0101".into(),
-        since: Some("2020-01-01".into()),
-        until: None,
-    })
-    .unwrap();
-    assert!(cli::run(cli::AuditCommand::Export {
-        dir: d.path().into(),
-        tenant: "0101".into(),
-        since: Some("yesterday".into()),
-        until: None
-    })
-    .is_err());
-    let seg = segments(d.path()).remove(0);
-    rewrite_lines(&seg, |l| l[0] = l[0].replacen("acute", "acutE", 1));
-    let err = cli::run(cli::AuditCommand::Verify { dir: d.path().into(), json: false }).unwrap_err();
-    assert!(format!("{err:#}").contains("seq 1"), "{err:#}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_append_and_feedback() {
     let d = tempfile::tempdir().unwrap();

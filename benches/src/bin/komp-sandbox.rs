@@ -17,7 +17,7 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use komp_host::{Runtime, RuntimeConfig};
+use komp_runtime::{Runtime, RuntimeConfig};
 use komp_sdk::text::HashedText;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -74,7 +74,7 @@ type Plan = std::sync::Arc<TypedRunnableModel>;
 
 fn load_plan(path: &std::path::Path) -> Result<Plan> {
     let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-    // Exactly as komp_host::nn::LoadedModel::load does.
+    // Exactly as komp_runtime::nn::LoadedModel::load does.
     let m = tract_onnx::onnx().model_for_read(&mut std::io::Cursor::new(bytes))?;
     Ok(m.into_optimized()?.into_runnable()?)
 }

@@ -72,6 +72,8 @@ impl Guest for Postsortering {
             "route": if manual { "manual-sorting" } else { "automatic" },
             "review_threshold": REVIEW_BELOW,
             "model_version": MODEL_VERSION,
+            // Counts the host's drift monitor compares with the manifest's reference (never the words).
+            "coverage": { "content_tokens": ood.content_tokens, "known_tokens": ood.known_tokens },
         });
         if !ood.reasons.is_empty() {
             details["out_of_distribution"] = ood.to_json();

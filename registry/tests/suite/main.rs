@@ -3,7 +3,6 @@
 
 mod common;
 
-mod cli;
 mod crash;
 mod http_sync;
 mod keys_and_revocation;

@@ -6,7 +6,7 @@
 
 use komp_artifact::sections::encode_custom_section;
 use komp_artifact::{Artifact, ArtifactError};
-use komp_host::{ArtifactVerifier, Runtime, RuntimeConfig, RuntimeError};
+use komp_runtime::{ArtifactVerifier, Runtime, RuntimeConfig, RuntimeError};
 use komp_tests::{built_wasm, manifest, models, packed, EXAMPLE_FEEDBACK};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -8,8 +8,8 @@
 //! valid), never a 5xx, never a dropped connection (a panic), never later
 //! than the configured request timeout plus a margin. The server stays ready.
 
-use komp_host::server::auth::Role;
-use komp_host::server::config::{ServerConfig, TenantConfig};
+use komp_server::auth::Role;
+use komp_server::config::{ServerConfig, TenantConfig};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -62,9 +62,9 @@ fn server() -> &'static TestServer {
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
-                let (server, listener) = komp_host::server::run::start(config).await.expect("server starts");
+                let (server, listener) = komp_server::run::start(config).await.expect("server starts");
                 tx.send((server.addr, server.state.clone())).unwrap();
-                komp_host::server::run::run(server, listener, std::future::pending()).await.unwrap();
+                komp_server::run::run(server, listener, std::future::pending()).await.unwrap();
             });
         });
         let (addr, state) = rx.recv_timeout(Duration::from_secs(180)).expect("server ready");

@@ -85,3 +85,51 @@ fn bad_files_are_refused_with_clear_messages() {
     // Wrong command line: exit code 2.
     assert_eq!(komp(&["inspect"]).status.code(), Some(2));
 }
+
+#[test]
+fn audit_verify_and_export() {
+    use komp_audit::{Audit, AuditConfig, NewRecord, Outcome};
+    let d = tempfile::tempdir().unwrap();
+    {
+        let a = Audit::open(d.path(), AuditConfig::default()).unwrap();
+        a.append(NewRecord {
+            tenant: "0101".into(),
+            token_id: "tok-1".into(),
+            request_id: "r".into(),
+            component: "c".into(),
+            version: "1.2.0".into(),
+            digest: "sha256:0123abcd".into(),
+            input_hmac: a.input_hmac(b"secret input"),
+            label: Some("acute".into()),
+            scores: [("acute".to_string(), 0.8f32)].into_iter().collect(),
+            requires_human_review: true,
+            latency_us: 42,
+            outcome: Outcome::Ok,
+            coverage: None,
+            operating_point: None,
+        })
+        .unwrap();
+    }
+    let dir = d.path().to_str().unwrap();
+    let o = komp(&["audit", "verify", dir, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["records"], 1);
+    let o = komp(&["audit", "export", dir, "--tenant", "0101", "--since", "2020-01-01"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("secret input"));
+    let o = komp(&["audit", "export", dir, "--tenant", "0101", "--since", "yesterday"]);
+    assert!(!o.status.success(), "an unreadable date is refused");
+    // One changed byte: verify names the record and exits non-zero.
+    let seg = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a segment file");
+    let text_before = std::fs::read_to_string(&seg).unwrap();
+    std::fs::write(&seg, text_before.replacen("acute", "acutE", 1)).unwrap();
+    let o = komp(&["audit", "verify", dir]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("seq 1"), "{}", text(&o));
+}

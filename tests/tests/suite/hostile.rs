@@ -14,8 +14,8 @@
 //! - random: deterministic per component and input (the same input gives the
 //!   same bytes on every host, different inputs give unrelated bytes).
 
-use komp_host::nn::HostLimit;
-use komp_host::{Runtime, RuntimeConfig, RuntimeError};
+use komp_runtime::nn::HostLimit;
+use komp_runtime::{Runtime, RuntimeConfig, RuntimeError};
 use komp_tests::{hostile, runtime_with, sandbox_config as config};
 use komp_tests::{EXAMPLE_FEEDBACK, HOSTILE};
 use std::sync::Arc;
@@ -72,7 +72,7 @@ fn the_wall_clock_is_fixed_and_the_monotonic_clock_reveals_no_host_time() {
     let d = hostile(&rt, "clock", "").unwrap();
     // 2000-01-01T00:00:00Z, not the host's time.
     assert_eq!(d["wall_ns"], 946_684_800_000_000_000u64, "{d}");
-    assert_eq!(komp_host::runtime::FIXED_WALL_CLOCK.as_secs(), 946_684_800);
+    assert_eq!(komp_runtime::runtime::FIXED_WALL_CLOCK.as_secs(), 946_684_800);
     // Work takes no time on the component's clock; a 5 ms sleep takes exactly 5 ms.
     assert_eq!(d["busy_ns"], 0, "{d}");
     assert_eq!(d["after_sleep_ns"], 5_000_000, "{d}");

@@ -2,8 +2,8 @@
 //! standard components from the embedded default registry, called over
 //! loopback. Every request count is bounded.
 
-use komp_host::server::auth::Role;
-use komp_host::server::config::{Route, ServerConfig, TenantConfig};
+use komp_server::auth::Role;
+use komp_server::config::{Route, ServerConfig, TenantConfig};
 use komp_tests::dev_key;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 struct TestServer {
     url: String,
     metrics_url: String,
-    state: komp_host::server::SharedState,
+    state: komp_server::SharedState,
     data: PathBuf,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -69,9 +69,9 @@ impl TestServer {
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
-                let (server, listener) = komp_host::server::run::start(config).await.expect("server starts");
+                let (server, listener) = komp_server::run::start(config).await.expect("server starts");
                 tx.send((server.addr, server.metrics_addr.unwrap(), server.state.clone())).unwrap();
-                komp_host::server::run::run(server, listener, async {
+                komp_server::run::run(server, listener, async {
                     let _ = stop_rx.await;
                 })
                 .await
@@ -198,7 +198,7 @@ fn health_metadata_and_openapi() {
     assert_eq!(get(&s, "/registry/v1/components", Some(&publisher)).status, 200);
     // A publisher token revoked from the command line (another process, the
     // same second) can no longer read or push.
-    let publishers = komp_host::server::auth::TokenStore::open(&s.data).unwrap();
+    let publishers = komp_server::auth::TokenStore::open(&s.data).unwrap();
     let id = publishers.list().unwrap().into_iter().find(|t| t.role == Role::Publisher).unwrap().id;
     assert!(publishers.revoke(&id).unwrap());
     assert_eq!(get(&s, "/registry/v1/components", Some(&publisher)).status, 401);
@@ -440,7 +440,7 @@ fn a_yank_on_the_central_registry_reaches_the_municipal_host() {
 }
 
 #[allow(dead_code)]
-fn _assert_send_sync(s: Arc<komp_host::server::AppState>) -> impl Send + Sync {
+fn _assert_send_sync(s: Arc<komp_server::AppState>) -> impl Send + Sync {
     s
 }
 
@@ -497,7 +497,7 @@ fn without_a_trust_policy_the_host_refuses_to_start_unless_dev() {
         ..ServerConfig::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let err = rt.block_on(komp_host::server::run::start(config)).err().expect("refuses to start");
+    let err = rt.block_on(komp_server::run::start(config)).err().expect("refuses to start");
     let msg = format!("{err:#}");
     assert!(msg.contains("no trust policy") && msg.contains("--trust-policy") && msg.contains("--dev"), "{msg}");
     // The binary says the same and exits 1.

@@ -3,6 +3,7 @@
 //! its own: it measures latency and must not share the process with other
 //! tests.
 
+mod architecture;
 mod bad_artifacts;
 mod bad_requests;
 mod cli;
@@ -12,6 +13,10 @@ mod host_crash;
 mod hostile;
 mod http;
 mod operating_points;
+mod registry_cli;
+/// The registry's test helpers (keys, policies, signed test components).
+#[path = "../../../registry/tests/suite/common.rs"]
+mod registry_common;
 mod runtime;
 mod soak;
 mod standard_components;

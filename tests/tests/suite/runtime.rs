@@ -1,7 +1,7 @@
 //! The runtime with real components built from source and real ONNX models
 //! run by tract: results, golden vectors, and the sandbox's limits.
 
-use komp_host::{Runtime, RuntimeConfig, RuntimeError};
+use komp_runtime::{Runtime, RuntimeConfig, RuntimeError};
 use komp_tests::{hostile, packed, packed_with, runtime_with, sandbox_config as config, EXAMPLE_FEEDBACK, HOSTILE};
 use std::time::{Duration, Instant};
 use tract_onnx::prelude::*;

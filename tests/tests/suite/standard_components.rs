@@ -4,7 +4,7 @@
 //! counterfactual fairness test; hand-written letters and notifications that
 //! the generator never produced.
 
-use komp_host::{Runtime, RuntimeConfig};
+use komp_runtime::{Runtime, RuntimeConfig};
 use komp_tests::{packed, POSTSORTERING, UNDERRETNING};
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -37,10 +37,10 @@ fn card_metric(spec: &komp_tests::ComponentSpec, key: &str) -> f64 {
 }
 
 /// Runs every row on two threads; returns the predictions in row order.
-fn predict_all(name: &str, rows: &[Value]) -> Vec<komp_host::Prediction> {
+fn predict_all(name: &str, rows: &[Value]) -> Vec<komp_runtime::Prediction> {
     let rt = runtime();
     let half = rows.len() / 2;
-    let run = |part: &[Value]| -> Vec<komp_host::Prediction> {
+    let run = |part: &[Value]| -> Vec<komp_runtime::Prediction> {
         part.iter().map(|r| rt.predict(name, None, &r["input"].to_string()).expect("predict").prediction).collect()
     };
     std::thread::scope(|s| {

@@ -82,7 +82,7 @@ fn validate_run_writes_a_report_bound_to_the_component_and_sample() {
     assert!(sigs.iter().all(|s| s["status"] == "valid"), "{sigs:?}");
 
     // The accuracy is what the same component says row by row in the runtime.
-    let rt = komp_host::Runtime::new(komp_tests::sandbox_config()).unwrap();
+    let rt = komp_runtime::Runtime::new(komp_tests::sandbox_config()).unwrap();
     rt.install(bytes).unwrap();
     let mut correct = 0;
     let mut routed = 0;
@@ -325,7 +325,7 @@ fn validate_underretning_from_csv() {
     assert_eq!(report["operating_point"]["type"], "flag");
     assert_eq!(report["operating_point"]["positive"], "acute");
 
-    let rt = komp_host::Runtime::new(komp_tests::sandbox_config()).unwrap();
+    let rt = komp_runtime::Runtime::new(komp_tests::sandbox_config()).unwrap();
     rt.install(std::fs::read(&file).unwrap()).unwrap();
     let (mut flagged, mut positives, mut caught, mut young) = (0u64, 0u64, 0u64, 0u64);
     for r in &rows {

@@ -1,11 +1,11 @@
 //! Drift monitoring in the server: evaluates a (tenant, component)'s window after each
 //! prediction and feedback, for the monitoring endpoint, on each metrics scrape and at start-up
 //! (so alerts still tripped after a restart are logged again), and keeps the gauges and the
-//! alert states. The computation is [`crate::drift`].
+//! alert states. The computation is [`super`].
 
-use super::metrics::{DriftLabels, FeedbackLabels, OverrideRateLabels};
-use super::AppState;
 use crate::drift::{report, DriftReport, SignalState};
+use crate::metrics::{DriftLabels, FeedbackLabels, OverrideRateLabels};
+use crate::AppState;
 
 /// The drift report of `tenant`'s `component` now; updates its alert states (logging crossings)
 /// and its gauges.

@@ -21,8 +21,6 @@ pub mod v2;
 pub mod validation;
 pub mod web;
 
-use crate::runtime::Runtime;
-use crate::RuntimeError;
 use auth::{Principal, Role, TokenStore};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -31,6 +29,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use config::ServerConfig;
+use komp_runtime::runtime::Runtime;
+use komp_runtime::RuntimeError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

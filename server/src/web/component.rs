@@ -6,13 +6,13 @@ use super::layout::page;
 use super::render::json;
 use super::session::{user, User};
 use super::{WebError, WebState};
-use crate::runtime::InstalledComponent;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use komp_artifact::RiskClass;
 use komp_registry::trust::{check_signatures, SignatureCheck, SignatureStatus};
 use komp_registry::Role as KeyRole;
+use komp_runtime::runtime::InstalledComponent;
 use maud::{html, Markup};
 use serde_json::Value;
 use std::sync::Arc;
@@ -253,7 +253,7 @@ fn show(
         let t = t.to_lowercase();
         t.contains("synthetic") || t.contains("syntetisk")
     };
-    let can_try = u.as_ref().is_some_and(|u| u.principal.role.allows(crate::server::auth::Role::Caller));
+    let can_try = u.as_ref().is_some_and(|u| u.principal.role.allows(crate::auth::Role::Caller));
     let altai = [
         ("Menneskelig handlekraft og tilsyn", &m.altai.human_agency_and_oversight),
         ("Teknisk robusthed og sikkerhed", &m.altai.technical_robustness_and_safety),

@@ -5,12 +5,12 @@ use super::api::{parse_version, run_prediction};
 use super::auth::{Principal, Role};
 use super::oip::{self, OutputData};
 use super::{ApiError, SharedState};
-use crate::runtime::InstalledComponent;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use komp_runtime::runtime::InstalledComponent;
 use serde_json::{json, Value};
 use std::sync::Arc;
 

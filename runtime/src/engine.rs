@@ -201,7 +201,7 @@ fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
 }
 
 /// Atomic file writes (temp file, fsync, rename), shared with the registry.
-pub use komp_registry::fsutil::write_atomic_mode as write_atomic;
+pub use komp_artifact::fsutil::write_atomic_mode as write_atomic;
 
 #[cfg(test)]
 mod tests {

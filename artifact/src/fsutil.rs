@@ -1,4 +1,5 @@
-//! Small file helpers shared by the CLI and the revocation list.
+//! The one atomic file write of the workspace (registry, runtime compile
+//! cache, server settings and tokens, the command line).
 
 use std::io::Write as _;
 use std::path::Path;

@@ -1,16 +1,10 @@
-//! `komp audit ...` subcommands, for the `komp` binary to embed:
-//!
-//! ```ignore
-//! #[derive(clap::Subcommand)]
-//! enum Command { #[command(subcommand)] Audit(komp_audit::cli::AuditCommand), ... }
-//! Command::Audit(c) => komp_audit::cli::run(c)?,
-//! ```
+//! `komp audit verify|export`: offline operations on an audit log directory.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::{export_dir, ms_system_time, parse_rfc3339, verify_dir};
+use komp_audit::{export_dir, ms_system_time, parse_rfc3339, verify_dir};
 
 /// Offline operations on an audit log directory (safe while a host is writing to it).
 #[derive(Debug, Clone, clap::Subcommand)]

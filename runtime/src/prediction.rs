@@ -74,20 +74,6 @@ pub enum OperatingPointSource {
     Tenant,
 }
 
-impl OperatingPointUsed {
-    /// The form the audit log keeps.
-    pub fn to_audit(&self) -> komp_audit::OperatingPointUsed {
-        komp_audit::OperatingPointUsed {
-            threshold: self.threshold,
-            source: match self.source {
-                OperatingPointSource::Default => "default".into(),
-                OperatingPointSource::Tenant => "tenant".into(),
-            },
-            default: self.default,
-        }
-    }
-}
-
 /// The name of a declared rule, as responses and records show it.
 pub fn rule_name(op: &komp_artifact::OperatingPoint) -> &'static str {
     match op.rule {

@@ -3,9 +3,9 @@
 //! component a municipality would serve, in the same sandbox.
 
 use anyhow::{bail, Context, Result};
-use komp_host::server::run::{TrustVerifier, DEV_POLICY};
-use komp_host::{Runtime, RuntimeConfig};
 use komp_registry::{RevocationList, TrustPolicy};
+use komp_runtime::{Runtime, RuntimeConfig};
+use komp_server::run::{TrustVerifier, DEV_POLICY};
 use komp_validate::cli::{RunArgs, ValidateCommand};
 use komp_validate::PredictionLike;
 use std::sync::Arc;

@@ -8,12 +8,12 @@ use super::layout::page;
 use super::render::{hbars, num, pct};
 use super::session::{check_post, require, User};
 use super::{WebError, WebState};
-use crate::runtime::PredictionOutcome;
-use crate::server::auth::Role;
+use crate::auth::Role;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use komp_runtime::runtime::PredictionOutcome;
 use maud::{html, Markup};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -261,7 +261,7 @@ pub async fn submit(
         Ok(v) => v,
         Err(m) => return Ok(again(StatusCode::UNPROCESSABLE_ENTITY, m)),
     };
-    match crate::server::api::run_prediction(&ws.app, &u.principal, c, input.to_string()).await {
+    match crate::api::run_prediction(&ws.app, &u.principal, c, input.to_string()).await {
         Ok((request_id, outcome)) => {
             let content = html! {
                 (intro(&name, &u))

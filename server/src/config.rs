@@ -1,7 +1,7 @@
 //! Server configuration: a JSON file, overridden by environment variables
 //! and flags (see `komp serve --help`), with safe defaults.
 
-use crate::config::RuntimeConfig;
+use komp_runtime::RuntimeConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

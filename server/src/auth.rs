@@ -178,7 +178,7 @@ impl TokenStore {
             sha256: hash(&token),
             tenant: tenant.to_string(),
             role,
-            created: crate::server::time::now_rfc3339(),
+            created: crate::time::now_rfc3339(),
             note: note.to_string(),
         };
         let mut file = self.read_file()?;
@@ -186,7 +186,7 @@ impl TokenStore {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        crate::engine::write_atomic(&self.path, &serde_json::to_vec_pretty(&file)?, true)?;
+        komp_artifact::fsutil::write_atomic_mode(&self.path, &serde_json::to_vec_pretty(&file)?, true)?;
         self.reload_if_changed()?;
         Ok((entry, token))
     }
@@ -198,7 +198,7 @@ impl TokenStore {
         file.tokens.retain(|t| t.id != id);
         let removed = file.tokens.len() != before;
         if removed {
-            crate::engine::write_atomic(&self.path, &serde_json::to_vec_pretty(&file)?, true)?;
+            komp_artifact::fsutil::write_atomic_mode(&self.path, &serde_json::to_vec_pretty(&file)?, true)?;
             self.reload_if_changed()?;
         }
         Ok(removed)

@@ -278,7 +278,7 @@ impl ResourceLimiter for MemoryLimiter {
 /// The komp runtime. Cheap to share behind an `Arc`; all methods take `&self`.
 ///
 /// ```no_run
-/// let rt = komp_host::Runtime::new(komp_host::RuntimeConfig::default()).unwrap();
+/// let rt = komp_runtime::Runtime::new(komp_runtime::RuntimeConfig::default()).unwrap();
 /// let bytes = std::fs::read("postsortering.wasm").unwrap();
 /// rt.install(bytes).unwrap();
 /// let out = rt.predict("postsortering", None, r#"{"subject":"Tømning","body":"Skraldet er ikke hentet"}"#).unwrap();
@@ -519,13 +519,13 @@ impl Runtime {
             // *stable* version that is not withdrawn; a pre-release
             // (`2.0.0-rc.1`) only when nothing stable is there. With every
             // version withdrawn, the newest, so the caller learns why (410).
-            None => komp_registry::store::default_version(
-                versions.iter().filter(|(_, c)| c.withdrawn().is_none()).map(|(v, _)| v),
-            )
-            .and_then(|v| versions.get(&v))
-            .or_else(|| versions.values().next_back())
-            .cloned()
-            .ok_or_else(|| RuntimeError::UnknownComponent(name.to_string())),
+            None => {
+                komp_artifact::default_version(versions.iter().filter(|(_, c)| c.withdrawn().is_none()).map(|(v, _)| v))
+                    .and_then(|v| versions.get(&v))
+                    .or_else(|| versions.values().next_back())
+                    .cloned()
+                    .ok_or_else(|| RuntimeError::UnknownComponent(name.to_string()))
+            }
         }
     }
 

@@ -26,7 +26,7 @@ pub struct RuntimeConfig {
     /// Largest total of bytes one call may make the host hold at once:
     /// `wasi:nn` tensors (data and dimensions), the model inputs and outputs
     /// of a running `compute`, `wasi:nn` error texts, and a fixed cost per
-    /// resource (`komp_host::nn::RESOURCE_OVERHEAD`). Going over it stops the
+    /// resource (`komp_runtime::nn::RESOURCE_OVERHEAD`). Going over it stops the
     /// call with `RuntimeError::HostLimit`.
     pub max_tensor_bytes_per_call: usize,
     /// Most entries one call may hold in the host's resource table at once

@@ -26,6 +26,9 @@
 //! component, signal, value and threshold when a signal goes into alert, and an `info!` when it
 //! clears.
 
+pub mod alerts;
+pub use alerts::{evaluate, evaluate_all};
+
 use komp_artifact::{Histogram, Reference};
 use komp_audit::{Decision, Observation};
 use serde::{Deserialize, Serialize};

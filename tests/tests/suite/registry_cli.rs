@@ -1,10 +1,10 @@
 //! The `komp` registry subcommands, end to end on files (in-process).
 
-use crate::common;
+use crate::registry_common as common;
 
 use clap::{CommandFactory, Parser};
 use common::*;
-use komp_registry::cli::{execute, RegistryCommand};
+use komp::commands::registry::{execute, RegistryCommand};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]

@@ -1,7 +1,7 @@
 //! Sessions: in memory, keyed by a random id (the only thing in the cookie).
 
 use super::{WebConfig, WebError, WebState};
-use crate::server::auth::{Principal, Role};
+use crate::auth::{Principal, Role};
 use axum::http::{header, HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

@@ -2,13 +2,13 @@
 
 use super::auth::{Principal, Role};
 use super::{error_kind, ApiError, SharedState};
-use crate::runtime::{InstalledComponent, PredictionOutcome};
-use crate::RuntimeError;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use komp_runtime::runtime::{InstalledComponent, PredictionOutcome};
+use komp_runtime::RuntimeError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -256,7 +256,7 @@ async fn predict_and_audit(
         latency_us,
         outcome,
         coverage,
-        operating_point: result.as_ref().ok().and_then(|o| o.operating_point.as_ref()).map(|u| u.to_audit()),
+        operating_point: result.as_ref().ok().and_then(|o| o.operating_point.as_ref()).map(audit_operating_point),
     };
     let audit_started = Instant::now();
     s.audit.append_async(record).await.map_err(|e| {
@@ -459,4 +459,17 @@ pub async fn metrics(State(s): State<SharedState>) -> Response {
     super::run::revocation_gauges(&s);
     super::drift::evaluate_all(&s);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render()).into_response()
+}
+
+/// The form of an operating point the audit log keeps.
+fn audit_operating_point(u: &komp_runtime::prediction::OperatingPointUsed) -> komp_audit::OperatingPointUsed {
+    use komp_runtime::prediction::OperatingPointSource;
+    komp_audit::OperatingPointUsed {
+        threshold: u.threshold,
+        source: match u.source {
+            OperatingPointSource::Default => "default".into(),
+            OperatingPointSource::Tenant => "tenant".into(),
+        },
+        default: u.default,
+    }
 }

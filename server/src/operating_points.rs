@@ -12,12 +12,12 @@
 
 use super::auth::{Principal, Role};
 use super::{ApiError, SharedState};
-use crate::prediction::{rule_name, OperatingPointSource, OperatingPointUsed};
-use crate::runtime::InstalledComponent;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use komp_runtime::prediction::{rule_name, OperatingPointSource, OperatingPointUsed};
+use komp_runtime::runtime::InstalledComponent;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -126,7 +126,11 @@ impl OperatingPoints {
         file.history.push(change);
         let dir = self.dir.join(tenant);
         std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-        crate::engine::write_atomic(&dir.join("operating-points.json"), &serde_json::to_vec_pretty(&file)?, true)?;
+        komp_artifact::fsutil::write_atomic_mode(
+            &dir.join("operating-points.json"),
+            &serde_json::to_vec_pretty(&file)?,
+            true,
+        )?;
         tenants.insert(tenant.to_string(), file);
         Ok(())
     }
@@ -165,7 +169,12 @@ impl OperatingPoints {
 
 /// Applies the operating point in use to a successful prediction: the
 /// decision moves, the scores do not.
-pub fn apply(s: &SharedState, tenant: &str, c: &InstalledComponent, outcome: &mut crate::runtime::PredictionOutcome) {
+pub fn apply(
+    s: &SharedState,
+    tenant: &str,
+    c: &InstalledComponent,
+    outcome: &mut komp_runtime::runtime::PredictionOutcome,
+) {
     let Some(used) = s.operating_points.in_use(tenant, c) else { return };
     if used.source == OperatingPointSource::Tenant {
         if let Some(op) = &c.manifest().operating_point {

@@ -84,7 +84,7 @@ impl ValidationReports {
     fn write_entry(&self, tenant: &str, e: &Entry) -> anyhow::Result<()> {
         let dir = self.report_dir(tenant, &e.id);
         std::fs::create_dir_all(&dir).map_err(|err| anyhow::anyhow!("cannot create {}: {err}", dir.display()))?;
-        crate::engine::write_atomic(&dir.join("entry.json"), &serde_json::to_vec_pretty(e)?, true)?;
+        komp_artifact::fsutil::write_atomic_mode(&dir.join("entry.json"), &serde_json::to_vec_pretty(e)?, true)?;
         Ok(())
     }
 
@@ -395,8 +395,8 @@ fn finish(
     let outcome: anyhow::Result<()> = match result {
         Ok(ev) => (|| {
             let json = serde_json::to_vec_pretty(&ev.report)?;
-            crate::engine::write_atomic(&dir.join("report.json"), &json, true)?;
-            crate::engine::write_atomic(
+            komp_artifact::fsutil::write_atomic_mode(&dir.join("report.json"), &json, true)?;
+            komp_artifact::fsutil::write_atomic_mode(
                 &dir.join("report.html"),
                 komp_validate::html::render(&ev.report).as_bytes(),
                 true,

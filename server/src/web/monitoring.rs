@@ -8,7 +8,7 @@ use super::layout::page;
 use super::render::{columns, hbars, json, num, pct, Series};
 use super::session::require;
 use super::{WebError, WebState};
-use crate::server::auth::Role;
+use crate::auth::Role;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -142,7 +142,7 @@ pub async fn component(
         .iter()
         .map(|(l, n)| (l.clone(), if label_total > 0 { *n as f64 / label_total as f64 } else { 0.0 }))
         .collect();
-    let drift = serde_json::to_value(crate::server::drift::evaluate(&ws.app, &tenant, &name)).unwrap_or_default();
+    let drift = serde_json::to_value(crate::drift::evaluate(&ws.app, &tenant, &name)).unwrap_or_default();
     let signals = drift.get("signals").and_then(Value::as_array).cloned().unwrap_or_default();
     let content = html! {
         h1 { "Overvågning af " (name) " for kommune " (tenant) }

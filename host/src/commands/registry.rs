@@ -5,19 +5,20 @@
 //! and calls [`run`]. Every command prints what it did; a command that
 //! refuses something returns an error (and so a non-zero exit).
 
-use crate::http::auth::{Authorizer, PushTokenFile, PushTokenHashes};
-use crate::http::client::Client;
-use crate::http::serve::ServeLimits;
-use crate::http::server::RegistryServer;
-use crate::http::sync::sync_from;
-use crate::keys::{KeyPair, PublicKey, Role};
-use crate::revocation::{RevocationList, SignedRevocationList};
-use crate::signature::sign;
-use crate::store::Registry;
-use crate::trust::{check_signatures, check_yank, enforce, SignatureStatus, TrustPolicy};
 use anyhow::{anyhow, bail, Context, Result};
+use clap::builder::TypedValueParser as _;
 use clap::{ArgGroup, Subcommand};
 use komp_artifact::Artifact;
+use komp_registry::http::auth::{Authorizer, PushTokenFile, PushTokenHashes};
+use komp_registry::http::client::Client;
+use komp_registry::http::serve::ServeLimits;
+use komp_registry::http::server::RegistryServer;
+use komp_registry::http::sync::sync_from;
+use komp_registry::keys::{KeyPair, PublicKey, Role};
+use komp_registry::revocation::{RevocationList, SignedRevocationList};
+use komp_registry::signature::sign;
+use komp_registry::store::Registry;
+use komp_registry::trust::{check_signatures, check_yank, enforce, SignatureStatus, TrustPolicy};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,7 +34,7 @@ pub enum RegistryCommand {
     Keygen {
         /// What the key is for: `publisher` signs components it built,
         /// `approver` endorses components and signs revocation lists.
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["publisher", "approver"]).map(|s| s.parse::<Role>().expect("one of the possible values")))]
         role: Role,
         /// Who holds the key, e.g. "Aarhus Kommune".
         #[arg(long)]
@@ -264,7 +265,7 @@ pub fn parse_validity(text: &str) -> std::result::Result<std::time::Duration, St
         _ => return Err(format!("{text:?} needs a unit: d, h, m or s (e.g. 30d)")),
     };
     let secs = n.checked_mul(unit_secs).ok_or_else(|| format!("{text:?} is too long"))?;
-    let max = crate::revocation::MAX_VALIDITY;
+    let max = komp_registry::revocation::MAX_VALIDITY;
     if secs == 0 || secs > max.as_secs() {
         return Err(format!("{text:?} must be between 1s and {}d", max.as_secs() / 86_400));
     }
@@ -298,7 +299,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 require_endorsement: !no_endorsement,
             };
             TrustPolicy::from_json(&policy.to_json()).map_err(|e| anyhow!("{e}"))?;
-            crate::fsutil::write_atomic(&output, (policy.to_json() + "\n").as_bytes())
+            komp_registry::fsutil::write_atomic(&output, (policy.to_json() + "\n").as_bytes())
                 .with_context(|| format!("cannot write {}", output.display()))?;
             writeln!(
                 out,
@@ -415,7 +416,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                     };
                     let bytes = reg.get(&name, &version)?;
                     if let Some(p) = &policy {
-                        crate::trust::verify_bytes(bytes.clone(), p, &reg.revocations()?)?;
+                        komp_registry::trust::verify_bytes(bytes.clone(), p, &reg.revocations()?)?;
                     }
                     (bytes, format!("{name}@{version}"))
                 }
@@ -433,7 +434,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                         }),
                         None => RevocationList::empty(),
                     };
-                    let (art, _) = crate::trust::verify_bytes(bytes, policy, &revocations)?;
+                    let (art, _) = komp_registry::trust::verify_bytes(bytes, policy, &revocations)?;
                     let m = art.manifest();
                     if m.name != name || m.version != version {
                         bail!("asked for {name}@{version}, but the registry sent {}", m.id());
@@ -442,7 +443,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 }
                 (None, None) => unreachable!("clap requires a source"),
             };
-            crate::fsutil::write_atomic(&output, &bytes)
+            komp_registry::fsutil::write_atomic(&output, &bytes)
                 .with_context(|| format!("cannot write {}", output.display()))?;
             writeln!(out, "pulled {id} -> {} ({} bytes)", output.display(), bytes.len())?;
         }
@@ -502,7 +503,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
-                crate::http::serve::serve(listener, router, limits, shutdown).await;
+                komp_registry::http::serve::serve(listener, router, limits, shutdown).await;
                 Ok::<_, anyhow::Error>(())
             })?;
         }
@@ -537,7 +538,7 @@ fn sign_file(file: &Path, key: &Path, output: Option<&Path>, role: Role, out: &m
     let art = Artifact::parse(read(file)?).with_context(|| format!("{} is not a komp component", file.display()))?;
     let signed = sign(&art, &pair.signing, &pair.key_id())?;
     let dest = output.unwrap_or(file);
-    crate::fsutil::write_atomic(dest, &signed).with_context(|| format!("cannot write {}", dest.display()))?;
+    komp_registry::fsutil::write_atomic(dest, &signed).with_context(|| format!("cannot write {}", dest.display()))?;
     let verb = if role == Role::Approver { "endorsed" } else { "signed" };
     writeln!(
         out,

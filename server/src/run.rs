@@ -3,10 +3,10 @@
 
 use super::config::ServerConfig;
 use super::{AppState, SharedState};
-use crate::runtime::{ArtifactVerifier, Runtime};
 use anyhow::{Context, Result};
 use komp_artifact::Artifact;
 use komp_registry::{ExpiryStatus, RevocationList, TrustPolicy};
+use komp_runtime::runtime::{ArtifactVerifier, Runtime};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// The development trust policy: the key pair committed in `keys/dev/`,
 /// clearly labelled for local use only.
-pub const DEV_POLICY: &str = include_str!("../../../keys/dev/policy.json");
+pub const DEV_POLICY: &str = include_str!("../../keys/dev/policy.json");
 
 /// Checks artifacts against the trust policy and the current revocations
 /// before the runtime compiles anything.

@@ -1,0 +1,9 @@
+//! One module per `komp` command group; `main.rs` holds the argument tree and
+//! dispatches here.
+
+pub mod audit;
+pub mod component;
+pub mod registry;
+pub mod serve;
+pub mod token;
+pub mod validate;

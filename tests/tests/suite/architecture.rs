@@ -1,0 +1,114 @@
+//! The architecture's invariants (ARCHITECTURE.md, "Invariants"), checked
+//! over `cargo metadata`, so that a dependency that breaks one fails the
+//! suite instead of waiting for a reviewer to notice.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Package name -> the package names it depends on for normal builds (no
+/// dev- or build-dependencies), for the host platform's resolved graph.
+fn normal_graph() -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, String>) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(komp_tests::root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: BTreeMap<String, String> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap().to_string(), p["name"].as_str().unwrap().to_string()))
+        .collect();
+    let mut graph = BTreeMap::new();
+    for node in meta["resolve"]["nodes"].as_array().unwrap() {
+        let from = names[node["id"].as_str().unwrap()].clone();
+        let deps: BTreeSet<String> = node["deps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].is_null()))
+            .map(|d| names[d["pkg"].as_str().unwrap()].clone())
+            .collect();
+        graph.entry(from).or_insert_with(BTreeSet::new).extend(deps);
+    }
+    (graph, names)
+}
+
+/// Every package `root` pulls into a normal build, with one path to each.
+fn closure(graph: &BTreeMap<String, BTreeSet<String>>, root: &str) -> BTreeMap<String, Vec<String>> {
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut todo = vec![(root.to_string(), vec![root.to_string()])];
+    while let Some((p, path)) = todo.pop() {
+        for d in graph.get(&p).into_iter().flatten() {
+            if !seen.contains_key(d) {
+                let mut via = path.clone();
+                via.push(d.clone());
+                seen.insert(d.clone(), via.clone());
+                todo.push((d.clone(), via));
+            }
+        }
+    }
+    seen
+}
+
+fn assert_none_of(graph: &BTreeMap<String, BTreeSet<String>>, krate: &str, forbidden: &[&str], why: &str) {
+    assert!(graph.contains_key(krate), "{krate} is not in the workspace any more; update this test");
+    let deps = closure(graph, krate);
+    let found: Vec<String> =
+        forbidden.iter().filter_map(|f| deps.get(*f).map(|path| format!("{f} (via {})", path.join(" -> ")))).collect();
+    assert!(found.is_empty(), "{krate} {why}, but depends on: {}", found.join("; "));
+}
+
+#[test]
+fn komp_runtime_knows_no_http_database_metrics_or_command_line() {
+    let (g, _) = normal_graph();
+    assert_none_of(
+        &g,
+        "komp-runtime",
+        &[
+            "axum",
+            "hyper",
+            "tokio",
+            "sled",
+            "prometheus-client",
+            "clap",
+            "ureq",
+            "anyhow",
+            "komp-registry",
+            "komp-audit",
+        ],
+        "is what a vendor embeds: it must know no HTTP, database, metrics or argument parsing",
+    );
+}
+
+#[test]
+fn only_the_binary_and_the_server_parse_arguments() {
+    let (g, _) = normal_graph();
+    for lib in ["komp-artifact", "komp-registry", "komp-audit", "komp-runtime", "komp-sdk"] {
+        assert_none_of(&g, lib, &["clap"], "is a library: only `komp` (and komp-server's config) parse arguments");
+    }
+}
+
+#[test]
+fn the_libraries_report_typed_errors_not_anyhow() {
+    let (g, _) = normal_graph();
+    for lib in ["komp-artifact", "komp-registry", "komp-audit", "komp-runtime"] {
+        assert_none_of(&g, lib, &["anyhow"], "returns typed errors (thiserror); anyhow is for the binary and server");
+    }
+}
+
+#[test]
+fn the_component_format_and_the_sdk_pull_in_no_runtime() {
+    let (g, _) = normal_graph();
+    for lib in ["komp-artifact", "komp-sdk"] {
+        assert_none_of(
+            &g,
+            lib,
+            &["wasmtime", "tract-onnx", "komp-runtime", "komp-server", "tokio"],
+            "is read by every tool and built into every component",
+        );
+    }
+}
