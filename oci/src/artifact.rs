@@ -98,9 +98,11 @@ pub fn push_component(
 ) -> Result<Pushed, OciError> {
     client.check_registry(target)?;
     let artifact = match verify {
-        Some((policy, revocations)) => komp_registry::verify_bytes(bytes.to_vec(), policy, revocations)
-            .map_err(|source| OciError::Refused { reference: target.to_string(), source })?
-            .0,
+        Some((policy, revocations)) => {
+            komp_registry::verify_bytes(bytes.to_vec(), policy, revocations)
+                .map_err(|source| OciError::Refused { reference: target.to_string(), source })?
+                .0
+        }
         None => Artifact::parse(bytes.to_vec())?,
     };
     let m = artifact.manifest();
@@ -160,10 +162,7 @@ pub fn push_component(
             media_type: WASM_LAYER_MEDIA_TYPE.into(),
             digest: layer_digest.clone(),
             size: bytes.len() as u64,
-            annotations: BTreeMap::from([(
-                "org.opencontainers.image.title".to_string(),
-                format!("{}.wasm", m.name),
-            )]),
+            annotations: BTreeMap::from([("org.opencontainers.image.title".to_string(), format!("{}.wasm", m.name))]),
         }],
         annotations: ann,
     };
@@ -191,8 +190,10 @@ pub fn pull_component(client: &OciClient, source: &Reference) -> Result<Pulled, 
     let layer = single_layer(&manifest, &url, WASM_LAYER_MEDIA_TYPE)?;
     let config_bytes =
         client.get_blob(source, "the config", &manifest.config.digest, manifest.config.size, MAX_SMALL_BYTES)?;
-    let config: WasmConfig = serde_json::from_slice(&config_bytes)
-        .map_err(|e| OciError::BadManifest { url: url.clone(), reason: format!("the Wasm config is not valid: {e}") })?;
+    let config: WasmConfig = serde_json::from_slice(&config_bytes).map_err(|e| OciError::BadManifest {
+        url: url.clone(),
+        reason: format!("the Wasm config is not valid: {e}"),
+    })?;
     if !config.layer_digests.is_empty() && config.layer_digests != [layer.digest.clone()] {
         return Err(OciError::BadManifest {
             url,
@@ -202,7 +203,8 @@ pub fn pull_component(client: &OciClient, source: &Reference) -> Result<Pulled, 
             ),
         });
     }
-    let bytes = client.get_blob(source, "the component layer", &layer.digest, layer.size, client.max_component_bytes)?;
+    let bytes =
+        client.get_blob(source, "the component layer", &layer.digest, layer.size, client.max_component_bytes)?;
     Ok(Pulled { bytes, manifest_digest, annotations: manifest.annotations, config })
 }
 
@@ -288,10 +290,9 @@ pub fn push_revocations(
 ) -> Result<Pushed, OciError> {
     let target = revocations_reference(namespace)?;
     client.check_registry(&target)?;
-    let body = list.body_unverified().map_err(|e| OciError::BadRevocationList {
-        url: target.to_string(),
-        reason: e.to_string(),
-    })?;
+    let body = list
+        .body_unverified()
+        .map_err(|e| OciError::BadRevocationList { url: target.to_string(), reason: e.to_string() })?;
     let bytes = list.to_json().into_bytes();
     let empty = b"{}";
     client.push_blob(&target, empty)?;
@@ -319,7 +320,11 @@ pub fn push_revocations(
         ]),
     };
     let manifest_bytes = serde_json::to_vec(&manifest).expect("plain structs serialise");
-    client.put_manifest(&target.with_tag(&format!("serial-{}", body.serial)), &manifest_bytes, OCI_MANIFEST_MEDIA_TYPE)?;
+    client.put_manifest(
+        &target.with_tag(&format!("serial-{}", body.serial)),
+        &manifest_bytes,
+        OCI_MANIFEST_MEDIA_TYPE,
+    )?;
     let manifest_digest = client.put_manifest(&target, &manifest_bytes, OCI_MANIFEST_MEDIA_TYPE)?;
     Ok(Pushed { reference: target, manifest_digest, layer_digest })
 }
@@ -393,7 +398,10 @@ fn single_layer(manifest: &ImageManifest, url: &str, media_type: &str) -> Result
         });
     }
     if !layer.digest.starts_with("sha256:") {
-        return Err(OciError::BadManifest { url: url.into(), reason: format!("layer digest {:?} is not sha256", layer.digest) });
+        return Err(OciError::BadManifest {
+            url: url.into(),
+            reason: format!("layer digest {:?} is not sha256", layer.digest),
+        });
     }
     Ok(layer.clone())
 }

@@ -40,8 +40,7 @@ impl Credentials {
     pub fn from_docker_config(path: &Path, registry: &str) -> Result<Credentials, OciError> {
         let bad = |reason: String| OciError::DockerConfig { path: path.to_path_buf(), reason };
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-        let config: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let config: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
         let auths = config.get("auths").and_then(|a| a.as_object());
         let entry = auths.and_then(|auths| {
             auths.iter().find(|(key, _)| normalize_config_key(key) == normalize_config_key(registry)).map(|(_, v)| v)
@@ -66,8 +65,8 @@ impl Credentials {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(auth.trim())
                 .map_err(|e| bad(format!("the \"auth\" of {registry} is not base64: {e}")))?;
-            let decoded = String::from_utf8(decoded)
-                .map_err(|_| bad(format!("the \"auth\" of {registry} is not UTF-8 text")))?;
+            let decoded =
+                String::from_utf8(decoded).map_err(|_| bad(format!("the \"auth\" of {registry} is not UTF-8 text")))?;
             let (username, password) = decoded
                 .split_once(':')
                 .ok_or_else(|| bad(format!("the \"auth\" of {registry} is not base64 of \"user:password\"")))?;

@@ -213,7 +213,11 @@ impl OciClient {
                 scope: scope.to_string(),
                 detail: detail.clone(),
             };
-            if answered || auth.as_deref().is_some_and(|a| a.starts_with("Bearer") && matches!(self.credentials, Credentials::Bearer { .. })) {
+            if answered
+                || auth
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with("Bearer") && matches!(self.credentials, Credentials::Bearer { .. }))
+            {
                 return Err(unauthorized());
             }
             if header.is_empty() {
@@ -268,7 +272,7 @@ impl OciClient {
             reason: "a Bearer challenge without realm".into(),
         })?;
         let tls_realm = realm.starts_with("https://");
-        if !tls_realm && !(self.plain_http && realm.starts_with("http://")) {
+        if !(tls_realm || (self.plain_http && realm.starts_with("http://"))) {
             return Err(OciError::TokenService {
                 realm: realm.to_string(),
                 scope: scope.to_string(),
@@ -283,11 +287,8 @@ impl OciClient {
         let basic = self.credentials.basic_header();
         let resp = self.send_once("GET", &token_url, &[("accept", "application/json")], None, basic.as_deref())?;
         let status = resp.status().as_u16();
-        let err = |message: String| OciError::TokenService {
-            realm: realm.to_string(),
-            scope: scope.to_string(),
-            message,
-        };
+        let err =
+            |message: String| OciError::TokenService { realm: realm.to_string(), scope: scope.to_string(), message };
         let body = read_body(&token_url, resp, "token answer", MAX_SMALL_BYTES)?;
         if status != 200 {
             return Err(err(format!("HTTP {status}: {}", error_message(&body))));
@@ -298,7 +299,11 @@ impl OciClient {
             access_token: Option<String>,
         }
         let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| err(format!("not a token answer: {e}")))?;
-        answer.token.or(answer.access_token).filter(|t| !t.is_empty()).ok_or_else(|| err("the answer holds no token".into()))
+        answer
+            .token
+            .or(answer.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| err("the answer holds no token".into()))
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -415,7 +420,12 @@ impl OciClient {
         let location = header(&resp, "location");
         let body = read_body(&start, resp, "the upload answer", MAX_SMALL_BYTES)?;
         if status != 202 {
-            return Err(OciError::Registry { method: "POST".into(), url: start, status, message: error_message(&body) });
+            return Err(OciError::Registry {
+                method: "POST".into(),
+                url: start,
+                status,
+                message: error_message(&body),
+            });
         }
         let location = location.ok_or_else(|| OciError::Registry {
             method: "POST".into(),
@@ -432,17 +442,14 @@ impl OciClient {
                 method: "POST".into(),
                 url: start,
                 status,
-                message: format!("the upload location {location:?} is on another host; komp uploads only to the registry itself"),
+                message: format!(
+                    "the upload location {location:?} is on another host; komp uploads only to the registry itself"
+                ),
             });
         };
-        let put = format!("{location}{}digest={}", if location.contains('?') { '&' } else { '?' }, query_escape(&digest));
-        let resp = self.send(
-            "PUT",
-            &put,
-            &scope,
-            &[("content-type", "application/octet-stream")],
-            Some(bytes),
-        )?;
+        let put =
+            format!("{location}{}digest={}", if location.contains('?') { '&' } else { '?' }, query_escape(&digest));
+        let resp = self.send("PUT", &put, &scope, &[("content-type", "application/octet-stream")], Some(bytes))?;
         let status = resp.status().as_u16();
         let body = read_body(&put, resp, "the upload answer", MAX_SMALL_BYTES)?;
         if status != 201 {
@@ -477,7 +484,8 @@ impl OciClient {
         let mut next = Some(self.url(&format!("{}/tags/list?n=1000", repo.repository)));
         for _ in 0..1000 {
             let Some(url) = next.take() else { break };
-            let resp = self.send("GET", &url, &pull_scope(&repo.repository), &[("accept", "application/json")], None)?;
+            let resp =
+                self.send("GET", &url, &pull_scope(&repo.repository), &[("accept", "application/json")], None)?;
             if resp.status().as_u16() == 404 {
                 return Ok(out);
             }
@@ -565,13 +573,29 @@ pub(crate) fn error_message(body: &[u8]) -> String {
 }
 
 fn transport_error(url: &str, e: ureq::Error) -> OciError {
+    use std::io::ErrorKind::*;
+    let unreachable = |message: String| OciError::Unreachable { url: url.into(), message };
     match e {
         ureq::Error::Tls(m) => OciError::Tls { url: url.into(), message: m.to_string() },
         ureq::Error::Rustls(m) => OciError::Tls { url: url.into(), message: m.to_string() },
         ureq::Error::Io(io) if io.to_string().to_ascii_lowercase().contains("certificate") => {
             OciError::Tls { url: url.into(), message: io.to_string() }
         }
-        other => OciError::Unreachable { url: url.into(), message: other.to_string() },
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                ConnectionRefused | AddrNotAvailable | NetworkUnreachable | HostUnreachable | TimedOut | NotConnected
+            ) =>
+        {
+            unreachable(io.to_string())
+        }
+        // The connection was there and broke mid-answer: a transfer problem
+        // of this request, not an unreachable registry.
+        ureq::Error::Io(io) => OciError::Transfer { url: url.into(), message: io.to_string() },
+        other @ (ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::Timeout(_)) => {
+            unreachable(other.to_string())
+        }
+        other => unreachable(other.to_string()),
     }
 }
 
@@ -605,6 +629,9 @@ mod tests {
             Some("/v2/a/tags/list?n=2&last=b")
         );
         assert_eq!(super::query_escape("repository:a/b:pull,push"), "repository%3Aa%2Fb%3Apull%2Cpush");
-        assert_eq!(super::error_message(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#), "MANIFEST_UNKNOWN: unknown");
+        assert_eq!(
+            super::error_message(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#),
+            "MANIFEST_UNKNOWN: unknown"
+        );
     }
 }

@@ -14,7 +14,9 @@ pub enum OciError {
     #[error("TLS with the OCI registry at {url} failed: {message}. If the registry uses a private CA, pass its certificate with --ca-file")]
     Tls { url: String, message: String },
 
-    #[error("cannot use the CA certificate file {path}: {reason}. Give a PEM file with one or more CERTIFICATE blocks")]
+    #[error(
+        "cannot use the CA certificate file {path}: {reason}. Give a PEM file with one or more CERTIFICATE blocks"
+    )]
     CaFile { path: PathBuf, reason: String },
 
     #[error("the OCI registry {registry} requires authentication ({challenge}) for {url}. Log in with `docker login {registry}` (komp reads the `auths` of ~/.docker/config.json, or --docker-config), or pass --username/--password or --token")]
@@ -44,10 +46,14 @@ pub enum OciError {
     #[error("{what} from {url} has {got} bytes where {expected} were announced: the transfer was cut off or the registry is inconsistent; nothing was installed")]
     SizeMismatch { what: String, url: String, expected: u64, got: u64 },
 
-    #[error("{what} from {url} is {size} bytes, more than the limit of {limit}; raise the limit only if this is expected")]
+    #[error(
+        "{what} from {url} is {size} bytes, more than the limit of {limit}; raise the limit only if this is expected"
+    )]
     TooLarge { what: String, url: String, size: u64, limit: u64 },
 
-    #[error("{what} at {url} has media type {found:?}, not {expected:?}: this is not a komp artifact of the expected kind")]
+    #[error(
+        "{what} at {url} has media type {found:?}, not {expected:?}: this is not a komp artifact of the expected kind"
+    )]
     WrongMediaType { what: String, url: String, expected: String, found: String },
 
     #[error("the manifest at {url} cannot be used: {reason}")]

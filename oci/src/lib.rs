@@ -18,11 +18,11 @@
 //! own ([`REVOCATION_LIST_MEDIA_TYPE`]) at `HOST/NAMESPACE/komp_revocations:latest`
 //! (the underscore keeps it apart from every component name).
 //!
-//! - [`reference`]: `oci://host[:port]/repository[:tag|@digest]`.
-//! - [`auth`]: anonymous, basic, bearer token service, docker `config.json`.
-//! - [`client`]: the distribution API with TLS, authentication and limits.
-//! - [`artifact`]: push and pull of components and revocation lists.
-//! - [`sync`]: [`sync_from_oci`], the OCI twin of `komp_registry::http::sync_from`.
+//! - [`reference`] parses `oci://host[:port]/repository[:tag|@digest]`.
+//! - [`auth`] does anonymous, basic, bearer token service, docker `config.json`.
+//! - [`client`] speaks the distribution API with TLS, authentication and limits.
+//! - [`artifact`] pushes and pulls components and revocation lists.
+//! - [`sync`] holds [`sync_from_oci`], the OCI twin of `komp_registry::http::sync_from`.
 //!
 //! Everything is blocking (ureq): call it from a CLI directly, and from an
 //! async host inside `tokio::task::spawn_blocking`.
@@ -35,8 +35,7 @@ pub mod reference;
 pub mod sync;
 
 pub use artifact::{
-    pull_component, pull_revocations, pull_to_file, pull_verified, push_component, push_revocations, Pulled,
-    Pushed,
+    pull_component, pull_revocations, pull_to_file, pull_verified, push_component, push_revocations, Pulled, Pushed,
 };
 pub use auth::Credentials;
 pub use client::{ClientOptions, OciClient};

@@ -82,7 +82,13 @@ pub enum OciSyncError {
 
 /// Pulls every version of the configured components that `local` lacks from
 /// the OCI namespace, verifying each against `policy` before storing it.
-pub fn sync_from_oci(upstream: &OciUpstream, local: &Registry, policy: &TrustPolicy) -> Result<SyncReport, OciSyncError> {
+// The error is returned once per sync, never in a hot loop.
+#[allow(clippy::result_large_err)]
+pub fn sync_from_oci(
+    upstream: &OciUpstream,
+    local: &Registry,
+    policy: &TrustPolicy,
+) -> Result<SyncReport, OciSyncError> {
     let name = upstream.namespace.to_string();
     let oci = |source: OciError| OciSyncError::Oci { upstream: name.clone(), source };
     let client = OciClient::for_reference(&upstream.namespace, &upstream.options).map_err(oci)?;
@@ -234,8 +240,5 @@ fn layer_digest(client: &OciClient, source: &Reference) -> Result<String, OciErr
     let (fetched, _, url) = client.get_manifest(source, crate::OCI_MANIFEST_MEDIA_TYPE)?;
     let m: crate::artifact::ImageManifest = serde_json::from_slice(&fetched.bytes)
         .map_err(|e| OciError::BadManifest { url: url.clone(), reason: e.to_string() })?;
-    m.layers
-        .first()
-        .map(|l| l.digest.clone())
-        .ok_or(OciError::BadManifest { url, reason: "no layer".into() })
+    m.layers.first().map(|l| l.digest.clone()).ok_or(OciError::BadManifest { url, reason: "no layer".into() })
 }
