@@ -413,10 +413,7 @@ fn monitoring_counts() {
     let all = a.monitoring_all();
     assert_eq!(all.len(), 2);
     assert!(all.iter().any(|e| e.component == "postsortering" && e.monitoring.predictions == 1));
-    let prom = a.render_prometheus();
-    assert!(prom.contains("komp_feedback_overridden{tenant=\"0101\",component=\"underretning\"} 2"), "{prom}");
-    assert!(prom.contains("komp_audit_records_total 20"), "{prom}");
-    assert!(prom.contains("komp_audit_commit_seconds_bucket{le=\"+Inf\"} "), "{prom}");
+    assert_eq!(a.stats().records, 20);
     drop(a);
     assert_eq!(open(d.path()).monitoring("0101", "underretning"), m, "rebuilt identically on open");
 }
