@@ -45,7 +45,6 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub slots: Arc<Semaphore>,
     pub buckets: Mutex<HashMap<String, Bucket>>,
-    pub started: Instant,
     /// The local registry (a copy of upstream, plus seeds).
     pub registry: Arc<komp_registry::Registry>,
     /// Trust policy and current revocations, consulted before every install;

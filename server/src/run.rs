@@ -202,7 +202,6 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
         slots: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_predictions)),
         metrics: super::metrics::Metrics::new(),
         buckets: Mutex::new(HashMap::new()),
-        started: Instant::now(),
         registry,
         verifier,
         operating_points,
