@@ -75,6 +75,38 @@ enum Command {
     Validate(komp_validate::cli::ValidateCommand),
     #[command(flatten)]
     Registry(commands::registry::RegistryCommand),
+    /// Push a signed component to an OCI registry (Wasm OCI artifact layout;
+    /// tag = the file's version unless given). Pull it with `komp pull oci://…`.
+    Push {
+        /// The component file (`.wasm`).
+        file: PathBuf,
+        /// `oci://HOST[:PORT]/REPOSITORY[:TAG]`, e.g. oci://registry.kl.dk/komp/postsortering
+        #[arg(value_name = "oci://HOST/REPO[:TAG]")]
+        target: String,
+        /// Refuse to push a file this trust policy refuses (hosts would refuse it too).
+        #[arg(long, value_name = "POLICY", visible_alias = "trust-policy")]
+        policy: Option<PathBuf>,
+        /// Signed revocation list to check the file against (with --policy).
+        #[arg(long, value_name = "LIST", requires = "policy")]
+        revocations: Option<PathBuf>,
+        #[command(flatten)]
+        oci: commands::oci::ConnectionArgs,
+    },
+    /// Push a signed revocation list to an OCI registry namespace
+    /// (NAMESPACE/komp_revocations:latest and :serial-N), where hosts syncing
+    /// from `oci://HOST/NAMESPACE` take it from.
+    PushRevocations {
+        /// The signed revocation list file.
+        list: PathBuf,
+        /// `oci://HOST[:PORT]/NAMESPACE`
+        #[arg(value_name = "oci://HOST/NAMESPACE")]
+        namespace: String,
+        /// Refuse to push a list no approver of this trust policy signed.
+        #[arg(long, value_name = "POLICY", visible_alias = "trust-policy")]
+        policy: Option<PathBuf>,
+        #[command(flatten)]
+        oci: commands::oci::ConnectionArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -138,5 +170,11 @@ fn run(command: Command) -> Result<()> {
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Registry(cmd) => commands::registry::run(cmd),
         Command::Validate(cmd) => commands::validate::run(cmd),
+        Command::Push { file, target, policy, revocations, oci } => {
+            commands::oci::push(&file, &target, policy.as_deref(), revocations.as_deref(), &oci, &mut std::io::stdout())
+        }
+        Command::PushRevocations { list, namespace, policy, oci } => {
+            commands::oci::push_revocations(&list, &namespace, policy.as_deref(), &oci, &mut std::io::stdout())
+        }
     }
 }

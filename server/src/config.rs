@@ -60,8 +60,23 @@ pub struct ServerConfig {
     /// expired (components already installed keep serving). Without it an
     /// expired list only raises warnings, in the log, in health and in metrics.
     pub refuse_installs_when_revocations_expired: bool,
-    /// Upstream registry to sync from (e.g. the central registry).
+    /// Upstream registry to sync from (e.g. the central registry): a komp
+    /// registry (`http(s)://…`) or an OCI registry namespace
+    /// (`oci://HOST[:PORT]/NAMESPACE`, components at `NAMESPACE/<name>:<version>`).
     pub upstream: Option<String>,
+    /// With an `oci://` upstream: the components to mirror. Empty: every
+    /// repository under the namespace in the registry's catalog
+    /// (`/v2/_catalog`, which many hosted registries do not offer).
+    pub upstream_components: Vec<String>,
+    /// With an `oci://` upstream: PEM file of the private CA that signs the
+    /// registry's certificate (replaces the public roots).
+    pub upstream_ca_file: Option<PathBuf>,
+    /// With an `oci://` upstream: plain `http://` (loopback or a closed network only).
+    pub upstream_plain_http: bool,
+    /// With an `oci://` upstream: docker-style config.json with the registry's
+    /// credentials (`auths`). Default: `$DOCKER_CONFIG/config.json` or
+    /// `~/.docker/config.json` if it exists, else anonymous.
+    pub upstream_docker_config: Option<PathBuf>,
     /// How often to sync from upstream, in seconds.
     pub sync_interval_secs: u64,
     /// Component files to publish into the local registry on first start.
@@ -93,6 +108,10 @@ impl Default for ServerConfig {
             refuse_installs_when_revocations_expired: false,
             open_registry_reads: false,
             upstream: None,
+            upstream_components: Vec::new(),
+            upstream_ca_file: None,
+            upstream_plain_http: false,
+            upstream_docker_config: None,
             sync_interval_secs: 300,
             seed_dir: None,
             drift: crate::drift::DriftConfig::default(),
@@ -145,6 +164,18 @@ impl ServerConfig {
         anyhow::ensure!(self.max_concurrent_predictions > 0, "max_concurrent_predictions must be at least 1");
         anyhow::ensure!(self.default_rate_limit_per_second > 0.0, "default_rate_limit_per_second must be positive");
         self.drift.validate().map_err(anyhow::Error::msg)?;
+        let oci = self.upstream.as_deref().is_some_and(|u| u.starts_with("oci://"));
+        if !oci {
+            anyhow::ensure!(
+                self.upstream_components.is_empty()
+                    && self.upstream_ca_file.is_none()
+                    && !self.upstream_plain_http
+                    && self.upstream_docker_config.is_none(),
+                "upstream_components, upstream_ca_file, upstream_plain_http and upstream_docker_config apply to an \
+                 oci:// upstream only (upstream is {:?})",
+                self.upstream
+            );
+        }
         for (code, t) in &self.tenants {
             anyhow::ensure!(super::auth::valid_tenant(code), "tenant {code:?} is not a kommunekode (four digits)");
             if let Some(r) = t.rate_limit_per_second {

@@ -148,6 +148,12 @@ pub async fn start(config: ServerConfig) -> Result<(Server, tokio::net::TcpListe
     let data = config.data_dir.clone();
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create data directory {}", data.display()))?;
     let policy = load_policy(&config)?;
+    if config.upstream.as_deref().is_some_and(|u| u.starts_with("oci://")) {
+        // A wrong namespace, CA file or docker config stops the start, not every sync.
+        let up = oci_upstream(&config)?;
+        komp_oci::OciClient::for_reference(&up.namespace, &up.options)
+            .context("cannot set up the client for the oci:// upstream")?;
+    }
     let registry = Arc::new(
         komp_registry::Registry::open(&data.join("registry"))
             .with_context(|| format!("cannot open the registry in {}", data.join("registry").display()))?,
@@ -362,12 +368,55 @@ fn spawn_sync(state: SharedState, upstream: String) {
 
 /// One sync from upstream: pull new versions (verified locally), apply the
 /// revocation list, install what is new, withdraw what is revoked.
+///
+/// `oci://HOST/NAMESPACE` upstreams go through `komp_oci::sync_from_oci`,
+/// everything else through `komp_registry::http::sync_from`. Whatever list
+/// the registry holds afterwards is put in force even when the sync failed
+/// part way (a list applied before a later step failed must not wait for
+/// the next successful sync).
 pub fn sync_once(state: &SharedState, upstream: &str) -> Result<()> {
     let policy = &state.verifier.policy;
-    komp_registry::http::sync_from(upstream, &state.registry, policy)
-        .with_context(|| format!("syncing from {upstream}"))?;
+    let synced = if upstream.starts_with("oci://") {
+        let up = oci_upstream(&state.config)?;
+        komp_oci::sync_from_oci(&up, &state.registry, policy).map_err(anyhow::Error::from)
+    } else {
+        komp_registry::http::sync_from(upstream, &state.registry, policy).map_err(anyhow::Error::from)
+    };
     let list = state.registry.revocations()?;
     apply_revocations(state, list);
+    let report = synced.with_context(|| format!("syncing from {upstream}"))?;
+    for (id, why) in &report.refused {
+        tracing::warn!(upstream = %upstream, release = %id, reason = %why, "refused from upstream");
+    }
+    if !report.added.is_empty() || !report.updated.is_empty() {
+        tracing::info!(upstream = %upstream, added = ?report.added, updated = ?report.updated, "synced from upstream");
+    }
     install_from_registry(&state.runtime, &state.registry);
     Ok(())
+}
+
+/// The `oci://` upstream of `config` with its connection settings
+/// (`upstream_components`, `upstream_ca_file`, `upstream_plain_http`,
+/// `upstream_docker_config`). Credentials are read on every sync, so a
+/// rotated docker config is picked up without a restart.
+pub fn oci_upstream(config: &ServerConfig) -> Result<komp_oci::OciUpstream> {
+    let upstream = config.upstream.as_deref().unwrap_or_default();
+    let namespace = komp_oci::Reference::parse(upstream).context("the upstream is not a valid oci:// namespace")?;
+    let credentials_file = match &config.upstream_docker_config {
+        Some(p) => Some(p.clone()),
+        None => komp_oci::Credentials::default_docker_config_path().filter(|p| p.exists()),
+    };
+    let credentials = match &credentials_file {
+        Some(p) => komp_oci::Credentials::from_docker_config(p, &namespace.registry)
+            .with_context(|| format!("cannot take the upstream's credentials from {}", p.display()))?,
+        None => komp_oci::Credentials::Anonymous,
+    };
+    let options = komp_oci::ClientOptions {
+        credentials,
+        plain_http: config.upstream_plain_http,
+        ca_file: config.upstream_ca_file.clone(),
+        ..komp_oci::ClientOptions::default()
+    };
+    komp_oci::OciUpstream::parse(upstream, config.upstream_components.clone(), options)
+        .context("the upstream is not a valid oci:// namespace")
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod component;
+pub mod oci;
 pub mod registry;
 pub mod serve;
 pub mod token;

@@ -176,23 +176,31 @@ pub enum RegistryCommand {
     },
     /// Copy a release out of a registry into a file.
     ///
-    /// From a remote registry (`--from`), the file is verified against
+    /// From a remote registry (`--from`) or an OCI registry
+    /// (`oci://HOST[:PORT]/REPO:TAG`), the file is verified against
     /// `--policy` before it is written: the transport is never trusted.
-    #[command(group(ArgGroup::new("source").required(true).args(["registry", "from"])))]
+    #[command(group(ArgGroup::new("source").args(["registry", "from"])))]
     Pull {
-        /// `NAME` (latest installable version) or `NAME@VERSION`.
-        #[arg(value_name = "NAME[@VERSION]")]
+        /// `NAME` (latest installable version) or `NAME@VERSION` with
+        /// --registry or --from; or `oci://HOST[:PORT]/REPO:TAG` (or `@sha256:…`).
+        #[arg(value_name = "NAME[@VERSION] | oci://…")]
         component: String,
         #[arg(long, value_name = "DIR")]
         registry: Option<PathBuf>,
         #[arg(long, value_name = "URL", requires = "policy")]
         from: Option<String>,
-        /// Trust policy to verify against (required with `--from`).
-        #[arg(long, value_name = "POLICY")]
+        /// Trust policy to verify against (required with `--from` and `oci://`).
+        #[arg(long, value_name = "POLICY", visible_alias = "trust-policy")]
         policy: Option<PathBuf>,
+        /// Signed revocation list to apply as well (`oci://` only; verified
+        /// against the policy; the newer of it and the registry's own list counts).
+        #[arg(long, value_name = "LIST")]
+        revocations: Option<PathBuf>,
         /// Output file.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        #[command(flatten)]
+        oci: super::oci::ConnectionArgs,
     },
     /// Mirror a remote registry into a local one, verifying every release.
     Sync {
@@ -404,7 +412,20 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 writeln!(out, "{}", serde_json::to_string_pretty(&manifest)?)?;
             }
         }
-        RegistryCommand::Pull { component, registry, from, policy, output } => {
+        RegistryCommand::Pull { component, registry, from, policy, revocations, output, oci } => {
+            if super::oci::is_oci(&component) {
+                if registry.is_some() || from.is_some() {
+                    bail!("{component} is an OCI reference: give neither --registry nor --from with it");
+                }
+                let policy = policy.ok_or_else(|| anyhow!("pulling from an OCI registry needs --policy POLICY"))?;
+                return super::oci::pull(&component, &output, &policy, revocations.as_deref(), &oci, out);
+            }
+            if registry.is_none() && from.is_none() {
+                bail!("pull {component} from where? Give --registry DIR, --from URL, or an oci:// reference");
+            }
+            if oci.any() || revocations.is_some() {
+                bail!("--revocations, --plain-http, --ca-file, --docker-config, --username and --token apply to oci:// references only");
+            }
             let (name, version) = split_spec(&component)?;
             let policy = policy.map(|p| TrustPolicy::load(&p)).transpose()?;
             let (bytes, id) = match (registry, from) {
@@ -441,7 +462,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                     }
                     (art.into_bytes(), format!("{name}@{version}"))
                 }
-                (None, None) => unreachable!("clap requires a source"),
+                (None, None) => unreachable!("checked above"),
             };
             komp_registry::fsutil::write_atomic(&output, &bytes)
                 .with_context(|| format!("cannot write {}", output.display()))?;

@@ -36,9 +36,25 @@ pub struct ServeArgs {
     /// The audit log's input-HMAC key file [default: DATA_DIR/audit/hmac.key].
     #[arg(long, env = "KOMP_AUDIT_KEY_FILE")]
     audit_key_file: Option<PathBuf>,
-    /// Upstream registry URL to sync components and revocations from.
+    /// Upstream to sync components and revocations from: a komp registry
+    /// URL (`http://…`) or an OCI registry namespace (`oci://HOST[:PORT]/NAMESPACE`).
     #[arg(long, env = "KOMP_UPSTREAM")]
     upstream: Option<String>,
+    /// A component to mirror from the `oci://` upstream (repeatable; the
+    /// variable takes a comma-separated list) [default: every repository in
+    /// the registry's catalog under the namespace].
+    #[arg(long = "upstream-component", value_name = "NAME", env = "KOMP_UPSTREAM_COMPONENTS", value_delimiter = ',')]
+    upstream_components: Vec<String>,
+    /// PEM file of the private CA of the `oci://` upstream's certificate.
+    #[arg(long, value_name = "FILE", env = "KOMP_UPSTREAM_CA_FILE")]
+    upstream_ca_file: Option<PathBuf>,
+    /// Talk plain http:// to the `oci://` upstream (loopback or a closed network only).
+    #[arg(long, env = "KOMP_UPSTREAM_PLAIN_HTTP")]
+    upstream_plain_http: bool,
+    /// Docker-style config.json with the `oci://` upstream's credentials
+    /// [default: $DOCKER_CONFIG/config.json or ~/.docker/config.json if it exists].
+    #[arg(long, value_name = "FILE", env = "KOMP_UPSTREAM_DOCKER_CONFIG")]
+    upstream_docker_config: Option<PathBuf>,
     /// Seconds between syncs from upstream.
     #[arg(long, env = "KOMP_SYNC_INTERVAL_SECS")]
     sync_interval_secs: Option<u64>,
@@ -85,6 +101,18 @@ impl ServeArgs {
         }
         if let Some(v) = a.upstream {
             config.upstream = Some(v);
+        }
+        if !a.upstream_components.is_empty() {
+            config.upstream_components = a.upstream_components;
+        }
+        if let Some(v) = a.upstream_ca_file {
+            config.upstream_ca_file = Some(v);
+        }
+        if a.upstream_plain_http {
+            config.upstream_plain_http = true;
+        }
+        if let Some(v) = a.upstream_docker_config {
+            config.upstream_docker_config = Some(v);
         }
         if let Some(v) = a.sync_interval_secs {
             config.sync_interval_secs = v;

@@ -12,6 +12,10 @@ mod fuzz_smoke;
 mod host_crash;
 mod hostile;
 mod http;
+mod oci;
+/// komp-oci's test helpers (a real docker-registry on loopback, a tampering proxy).
+#[path = "../../../oci/tests/suite/common.rs"]
+mod oci_common;
 mod operating_points;
 mod registry_cli;
 /// The registry's test helpers (keys, policies, signed test components).
