@@ -25,7 +25,6 @@ use crate::reference::{tag_version, version_tag, Reference};
 use crate::REVOCATIONS_REPOSITORY;
 use komp_registry::http::{RevocationSync, SyncReport};
 use komp_registry::revocation::RevocationError;
-use komp_registry::store::PublishOutcome;
 use komp_registry::{Registry, StoreError, TrustPolicy};
 
 /// Where a host syncs from.
@@ -208,16 +207,7 @@ pub fn sync_from_oci(
                     continue;
                 }
             };
-            match local.publish_as(pulled.bytes, policy, component, &version) {
-                Ok(p) => match p.outcome {
-                    PublishOutcome::Added => report.added.push(id),
-                    PublishOutcome::Updated => report.updated.push(id),
-                    PublishOutcome::Unchanged => report.unchanged += 1,
-                },
-                Err(StoreError::WouldDropSignatures { .. }) => report.unchanged += 1,
-                Err(err @ (StoreError::Sled(_) | StoreError::Format { .. })) => return Err(err.into()),
-                Err(err) => report.refused.push((id, err.to_string())),
-            }
+            report.record(id, local.publish_as(pulled.bytes, policy, component, &version))?;
         }
     }
     Ok(report)

@@ -15,7 +15,7 @@
 
 use super::client::{Client, ClientError};
 use crate::revocation::RevocationError;
-use crate::store::{PublishOutcome, Registry, StoreError};
+use crate::store::{PublishOutcome, Published, Registry, StoreError};
 use crate::trust::TrustPolicy;
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +50,26 @@ pub struct SyncReport {
     pub yanked: Vec<String>,
     /// Releases refused, with the reason (verification, immutability, ...).
     pub refused: Vec<(String, String)>,
+}
+
+impl SyncReport {
+    /// Counts one pulled release by what publishing it locally did: added,
+    /// updated, unchanged (also when the local copy has more signatures), or
+    /// refused with the reason. A storage failure ends the whole sync, for
+    /// every upstream kind alike (komp's protocol and OCI).
+    pub fn record(&mut self, id: String, published: Result<Published, StoreError>) -> Result<(), StoreError> {
+        match published {
+            Ok(p) => match p.outcome {
+                PublishOutcome::Added => self.added.push(id),
+                PublishOutcome::Updated => self.updated.push(id),
+                PublishOutcome::Unchanged => self.unchanged += 1,
+            },
+            Err(StoreError::WouldDropSignatures { .. }) => self.unchanged += 1,
+            Err(err @ (StoreError::Sled(_) | StoreError::Format { .. })) => return Err(err),
+            Err(err) => self.refused.push((id, err.to_string())),
+        }
+        Ok(())
+    }
 }
 
 /// Why a sync could not run at all (per-release problems are in the report).
@@ -138,16 +158,7 @@ pub fn sync_from(upstream_url: &str, local: &Registry, policy: &TrustPolicy) -> 
                     continue;
                 }
             };
-            match local.publish_as(bytes, policy, &e.name, &e.version) {
-                Ok(p) => match p.outcome {
-                    PublishOutcome::Added => report.added.push(id),
-                    PublishOutcome::Updated => report.updated.push(id),
-                    PublishOutcome::Unchanged => report.unchanged += 1,
-                },
-                Err(StoreError::WouldDropSignatures { .. }) => report.unchanged += 1,
-                Err(err @ (StoreError::Sled(_) | StoreError::Format { .. })) => return Err(err.into()),
-                Err(err) => report.refused.push((id, err.to_string())),
-            }
+            report.record(id, local.publish_as(bytes, policy, &e.name, &e.version))?;
         }
     }
     Ok(report)
