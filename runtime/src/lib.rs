@@ -24,7 +24,8 @@ pub mod prediction;
 pub mod runtime;
 
 pub use config::RuntimeConfig;
-pub use error::{RuntimeError, Violation};
+pub use error::{ErrorClass, ErrorKind, Fault, RuntimeError, VerifyError, Violation};
+pub use nn::ModelError;
 pub use prediction::{FeatureWeight, LabelScore, Prediction};
 pub use runtime::{ArtifactVerifier, InstallReport, InstalledComponent, PredictionOutcome, Runtime};
 

@@ -50,28 +50,61 @@ pub struct IoSpec {
     pub shape: Vec<Option<usize>>,
 }
 
+/// Why tract could not load a model, or refused to run it on given inputs.
+/// The texts name the model's own inputs; names a component chose are
+/// shortened ([`shown`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    /// tract could not parse, type or optimise the ONNX graph (its error chain).
+    #[error("{reason}")]
+    Load { reason: String },
+    /// The same input name was given twice.
+    #[error("input {} is given twice", shown(.name))]
+    DuplicateInput { name: String },
+    /// A model input was not given.
+    #[error("missing input `{name}` (the model takes: {})", .takes.join(", "))]
+    MissingInput { name: String, takes: Vec<String> },
+    /// An input has the wrong element type.
+    #[error("input `{name}` must be {expected:?}, got {got:?}")]
+    WrongType { name: String, expected: DatumType, got: DatumType },
+    /// An input has the wrong shape (`None` in `expected` is a symbolic dimension).
+    #[error("input `{name}` must have shape {}, got {got:?}", fmt_shape(.expected))]
+    WrongShape { name: String, expected: Vec<Option<usize>>, got: Vec<usize> },
+    /// An input the model does not have.
+    #[error("the model has no input {} (it takes: {})", shown(.name), .takes.join(", "))]
+    UnknownInput { name: String, takes: Vec<String> },
+    /// tract failed while running the model.
+    #[error("inference failed: {reason}")]
+    Inference { reason: String },
+    /// tract panicked on these inputs (e.g. a reduction over an empty axis);
+    /// the panic was caught and the model still works.
+    #[error("inference failed: the engine rejected these inputs ({reason})")]
+    Rejected { reason: String },
+}
+
 impl LoadedModel {
     /// Parses and optimises ONNX bytes. This is the expensive step; do it once
     /// per digest.
-    pub fn load(name: &str, digest: &str, onnx: &[u8]) -> Result<LoadedModel, String> {
-        let model = tract_onnx::onnx().model_for_read(&mut std::io::Cursor::new(onnx)).map_err(|e| format!("{e:#}"))?;
+    pub fn load(name: &str, digest: &str, onnx: &[u8]) -> Result<LoadedModel, ModelError> {
+        let load = |e: TractError| ModelError::Load { reason: format!("{e:#}") };
+        let model = tract_onnx::onnx().model_for_read(&mut std::io::Cursor::new(onnx)).map_err(load)?;
         let outputs: Vec<String> = model
             .output_outlets()
-            .map_err(|e| format!("{e:#}"))?
+            .map_err(load)?
             .iter()
             .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
             .collect();
-        let typed = model.into_optimized().map_err(|e| format!("{e:#}"))?;
+        let typed = model.into_optimized().map_err(load)?;
         let mut inputs = Vec::new();
-        for (i, outlet) in typed.input_outlets().map_err(|e| format!("{e:#}"))?.iter().enumerate() {
-            let fact = typed.input_fact(i).map_err(|e| format!("{e:#}"))?;
+        for (i, outlet) in typed.input_outlets().map_err(load)?.iter().enumerate() {
+            let fact = typed.input_fact(i).map_err(load)?;
             inputs.push(IoSpec {
                 name: typed.node(outlet.node).name.clone(),
                 datum: fact.datum_type,
                 shape: fact.shape.iter().map(|d| d.to_usize().ok()).collect(),
             });
         }
-        let plan = typed.into_runnable().map_err(|e| format!("{e:#}"))?;
+        let plan = typed.into_runnable().map_err(load)?;
         Ok(LoadedModel { name: name.to_string(), digest: digest.to_string(), plan, inputs, outputs })
     }
 
@@ -89,39 +122,39 @@ impl LoadedModel {
     pub fn run(
         &self,
         named: Vec<(String, tract_onnx::prelude::Tensor)>,
-    ) -> Result<Vec<(String, tract_onnx::prelude::Tensor)>, String> {
+    ) -> Result<Vec<(String, tract_onnx::prelude::Tensor)>, ModelError> {
         let mut by_name: HashMap<String, tract_onnx::prelude::Tensor> = HashMap::new();
         for (n, t) in named {
-            if by_name.insert(n.clone(), t).is_some() {
-                return Err(format!("input {} is given twice", shown(&n)));
+            if by_name.contains_key(&n) {
+                return Err(ModelError::DuplicateInput { name: n });
             }
+            by_name.insert(n, t);
         }
         let mut values: TVec<TValue> = tvec![];
         for spec in &self.inputs {
-            let t = by_name.remove(&spec.name).ok_or_else(|| {
-                format!("missing input `{}` (the model takes: {})", spec.name, self.input_names().join(", "))
-            })?;
+            let t = by_name
+                .remove(&spec.name)
+                .ok_or_else(|| ModelError::MissingInput { name: spec.name.clone(), takes: self.input_names() })?;
             if t.datum_type() != spec.datum {
-                return Err(format!("input `{}` must be {:?}, got {:?}", spec.name, spec.datum, t.datum_type()));
+                return Err(ModelError::WrongType {
+                    name: spec.name.clone(),
+                    expected: spec.datum,
+                    got: t.datum_type(),
+                });
             }
             let ok = t.rank() == spec.shape.len()
                 && t.shape().iter().zip(&spec.shape).all(|(a, b)| b.is_none_or(|b| b == *a));
             if !ok {
-                return Err(format!(
-                    "input `{}` must have shape {}, got {:?}",
-                    spec.name,
-                    fmt_shape(&spec.shape),
-                    t.shape()
-                ));
+                return Err(ModelError::WrongShape {
+                    name: spec.name.clone(),
+                    expected: spec.shape.clone(),
+                    got: t.shape().to_vec(),
+                });
             }
             values.push(t.into_tvalue());
         }
-        if let Some(extra) = by_name.keys().next() {
-            return Err(format!(
-                "the model has no input {} (it takes: {})",
-                shown(extra),
-                self.input_names().join(", ")
-            ));
+        if let Some(extra) = by_name.into_keys().next() {
+            return Err(ModelError::UnknownInput { name: extra, takes: self.input_names() });
         }
         // tract panics on some inputs it should reject (e.g. a ReduceSum over
         // an empty axis, an out-of-range Gather index); a component must not
@@ -130,21 +163,21 @@ impl LoadedModel {
         // nothing is left half-updated by an unwind.
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan.run(values)));
         let out = match run {
-            Ok(out) => out.map_err(|e| format!("inference failed: {e:#}"))?,
+            Ok(out) => out.map_err(|e| ModelError::Inference { reason: format!("{e:#}") })?,
             Err(panic) => {
                 let why = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "no message".into());
-                return Err(format!("inference failed: the engine rejected these inputs ({why})"));
+                return Err(ModelError::Rejected { reason: why });
             }
         };
         Ok(self.outputs.iter().cloned().zip(out.into_iter().map(|v| v.into_tensor())).collect())
     }
 
-    fn input_names(&self) -> Vec<&str> {
-        self.inputs.iter().map(|i| i.name.as_str()).collect()
+    fn input_names(&self) -> Vec<String> {
+        self.inputs.iter().map(|i| i.name.clone()).collect()
     }
 }
 
@@ -582,7 +615,8 @@ mod tests {
         assert_eq!(ok[0].1.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap(), &[3.0]);
         let empty = tract_onnx::prelude::Tensor::from_shape(&[1, 0], &[] as &[f32]).unwrap();
         let err = m.run(vec![("x".into(), empty)]).expect_err("an empty axis is refused");
-        assert!(err.contains("inference failed: the engine rejected these inputs"), "{err}");
+        assert!(matches!(err, ModelError::Rejected { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("inference failed: the engine rejected these inputs"), "{err}");
         // The model still works afterwards.
         assert!(m
             .run(vec![("x".into(), tract_onnx::prelude::Tensor::from_shape(&[1, 1], &[5.0f32]).unwrap())])

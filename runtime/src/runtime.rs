@@ -4,7 +4,7 @@
 use crate::bindings::{StandardComponent, StandardComponentPre};
 use crate::config::RuntimeConfig;
 use crate::engine::{build_engine, deadline_ticks, CompileCache, EpochTicker};
-use crate::error::{component_text, RuntimeError, Violation};
+use crate::error::{component_text, RuntimeError, VerifyError, Violation};
 use crate::nn::{HostLimit, LoadedModel, ModelSet, NnState, NnView};
 use crate::prediction::{FeatureWeight, LabelScore, Prediction};
 use komp_artifact::{Artifact, Manifest};
@@ -21,10 +21,30 @@ use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// Decides whether an artifact may be installed, before anything is compiled
-/// or parsed. The registry's trust policy plugs in here.
+/// or parsed. The registry's trust policy plugs in here (`komp-server`'s
+/// `TrustVerifier`; `runtime/examples/case_system.rs` shows a vendor's own).
+///
+/// ```
+/// use komp_artifact::Artifact;
+/// use komp_runtime::{ArtifactVerifier, VerifyError};
+///
+/// /// Accepts only the components a case system has listed by digest.
+/// struct Allowed(Vec<String>);
+///
+/// impl ArtifactVerifier for Allowed {
+///     fn verify(&self, artifact: &Artifact) -> Result<(), VerifyError> {
+///         if self.0.iter().any(|d| d == artifact.digest()) {
+///             Ok(())
+///         } else {
+///             Err(VerifyError::NotTrusted { message: format!("digest {} is not on the list", artifact.digest()) })
+///         }
+///     }
+/// }
+/// ```
 pub trait ArtifactVerifier: Send + Sync {
-    /// `Ok(())` to accept; `Err(reason)` to refuse with that reason.
-    fn verify(&self, artifact: &Artifact) -> Result<(), String>;
+    /// `Ok(())` to accept; `Err` to refuse. The runtime answers
+    /// [`RuntimeError::Untrusted`] with the error, whose text users see.
+    fn verify(&self, artifact: &Artifact) -> Result<(), VerifyError>;
 }
 
 /// An installed component, ready to instantiate.
@@ -277,12 +297,22 @@ impl ResourceLimiter for MemoryLimiter {
 
 /// The komp runtime. Cheap to share behind an `Arc`; all methods take `&self`.
 ///
-/// ```no_run
-/// let rt = komp_runtime::Runtime::new(komp_runtime::RuntimeConfig::default()).unwrap();
-/// let bytes = std::fs::read("postsortering.wasm").unwrap();
-/// rt.install(bytes).unwrap();
-/// let out = rt.predict("postsortering", None, r#"{"subject":"Tømning","body":"Skraldet er ikke hentet"}"#).unwrap();
-/// println!("{} ({:.2})", out.prediction.label, out.prediction.scores[0].score);
+/// A case system creates one, installs the signed component files it was
+/// given, and asks for predictions; every call runs in a fresh sandboxed
+/// instance. `runtime/examples/case_system.rs` is the whole path (trust
+/// policy, a folder of letters, the vendor's own audit trail).
+///
+/// ```
+/// use komp_runtime::{Runtime, RuntimeConfig};
+/// # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/komp-components");
+/// # let read = |f: &str| std::fs::read(format!("{dir}/{f}")).unwrap_or_else(|e| panic!(
+/// #     "{dir}/{f}: {e}; build the components first: scripts/build-components.sh target/debug/komp"));
+/// let rt = Runtime::new(RuntimeConfig::default())?;
+/// rt.install(read("postsortering.wasm"))?;
+/// let out = rt.predict("postsortering", None, r#"{"subject":"Tømning","body":"Skraldespanden er ikke blevet tømt i tre uger."}"#)?;
+/// println!("{} ({:.2}) from {}@{}", out.prediction.label, out.prediction.scores[0].score, out.component, out.version);
+/// assert_eq!(out.prediction.label, "affald");
+/// # Ok::<(), komp_runtime::RuntimeError>(())
 /// ```
 pub struct Runtime {
     engine: Engine,
@@ -338,6 +368,17 @@ impl Runtime {
     /// empty, deterministic WASI (no files, no environment, no network; a
     /// fixed wall clock, a virtual monotonic clock, `wasi:random` seeded per
     /// call from the component and its input).
+    ///
+    /// ```
+    /// use komp_runtime::{Runtime, RuntimeConfig};
+    /// use std::time::Duration;
+    ///
+    /// // Tighter than the defaults: half a second and 32 MiB per call.
+    /// let config = RuntimeConfig { deadline: Duration::from_millis(500), memory_cap: 32 << 20, ..RuntimeConfig::default() };
+    /// let rt = Runtime::new(config)?;
+    /// assert!(rt.components().is_empty());
+    /// # Ok::<(), komp_runtime::RuntimeError>(())
+    /// ```
     pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
         let engine = build_engine(&config)?;
         let mut linker: Linker<CallState> = Linker::new(&engine);
@@ -376,7 +417,25 @@ impl Runtime {
     /// Installs a component file: verify (if a verifier is set), check the
     /// format, compile (or load from the compile cache), load its models with
     /// tract, check its metadata against the manifest, run its golden vectors.
-    /// Only a component that passes all of that becomes callable.
+    /// Only a component that passes all of that becomes callable. Installing
+    /// the same file again is a no-op; other bytes under an installed
+    /// `name@version` are [`RuntimeError::VersionConflict`].
+    ///
+    /// ```
+    /// use komp_runtime::{ErrorKind, Fault, Runtime, RuntimeConfig};
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/komp-components/example-feedback.wasm");
+    /// # let read = || std::fs::read(path).unwrap_or_else(|e| panic!(
+    /// #     "{path}: {e}; build the components first: scripts/build-components.sh target/debug/komp"));
+    /// let rt = Runtime::new(RuntimeConfig::default())?;
+    /// let report = rt.install(read())?;
+    /// assert_eq!(report.name, "example-feedback");
+    /// assert!(report.golden_vectors_passed > 0);
+    ///
+    /// // A file that is not a component is refused before anything runs.
+    /// let err = rt.install(b"not a component".to_vec()).unwrap_err();
+    /// assert_eq!((err.kind(), err.class().fault), (ErrorKind::InvalidArtifact, Fault::Component));
+    /// # Ok::<(), komp_runtime::RuntimeError>(())
+    /// ```
     pub fn install(&self, bytes: Vec<u8>) -> Result<InstallReport, RuntimeError> {
         let artifact = Artifact::parse(bytes)?;
         if let Some(v) = &self.verifier {
@@ -395,7 +454,10 @@ impl Runtime {
                     compile_ms: 0,
                 });
             }
-            return Err(RuntimeError::VersionConflict(manifest.id(), existing.digest().to_string()));
+            return Err(RuntimeError::VersionConflict {
+                component: manifest.id(),
+                installed_digest: existing.digest().to_string(),
+            });
         }
         let schema = jsonschema::validator_for(&manifest.input_schema).map_err(|e| {
             RuntimeError::Artifact(komp_artifact::ArtifactError::ManifestInvalid(format!(
@@ -431,8 +493,8 @@ impl Runtime {
             let loaded = match cached {
                 Some(m) => m,
                 None => {
-                    let m = Arc::new(LoadedModel::load(model_name, &digest, onnx).map_err(|reason| {
-                        RuntimeError::Model { component: manifest.id(), model: model_name.to_string(), reason }
+                    let m = Arc::new(LoadedModel::load(model_name, &digest, onnx).map_err(|source| {
+                        RuntimeError::Model { component: manifest.id(), model: model_name.to_string(), source }
                     })?);
                     self.models.lock().expect("lock").insert(digest, m.clone());
                     m
@@ -530,7 +592,26 @@ impl Runtime {
     }
 
     /// Validates `input` against the component's schema and runs one
-    /// prediction in a fresh instance.
+    /// prediction in a fresh instance. `version: None` is the default
+    /// version: the highest stable one that is not withdrawn.
+    ///
+    /// ```
+    /// use komp_runtime::{Fault, Runtime, RuntimeConfig, RuntimeError};
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/komp-components/example-feedback.wasm");
+    /// # let bytes = std::fs::read(path).unwrap_or_else(|e| panic!(
+    /// #     "{path}: {e}; build the components first: scripts/build-components.sh target/debug/komp"));
+    /// let rt = Runtime::new(RuntimeConfig::default())?;
+    /// rt.install(bytes)?;
+    /// let out = rt.predict("example-feedback", None, r#"{"text": "Tak for den hurtige hjælp!"}"#)?;
+    /// assert_eq!(out.prediction.label, "positiv");
+    ///
+    /// // Input the schema does not allow: every violation, and the caller's fault.
+    /// let err = rt.predict("example-feedback", None, r#"{"tekst": 1}"#).unwrap_err();
+    /// let RuntimeError::InputSchema(violations) = &err else { panic!("{err}") };
+    /// assert!(!violations.is_empty());
+    /// assert_eq!(err.class().fault, Fault::Caller);
+    /// # Ok::<(), komp_runtime::RuntimeError>(())
+    /// ```
     pub fn predict(
         &self,
         name: &str,
@@ -544,7 +625,7 @@ impl Runtime {
     /// Like [`Runtime::predict`] for an already looked-up component.
     pub fn predict_with(&self, component: &InstalledComponent, input: &str) -> Result<PredictionOutcome, RuntimeError> {
         if let Some(reason) = component.withdrawn() {
-            return Err(RuntimeError::Withdrawn(component.manifest().id(), reason));
+            return Err(RuntimeError::Withdrawn { component: component.manifest().id(), reason });
         }
         self.validate_input(component, input)?;
         let started = Instant::now();

@@ -286,17 +286,10 @@ async fn predict_and_audit(
     Ok((request_id, outcome))
 }
 
-/// What of an error goes into the audit log: never input text. Schema
-/// violations keep their paths only.
+/// What of an error goes into the audit log: never input text
+/// ([`RuntimeError::audit_text`]).
 fn audit_message(e: &RuntimeError) -> String {
-    match e {
-        RuntimeError::InputSchema(v) => {
-            format!("schema violations at {}", v.iter().map(|v| v.path.as_str()).collect::<Vec<_>>().join(", "))
-        }
-        RuntimeError::InputNotJson(_) => "input is not valid JSON".into(),
-        RuntimeError::InvalidInput(_) => "the component rejected the input".into(),
-        other => other.to_string(),
-    }
+    e.audit_text()
 }
 
 #[derive(Deserialize)]

@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use config::ServerConfig;
 use komp_runtime::runtime::Runtime;
-use komp_runtime::RuntimeError;
+use komp_runtime::{ErrorKind, RuntimeError, VerifyError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -95,38 +95,44 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The HTTP status of each kind of runtime error: the one table of it. No
+/// catch-all arm: a new [`ErrorKind`] does not compile until it has a status
+/// here. The kind itself (audit `outcome.kind`, the metrics `outcome` label)
+/// and whose fault it is come from [`RuntimeError::class`].
+pub fn status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::UnknownComponent => StatusCode::NOT_FOUND,
+        ErrorKind::InputTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::InputNotJson => StatusCode::BAD_REQUEST,
+        ErrorKind::InputSchema | ErrorKind::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Withdrawn => StatusCode::GONE,
+        ErrorKind::Busy | ErrorKind::Throttled => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        // The component misbehaved (its fault, not the caller's), or the
+        // host could not do its part.
+        ErrorKind::ModelError
+        | ErrorKind::ComponentError
+        | ErrorKind::MemoryLimit
+        | ErrorKind::StackOverflow
+        | ErrorKind::HostLimit
+        | ErrorKind::Trap
+        | ErrorKind::BadOutput
+        | ErrorKind::InvalidArtifact
+        | ErrorKind::Untrusted
+        | ErrorKind::Compile
+        | ErrorKind::WrongWorld
+        | ErrorKind::ModelLoad
+        | ErrorKind::MetadataMismatch
+        | ErrorKind::GoldenVectors
+        | ErrorKind::VersionConflict
+        | ErrorKind::Cache
+        | ErrorKind::Host => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<RuntimeError> for ApiError {
     fn from(e: RuntimeError) -> ApiError {
-        let status = match &e {
-            RuntimeError::UnknownComponent(_) | RuntimeError::UnknownVersion { .. } => StatusCode::NOT_FOUND,
-            RuntimeError::InputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            RuntimeError::InputNotJson(_) => StatusCode::BAD_REQUEST,
-            RuntimeError::InputSchema(_) | RuntimeError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            RuntimeError::Withdrawn(..) => StatusCode::GONE,
-            RuntimeError::Busy(_) | RuntimeError::Throttled { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            RuntimeError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            // The component misbehaved (its fault, not the caller's), or the
-            // host could not do its part. No catch-all: a new variant must be
-            // given its status here, or this does not compile.
-            RuntimeError::ComponentModel(_)
-            | RuntimeError::ComponentInternal(_)
-            | RuntimeError::MemoryLimit(_)
-            | RuntimeError::StackOverflow
-            | RuntimeError::HostLimit(_)
-            | RuntimeError::Trap(_)
-            | RuntimeError::OutputTooLarge { .. }
-            | RuntimeError::BadOutput(_)
-            | RuntimeError::Artifact(_)
-            | RuntimeError::Untrusted(_)
-            | RuntimeError::Compile { .. }
-            | RuntimeError::WrongWorld { .. }
-            | RuntimeError::Model { .. }
-            | RuntimeError::MetadataMismatch { .. }
-            | RuntimeError::GoldenVectors { .. }
-            | RuntimeError::VersionConflict(..)
-            | RuntimeError::Cache(_)
-            | RuntimeError::Host(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = status(e.kind());
         let mut err = ApiError::new(status, e.to_string());
         if let RuntimeError::InputSchema(v) = &e {
             err.extra = Some(serde_json::json!({ "violations": v }));
@@ -138,35 +144,26 @@ impl From<RuntimeError> for ApiError {
     }
 }
 
-/// Short machine-readable class of a runtime error, for audit and metrics.
+/// The error's machine-readable kind, for audit and metrics
+/// (`e.class().kind.as_str()`).
 pub fn error_kind(e: &RuntimeError) -> &'static str {
+    e.kind().as_str()
+}
+
+/// Why the trust policy refused a file, as the runtime's [`VerifyError`]:
+/// the registry's message, under the variant that says which kind of
+/// refusal it is. No catch-all arm.
+pub fn verify_error(e: komp_registry::TrustError) -> VerifyError {
+    use komp_registry::TrustError as T;
+    let message = e.to_string();
     match e {
-        RuntimeError::UnknownComponent(_) | RuntimeError::UnknownVersion { .. } => "unknown_component",
-        RuntimeError::InputTooLarge { .. } => "input_too_large",
-        RuntimeError::InputNotJson(_) => "input_not_json",
-        RuntimeError::InputSchema(_) => "input_schema",
-        RuntimeError::InvalidInput(_) => "invalid_input",
-        RuntimeError::Withdrawn(..) => "withdrawn",
-        RuntimeError::Busy(_) => "busy",
-        RuntimeError::Throttled { .. } => "throttled",
-        RuntimeError::Timeout(_) => "timeout",
-        RuntimeError::MemoryLimit(_) => "memory_limit",
-        RuntimeError::StackOverflow => "stack_overflow",
-        RuntimeError::HostLimit(_) => "host_limit",
-        RuntimeError::OutputTooLarge { .. } | RuntimeError::BadOutput(_) => "bad_output",
-        RuntimeError::ComponentModel(_) => "model_error",
-        RuntimeError::ComponentInternal(_) => "component_error",
-        RuntimeError::Trap(_) => "trap",
-        RuntimeError::Artifact(_)
-        | RuntimeError::Untrusted(_)
-        | RuntimeError::Compile { .. }
-        | RuntimeError::WrongWorld { .. }
-        | RuntimeError::Model { .. }
-        | RuntimeError::MetadataMismatch { .. }
-        | RuntimeError::GoldenVectors { .. }
-        | RuntimeError::VersionConflict(..)
-        | RuntimeError::Cache(_)
-        | RuntimeError::Host(_) => "internal_error",
+        T::Unsigned | T::Malformed(_) => VerifyError::Unsigned { message },
+        T::ContentChanged { .. } | T::BadSignature { .. } => VerifyError::Tampered { message },
+        T::UnknownKeys { .. } | T::MissingPublisher { .. } | T::MissingEndorsement { .. } => {
+            VerifyError::NotTrusted { message }
+        }
+        T::KeyRevoked { .. } | T::Yanked { .. } => VerifyError::Revoked { message },
+        T::Artifact(a) => VerifyError::Artifact(a),
     }
 }
 

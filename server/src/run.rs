@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use komp_artifact::Artifact;
 use komp_registry::{ExpiryStatus, RevocationList, TrustPolicy};
 use komp_runtime::runtime::{ArtifactVerifier, Runtime};
+use komp_runtime::VerifyError;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
@@ -43,9 +44,9 @@ impl TrustVerifier {
 
     /// Signatures, endorsement, revoked keys and yanks; records provenance.
     /// This is what an installed component must keep meeting.
-    pub fn check(&self, artifact: &Artifact) -> Result<(), String> {
+    pub fn check(&self, artifact: &Artifact) -> Result<(), VerifyError> {
         let revocations = self.revocations.read().expect("lock");
-        let verified = komp_registry::verify(artifact, &self.policy, &revocations).map_err(|e| e.to_string())?;
+        let verified = komp_registry::verify(artifact, &self.policy, &revocations).map_err(super::verify_error)?;
         self.provenance
             .lock()
             .expect("lock")
@@ -60,14 +61,16 @@ impl TrustVerifier {
 }
 
 impl ArtifactVerifier for TrustVerifier {
-    fn verify(&self, artifact: &Artifact) -> Result<(), String> {
+    fn verify(&self, artifact: &Artifact) -> Result<(), VerifyError> {
         if self.refuse_when_expired.load(std::sync::atomic::Ordering::Relaxed) {
             if let ExpiryStatus::Expired { since, .. } = self.revocation_status() {
-                return Err(format!(
+                return Err(VerifyError::CannotDecide {
+                    message: format!(
                     "the revocation list in force expired at {since}, so this host cannot know whether this component \
                      was revoked since; no new component is installed until a fresh list arrives from upstream \
                      (refuse_installs_when_revocations_expired)"
-                ));
+                ),
+                });
             }
         }
         self.check(artifact)
@@ -336,7 +339,7 @@ pub fn apply_revocations(state: &SharedState, list: RevocationList) {
     for c in state.runtime.components() {
         if let Err(e) = state.verifier.check(c.artifact()) {
             let m = c.manifest();
-            if state.runtime.withdraw(&m.name, &m.version, &e) {
+            if state.runtime.withdraw(&m.name, &m.version, &e.to_string()) {
                 tracing::warn!(component = %m.name, version = %m.version, reason = %e, "withdrawn");
             }
         }

@@ -6,7 +6,7 @@
 
 use komp_artifact::sections::encode_custom_section;
 use komp_artifact::{Artifact, ArtifactError};
-use komp_runtime::{ArtifactVerifier, Runtime, RuntimeConfig, RuntimeError};
+use komp_runtime::{ArtifactVerifier, Runtime, RuntimeConfig, RuntimeError, VerifyError};
 use komp_tests::{built_wasm, manifest, models, packed, EXAMPLE_FEEDBACK};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 struct Counting(AtomicUsize);
 impl ArtifactVerifier for Counting {
-    fn verify(&self, _: &Artifact) -> Result<(), String> {
+    fn verify(&self, _: &Artifact) -> Result<(), VerifyError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }

@@ -8,6 +8,7 @@ mod bad_artifacts;
 mod bad_requests;
 mod cli;
 mod drift;
+mod embedding;
 mod fuzz_smoke;
 mod host_crash;
 mod hostile;

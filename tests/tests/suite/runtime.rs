@@ -180,7 +180,7 @@ fn versions_are_immutable_and_reinstall_is_idempotent() {
     let mut m = komp_tests::manifest(&EXAMPLE_FEEDBACK);
     m.description.push_str(" (changed)");
     let err = rt.install(packed_with(&EXAMPLE_FEEDBACK, m)).unwrap_err();
-    assert!(matches!(err, RuntimeError::VersionConflict(..)), "{err}");
+    assert!(matches!(err, RuntimeError::VersionConflict { .. }), "{err}");
 }
 
 #[test]
