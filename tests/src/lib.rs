@@ -283,3 +283,9 @@ pub fn answer_to_declared_length(url: &str, path: &str, headers: &[(&str, &str)]
     r.read_exact(&mut body).unwrap();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// A new bearer token of `role` for `tenant` in the data directory `data`,
+/// made by the real `komp token create`.
+pub fn create_token(data: &Path, tenant: &str, role: &str) -> String {
+    komp(&["token", "create", "--tenant", tenant, "--role", role, "--quiet", "--data-dir", data.to_str().unwrap()])
+}

@@ -36,20 +36,6 @@ fn ok_json(method: &str, url: &str, token: &str, body: Option<&Value>) -> Value 
     serde_json::from_str(&text).unwrap()
 }
 
-fn token(data: &Path, tenant: &str) -> String {
-    komp_tests::komp(&[
-        "token",
-        "create",
-        "--tenant",
-        tenant,
-        "--role",
-        "admin",
-        "--quiet",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-}
-
 /// Held-out test rows, evenly spread over the file (every subject appears).
 fn stable_rows() -> Vec<Value> {
     let text = std::fs::read_to_string(komp_tests::root().join("components/models/postsortering.test.jsonl")).unwrap();
@@ -175,8 +161,8 @@ fn a_topic_shift_trips_drift_alerts_and_a_stable_stream_does_not() {
         seeds.as_os_str(),
     ];
     let (stable_tenant, shifted_tenant) = ("0751", "0101");
-    let stable_token = token(&data, stable_tenant);
-    let shifted_token = token(&data, shifted_tenant);
+    let stable_token = komp_tests::create_token(&data, stable_tenant, "admin");
+    let shifted_token = komp_tests::create_token(&data, shifted_tenant, "admin");
     let server = komp_tests::ServeProcess::start_logging_to(&args, &log);
     let url = server.url.clone();
 

@@ -33,20 +33,6 @@ fn json_call(method: &str, url: &str, token: &str, body: Option<&Value>) -> (u16
     (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {url}: not JSON ({e}): {text}")))
 }
 
-fn token(data: &Path, tenant: &str, role: &str) -> String {
-    komp_tests::komp(&[
-        "token",
-        "create",
-        "--tenant",
-        tenant,
-        "--role",
-        role,
-        "--quiet",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-}
-
 /// Notifications from the held-out test set whose probability of `acute`,
 /// as the served component computes it, lies in [0.06, 0.185): not acute at
 /// the signed default (0.19), acute at a threshold of 0.06.
@@ -93,10 +79,10 @@ fn operating_points_move_decisions_not_scores_and_validation_reports_stay_per_te
         seeds.as_os_str(),
     ];
     let (aarhus, kbh) = ("0751", "0101");
-    let admin = token(&data, aarhus, "admin");
-    let auditor = token(&data, aarhus, "auditor");
-    let caller = token(&data, aarhus, "caller");
-    let other_admin = token(&data, kbh, "admin");
+    let admin = komp_tests::create_token(&data, aarhus, "admin");
+    let auditor = komp_tests::create_token(&data, aarhus, "auditor");
+    let caller = komp_tests::create_token(&data, aarhus, "caller");
+    let other_admin = komp_tests::create_token(&data, kbh, "admin");
     let server = komp_tests::ServeProcess::start(&args);
     let url = server.url.clone();
     let op_url = format!("{url}/v1/components/underretning/operating-point");
