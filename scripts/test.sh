@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need (the
-# wasm target, Debian's chromium for the report rendering test, the pinned
-# Python packages in .venv), builds the components from source, builds the
-# host once, runs every test.
+# wasm target; Debian's chromium and chromium-driver for the report and web
+# page tests; docker-registry and skopeo for the OCI tests; the pinned Python
+# packages in .venv), builds everything once, builds the components from
+# source, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --chromium --oci
