@@ -15,7 +15,9 @@ mod hostile;
 mod http;
 mod oci;
 /// komp-oci's test helpers (a real docker-registry on loopback, a tampering proxy).
+/// (It includes the registry helpers again, as its own module.)
 #[path = "../../../oci/tests/suite/common.rs"]
+#[allow(clippy::duplicate_mod)]
 mod oci_common;
 mod operating_points;
 mod registry_cli;
