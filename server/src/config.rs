@@ -172,8 +172,8 @@ impl ServerConfig {
                     && !self.upstream_plain_http
                     && self.upstream_docker_config.is_none(),
                 "upstream_components, upstream_ca_file, upstream_plain_http and upstream_docker_config apply to an \
-                 oci:// upstream only (upstream is {:?})",
-                self.upstream
+                 oci:// upstream only (upstream is {})",
+                self.upstream.as_deref().unwrap_or("not set")
             );
         }
         for (code, t) in &self.tenants {
