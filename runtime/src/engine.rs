@@ -101,7 +101,7 @@ pub fn deadline_ticks(deadline: Duration) -> u64 {
 /// machine code. So every entry carries an HMAC-SHA256 under a secret key that
 /// only this host knows (`<dir>/cache.key`, mode 0600), checked over the exact
 /// bytes that are then deserialised *and* the component digest and engine
-/// compatibility they were compiled for ([`CompileCache::mac`]). A corrupt,
+/// compatibility they were compiled for (`CompileCache::mac`). A corrupt,
 /// truncated or planted entry, or a genuine entry of another component or
 /// engine copied or renamed to this one's path, is ignored and recompiled,
 /// never loaded.
