@@ -241,3 +241,56 @@ fn a_cache_entry_copied_to_another_components_path_is_not_loaded() {
     // A's own entry is still good.
     assert!(rt.install(packed(&EXAMPLE_FEEDBACK)).unwrap().compile_cache_hit);
 }
+
+/// The one error table: every kind has a status, and the status agrees with
+/// whose fault it is (a caller's error is 4xx; the host's and a misbehaving
+/// component's are 5xx), so audit kinds, metrics, throttling and HTTP
+/// statuses cannot drift apart.
+#[test]
+fn every_error_kind_has_one_class_and_one_status() {
+    use komp_runtime::{ErrorKind, Fault};
+    let names: std::collections::BTreeSet<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(names.len(), ErrorKind::ALL.len(), "kind names are distinct");
+    for k in ErrorKind::ALL {
+        let s = komp_server::status(k);
+        assert!(s.is_client_error() || s.is_server_error(), "{k}: {s}");
+    }
+    let samples = [
+        RuntimeError::UnknownComponent("x".into()),
+        RuntimeError::InputNotJson("eof".into()),
+        RuntimeError::InputTooLarge { size: 2, limit: 1 },
+        RuntimeError::InvalidInput("no".into()),
+        RuntimeError::Withdrawn { component: "x@1.0.0".into(), reason: "key revoked".into() },
+        RuntimeError::Busy(4),
+        RuntimeError::Timeout(Duration::from_secs(1)),
+        RuntimeError::StackOverflow,
+        RuntimeError::BadOutput("x".into()),
+        RuntimeError::ComponentInternal("x".into()),
+        RuntimeError::Cache("x".into()),
+        RuntimeError::VersionConflict { component: "x@1.0.0".into(), installed_digest: "ab".into() },
+    ];
+    for e in &samples {
+        let c = e.class();
+        let s = komp_server::status(c.kind);
+        match c.fault {
+            Fault::Caller => assert!(s.is_client_error(), "{e}: {s}"),
+            Fault::Host => assert!(s.is_server_error(), "{e}: {s}"),
+            Fault::Component => assert!(s == 410 || s.is_server_error(), "{e}: {s}"),
+        }
+        if c.throttles {
+            assert_eq!(c.fault, Fault::Component, "{e}");
+            assert!(s.is_server_error(), "{e}: {s}");
+        }
+        assert_eq!(komp_server::error_kind(e), c.kind.as_str());
+        assert_eq!(e.is_caller_error(), c.fault == Fault::Caller);
+        assert_eq!(e.is_component_fault(), c.throttles);
+    }
+    // The statuses users see today.
+    let status = |e: &RuntimeError| komp_server::status(e.kind()).as_u16();
+    assert_eq!(samples.iter().map(status).collect::<Vec<_>>(), [404, 400, 413, 422, 410, 503, 504, 500, 500, 500, 500, 500]);
+    assert_eq!(samples[4].to_string(), "component x@1.0.0 is withdrawn: key revoked");
+    assert_eq!(
+        samples[11].to_string(),
+        "component x@1.0.0 is already installed with different bytes (digest ab); versions are immutable"
+    );
+}
