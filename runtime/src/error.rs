@@ -45,14 +45,19 @@ pub enum VerifyError {
 /// variant, its stable kind and whose fault it is.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// The file is not a well-formed component file (framing, manifest, model digests).
     #[error("invalid component file: {0}")]
     Artifact(#[from] komp_artifact::ArtifactError),
+    /// The [`crate::ArtifactVerifier`] refused the file.
     #[error("component refused by the trust policy: {0}")]
     Untrusted(#[source] VerifyError),
+    /// wasmtime could not compile the component.
     #[error("component {name}@{version} could not be compiled: {reason}")]
     Compile { name: String, version: String, reason: String },
+    /// The component does not implement the `standard-component` world.
     #[error("component {name}@{version} does not implement the world `{world}`: {reason}")]
     WrongWorld { name: String, version: String, world: String, reason: String },
+    /// tract could not load one of the component's models.
     #[error("model `{model}` of component {component} could not be loaded by tract: {source}")]
     Model {
         component: String,
@@ -60,10 +65,13 @@ pub enum RuntimeError {
         #[source]
         source: crate::nn::ModelError,
     },
+    /// The component's `metadata()` disagrees with its manifest.
     #[error("component {component}: its code says {field} is {code:?} but the manifest says {manifest:?}")]
     MetadataMismatch { component: String, field: &'static str, code: String, manifest: String },
+    /// Golden vectors failed at install; `report` names each.
     #[error("component {component} failed {failed} of {total} golden vectors:\n{report}")]
     GoldenVectors { component: String, failed: usize, total: usize, report: String },
+    /// Other bytes under an installed `name@version` (versions are immutable).
     #[error(
         "component {component} is already installed with different bytes (digest {installed_digest}); versions are immutable"
     )]
@@ -73,10 +81,13 @@ pub enum RuntimeError {
         /// The digest of the file installed under that version.
         installed_digest: String,
     },
+    /// No component of that name is installed.
     #[error("no component named `{0}` is installed")]
     UnknownComponent(String),
+    /// The component is installed, but not that version.
     #[error("component `{name}` has no version {version} installed (installed: {installed})")]
     UnknownVersion { name: String, version: String, installed: String },
+    /// The component was withdrawn ([`crate::Runtime::withdraw`]), e.g. after a revocation.
     #[error("component {component} is withdrawn: {reason}")]
     Withdrawn {
         /// `name@version`.
@@ -84,38 +95,55 @@ pub enum RuntimeError {
         /// Why (the reason given to [`crate::Runtime::withdraw`]).
         reason: String,
     },
+    /// The input is larger than `max_input_bytes`.
     #[error("input is {size} bytes; the limit is {limit} bytes")]
     InputTooLarge { size: usize, limit: usize },
+    /// The input is not JSON.
     #[error("input is not valid JSON: {0}")]
     InputNotJson(String),
+    /// The input violates the component's input schema; every violation with its JSON Pointer.
     #[error("input does not match the component's input schema: {}", format_violations(.0))]
     InputSchema(Vec<Violation>),
+    /// The component rejected the input (its `invalid-input` error).
     #[error("the component rejected the input: {0}")]
     InvalidInput(String),
+    /// The component reported a model error (its `model` error).
     #[error("the component reported a model error: {0}")]
     ComponentModel(String),
+    /// The component reported an internal error (its `internal` error).
     #[error("the component reported an internal error: {0}")]
     ComponentInternal(String),
+    /// The call passed its deadline and was stopped.
     #[error("the prediction took longer than the deadline of {0:?} and was stopped")]
     Timeout(Duration),
+    /// The component hit its linear-memory cap.
     #[error("the component tried to use more than its memory cap of {0} bytes and was stopped")]
     MemoryLimit(usize),
+    /// The component overflowed its wasm stack.
     #[error("the component ran out of stack (too deep recursion) and was stopped")]
     StackOverflow,
+    /// The component made the host hold more than the per-call limits allow.
     #[error("the component made the host hold too much for it and was stopped: {0}")]
     HostLimit(crate::nn::HostLimit),
+    /// The component trapped (panic, abort, out-of-bounds access, …).
     #[error("the component trapped: {0}")]
     Trap(String),
+    /// The prediction is larger than `max_output_bytes`.
     #[error("the component's output is {size} bytes; the limit is {limit} bytes")]
     OutputTooLarge { size: usize, limit: usize },
+    /// The output is not a valid prediction (undeclared label, non-finite score, bad `details`).
     #[error("the component's output is not a valid prediction: {0}")]
     BadOutput(String),
+    /// All instance slots are in use; retry shortly.
     #[error("all {0} instance slots are busy; retry shortly")]
     Busy(u32),
+    /// The component keeps faulting and is limited to `faulty_max_instances` calls for now.
     #[error("component {component} may run only {limit} call(s) at once for now, because a recent call ended in a fault ({fault}); retry shortly")]
     Throttled { component: String, limit: u32, fault: String },
+    /// The compile cache could not be opened or written.
     #[error("compile cache: {0}")]
     Cache(String),
+    /// The host could not configure wasmtime or link its interfaces.
     #[error("host error: {0}")]
     Host(String),
 }

@@ -63,6 +63,7 @@ pub struct InstalledComponent {
 }
 
 impl InstalledComponent {
+    /// The signed manifest (model card, labels, input schema, golden vectors, …).
     pub fn manifest(&self) -> &Manifest {
         self.artifact.manifest()
     }
@@ -72,6 +73,7 @@ impl InstalledComponent {
         self.artifact.digest()
     }
 
+    /// The verified component file.
     pub fn artifact(&self) -> &Artifact {
         &self.artifact
     }
@@ -90,9 +92,13 @@ impl InstalledComponent {
 /// What `predict` returns: the prediction and which exact component made it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PredictionOutcome {
+    /// The component's name.
     pub component: String,
+    /// The exact version that answered.
     pub version: String,
+    /// The component's identity (sha256 of its signed content).
     pub digest: String,
+    /// The component's answer.
     pub prediction: Prediction,
     /// Time spent in the sandbox (instantiate + predict), in microseconds.
     pub elapsed_us: u64,
@@ -105,11 +111,17 @@ pub struct PredictionOutcome {
 /// Summary of an install.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InstallReport {
+    /// The component's name.
     pub name: String,
+    /// Its version.
     pub version: String,
+    /// Its identity (sha256 of its signed content).
     pub digest: String,
+    /// How many golden vectors passed (all of them).
     pub golden_vectors_passed: usize,
+    /// Whether the compiled code came from the compile cache.
     pub compile_cache_hit: bool,
+    /// Milliseconds spent compiling (or loading from the cache).
     pub compile_ms: u64,
 }
 
@@ -410,6 +422,7 @@ impl Runtime {
         self
     }
 
+    /// The limits and settings the runtime was created with.
     pub fn config(&self) -> &RuntimeConfig {
         &self.config
     }
