@@ -456,7 +456,7 @@ impl Runtime {
         }
         let manifest = artifact.manifest().clone();
         let (name, version) = (manifest.name.clone(), manifest.version.clone());
-        if let Some(existing) = self.lookup(&name, Some(&version)).ok() {
+        if let Ok(existing) = self.lookup(&name, Some(&version)) {
             if existing.digest() == artifact.digest() {
                 return Ok(InstallReport {
                     name,

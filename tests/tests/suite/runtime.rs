@@ -287,7 +287,10 @@ fn every_error_kind_has_one_class_and_one_status() {
     }
     // The statuses users see today.
     let status = |e: &RuntimeError| komp_server::status(e.kind()).as_u16();
-    assert_eq!(samples.iter().map(status).collect::<Vec<_>>(), [404, 400, 413, 422, 410, 503, 504, 500, 500, 500, 500, 500]);
+    assert_eq!(
+        samples.iter().map(status).collect::<Vec<_>>(),
+        [404, 400, 413, 422, 410, 503, 504, 500, 500, 500, 500, 500]
+    );
     assert_eq!(samples[4].to_string(), "component x@1.0.0 is withdrawn: key revoked");
     assert_eq!(
         samples[11].to_string(),
