@@ -1,9 +1,10 @@
 //! The JSON API for case systems (`/v1`).
 
 use super::auth::{Principal, Role};
+use super::extract::{Path, Query, RawBody};
 use super::{error_kind, ApiError, SharedState};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -93,7 +94,7 @@ pub async fn predict(
     State(s): State<SharedState>,
     p: Principal,
     Path(name): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     predict_inner(s, p, name, None, body).await
 }
@@ -103,7 +104,7 @@ pub async fn predict_version(
     State(s): State<SharedState>,
     p: Principal,
     Path((name, version)): Path<(String, String)>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     predict_inner(s, p, name, Some(version), body).await
 }
@@ -166,6 +167,41 @@ pub async fn run_prediction(
     task.await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("prediction task failed: {e}")))?
 }
 
+/// The input with every number that has an integral value (`33.0`, `1e2`)
+/// written as an integer (`33`, `100`), so a component reading an
+/// `"integer"` field gets one. JSON Schema counts `33.0` as an integer and
+/// the input schema check (and any generic client) agrees; a component's
+/// typed parser (serde into `u32`) would not. Reading such a number into a
+/// float is unchanged. Input that does not parse is passed on as it is (the
+/// runtime answers it). The audit's input hash stays over the raw input.
+pub fn integral_numbers_as_integers(input: &str) -> std::borrow::Cow<'_, str> {
+    fn fix(v: &mut Value) -> bool {
+        match v {
+            Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+                // Exactly representable: |x| <= 2^53.
+                Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => {
+                    *v = Value::from(f as i64);
+                    true
+                }
+                _ => false,
+            },
+            Value::Array(a) => a.iter_mut().fold(false, |changed, v| fix(v) | changed),
+            Value::Object(o) => o.values_mut().fold(false, |changed, v| fix(v) | changed),
+            _ => false,
+        }
+    }
+    if !input.contains(['.', 'e', 'E']) {
+        return std::borrow::Cow::Borrowed(input);
+    }
+    match serde_json::from_str::<Value>(input) {
+        Ok(mut v) => match fix(&mut v) {
+            true => std::borrow::Cow::Owned(v.to_string()),
+            false => std::borrow::Cow::Borrowed(input),
+        },
+        Err(_) => std::borrow::Cow::Borrowed(input),
+    }
+}
+
 /// Decrements the in-flight gauge however the prediction ends.
 struct InFlight<'a>(&'a super::metrics::Metrics);
 
@@ -197,7 +233,7 @@ async fn predict_and_audit(
         let _in_flight = InFlight::enter(&s.metrics);
         let runtime = s.runtime.clone();
         let c = component.clone();
-        tokio::task::spawn_blocking(move || runtime.predict_with(&c, &input)).await
+        tokio::task::spawn_blocking(move || runtime.predict_with(&c, &integral_numbers_as_integers(&input))).await
     };
     let mut result =
         result.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("prediction task failed: {e}")))?;
@@ -307,7 +343,7 @@ pub async fn feedback(
     State(s): State<SharedState>,
     p: Principal,
     Path(request_id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     s.require(&p, Role::Caller)?;
     let body: FeedbackBody = serde_json::from_slice(&body).map_err(|e| {

@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod drift;
+pub mod extract;
 pub mod metrics;
 pub mod oip;
 pub mod openapi;
@@ -320,6 +321,8 @@ pub fn router(state: SharedState) -> Router {
         // axum's own 2 MiB default for `Bytes` bodies would otherwise cap
         // `max_body_bytes` from below.
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        // Outside the body limit: its 413 (and axum's 405) in the JSON error body.
+        .layer(axum::middleware::from_fn(extract::json_errors))
         .with_state(state.clone())
         // The registry has its own artifact size limit.
         .merge(registry_router(&state))
@@ -333,7 +336,10 @@ pub fn router(state: SharedState) -> Router {
 /// Validation reports: the upload reads its body itself, bounded by
 /// `max_sample_bytes` (413 in the JSON error body).
 fn validation_router(state: &SharedState) -> Router {
-    Router::new().route("/v1/components/{name}/validation-reports", post(validation::create)).with_state(state.clone())
+    Router::new()
+        .route("/v1/components/{name}/validation-reports", post(validation::create))
+        .layer(axum::middleware::from_fn(extract::json_errors))
+        .with_state(state.clone())
 }
 
 /// The router of the metrics listener: `/metrics` only, no token. It lists

@@ -11,9 +11,9 @@
 //! rename), with every change in its `history`.
 
 use super::auth::{Principal, Role};
+use super::extract::{Path, RawBody};
 use super::{ApiError, SharedState};
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use komp_runtime::prediction::{rule_name, OperatingPointSource, OperatingPointUsed};
@@ -231,7 +231,7 @@ pub async fn put(
     State(s): State<SharedState>,
     p: Principal,
     Path(name): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     s.require(&p, Role::Admin)?;
     let c = component_for(&s, &p, &name)?;

@@ -3,10 +3,11 @@
 
 use super::api::{parse_version, run_prediction};
 use super::auth::{Principal, Role};
+use super::extract::{Path, RawBody};
 use super::oip::{self, OutputData};
 use super::{ApiError, SharedState};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -122,7 +123,7 @@ pub async fn infer(
     p: Principal,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     infer_inner(s, p, name, None, headers, body).await
 }
@@ -132,7 +133,7 @@ pub async fn infer_version(
     p: Principal,
     Path((name, version)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     infer_inner(s, p, name, Some(version), headers, body).await
 }

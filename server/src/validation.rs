@@ -13,9 +13,10 @@
 //! others, which is what a tenant cites when it moves its own.
 
 use super::auth::{Principal, Role};
+use super::extract::{Path, Query};
 use super::{ApiError, SharedState};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -3,6 +3,7 @@
 //! its own: it measures latency and must not share the process with other
 //! tests.
 
+mod api_contract;
 mod architecture;
 mod bad_artifacts;
 mod bad_requests;
