@@ -558,16 +558,6 @@ impl Runtime {
         }
     }
 
-    /// Removes `name@version` entirely.
-    pub fn uninstall(&self, name: &str, version: &Version) -> bool {
-        let mut map = self.components.write().expect("lock");
-        let removed = map.get_mut(name).and_then(|v| v.remove(version)).is_some();
-        if map.get(name).is_some_and(|v| v.is_empty()) {
-            map.remove(name);
-        }
-        removed
-    }
-
     /// All installed components, by name then version.
     pub fn components(&self) -> Vec<Arc<InstalledComponent>> {
         self.components.read().expect("lock").values().flat_map(|v| v.values().cloned()).collect()
