@@ -16,7 +16,8 @@ use serde_json::{json, Map, Value};
 pub const SEMVER_PATTERN: &str = r"^(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})(-((0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$";
 
 /// A string with at least one character that is not Unicode White_Space.
-const NOT_ONLY_WHITESPACE: &str = "[^\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+const NOT_ONLY_WHITESPACE: &str =
+    "[^\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 
 fn path_param(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string", "minLength": 1 } })
@@ -161,7 +162,7 @@ pub async fn openapi(State(s): State<SharedState>, headers: HeaderMap) -> Result
         }));
     }
     if tenant.is_none() {
-    paths.insert("/v1/components/{name}/operating-point".into(), json!({
+        paths.insert("/v1/components/{name}/operating-point".into(), json!({
         "get": simple("The operating point this component declares (rule, default, allowed range), the one in use for this tenant, and the history of its changes", "oversight", true),
         "put": {
             "summary": "Set this tenant's decision threshold (admin); refused with 422 naming the allowed range when outside it", "tags": ["oversight"], "security": [{ "bearer": [] }],
