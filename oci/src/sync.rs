@@ -23,8 +23,7 @@ use crate::client::{ClientOptions, OciClient};
 use crate::error::OciError;
 use crate::reference::{tag_version, version_tag, Reference};
 use crate::REVOCATIONS_REPOSITORY;
-use komp_registry::http::{RevocationSync, SyncReport};
-use komp_registry::revocation::RevocationError;
+use komp_registry::http::{apply_upstream_revocations, Offered, SyncReport, Withholding};
 use komp_registry::{Registry, StoreError, TrustPolicy};
 
 /// Where a host syncs from.
@@ -91,49 +90,26 @@ pub fn sync_from_oci(
     let name = upstream.namespace.to_string();
     let oci = |source: OciError| OciSyncError::Oci { upstream: name.clone(), source };
     let client = OciClient::for_reference(&upstream.namespace, &upstream.options).map_err(oci)?;
-    let mut report = SyncReport {
-        revocations: RevocationSync::None,
-        added: vec![],
-        updated: vec![],
-        unchanged: 0,
-        yanked: vec![],
-        refused: vec![],
-    };
-
-    let local_serial = local.revocations()?.serial;
-    let signed = match pull_revocations(&client, &upstream.namespace) {
-        Ok(list) => list,
-        // A list we cannot even read withholds the real one like a forged one.
-        Err(e @ (OciError::BadRevocationList { .. } | OciError::WrongMediaType { .. })) => {
-            if local_serial > 0 {
-                return Err(OciSyncError::RevocationsRefused { upstream: name, local_serial, reason: e.to_string() });
-            }
-            report.revocations = RevocationSync::Refused { reason: e.to_string() };
-            None
-        }
+    let mut report = SyncReport::empty();
+    // A list we cannot even read withholds the real one like a forged one.
+    let pulled = match pull_revocations(&client, &upstream.namespace) {
+        Ok(list) => Ok(list),
+        Err(e @ (OciError::BadRevocationList { .. } | OciError::WrongMediaType { .. })) => Err(e.to_string()),
         Err(e) => return Err(oci(e)),
     };
-    match signed {
-        Some(list) => {
-            report.revocations = match local.set_revocations(&list, policy) {
-                Ok(l) => RevocationSync::Applied { serial: l.serial },
-                Err(StoreError::Revocation(RevocationError::NotNewer { .. })) => RevocationSync::UpToDate,
-                Err(StoreError::Revocation(e)) if local_serial > 0 => {
-                    return Err(OciSyncError::RevocationsRefused {
-                        upstream: name,
-                        local_serial,
-                        reason: e.to_string(),
-                    })
-                }
-                Err(StoreError::Revocation(e)) => RevocationSync::Refused { reason: e.to_string() },
-                Err(e) => return Err(e.into()),
-            };
-        }
-        None if local_serial > 0 && report.revocations == RevocationSync::None => {
+    let offered = match &pulled {
+        Ok(list) => Offered::from(list.as_ref()),
+        Err(reason) => Offered::Unreadable(reason),
+    };
+    report.revocations = match apply_upstream_revocations(local, policy, offered)? {
+        Ok(r) => r,
+        Err(Withholding::Withheld { local_serial }) => {
             return Err(OciSyncError::RevocationsWithheld { upstream: name, local_serial })
         }
-        None => {}
-    }
+        Err(Withholding::Refused { local_serial, reason }) => {
+            return Err(OciSyncError::RevocationsRefused { upstream: name, local_serial, reason })
+        }
+    };
     let revocations = local.revocations()?;
 
     let components = if upstream.components.is_empty() {

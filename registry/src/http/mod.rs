@@ -24,7 +24,7 @@ pub mod sync;
 pub use client::Client;
 pub use serve::{serve, ServeLimits};
 pub use server::RegistryServer;
-pub use sync::{sync_from, RevocationSync, SyncError, SyncReport};
+pub use sync::{apply_upstream_revocations, sync_from, Offered, RevocationSync, SyncError, SyncReport, Withholding};
 
 use crate::store::VersionInfo;
 use komp_artifact::Manifest;

@@ -14,7 +14,7 @@
 //! well: [`SyncError::RevocationsRefused`].
 
 use super::client::{Client, ClientError};
-use crate::revocation::RevocationError;
+use crate::revocation::{RevocationError, SignedRevocationList};
 use crate::store::{PublishOutcome, Published, Registry, StoreError};
 use crate::trust::TrustPolicy;
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,82 @@ impl SyncReport {
     }
 }
 
+impl SyncReport {
+    /// A report of a sync that has not done anything yet.
+    pub fn empty() -> SyncReport {
+        SyncReport {
+            revocations: RevocationSync::None,
+            added: vec![],
+            updated: vec![],
+            unchanged: 0,
+            yanked: vec![],
+            refused: vec![],
+        }
+    }
+}
+
+/// What an upstream offers as its revocation list.
+#[derive(Debug, Clone, Copy)]
+pub enum Offered<'a> {
+    /// A signed list (not yet verified).
+    List(&'a SignedRevocationList),
+    /// No list at all.
+    Nothing,
+    /// Something that is not a readable list (why).
+    Unreadable(&'a str),
+}
+
+impl<'a> From<Option<&'a SignedRevocationList>> for Offered<'a> {
+    fn from(o: Option<&'a SignedRevocationList>) -> Offered<'a> {
+        o.map_or(Offered::Nothing, Offered::List)
+    }
+}
+
+/// Why a sync must stop before pulling anything: newer revocations may be
+/// withheld from this registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Withholding {
+    /// The upstream serves no list, but this registry holds one.
+    Withheld { local_serial: u64 },
+    /// The upstream serves a list this registry refuses, while it holds one.
+    Refused { local_serial: u64, reason: String },
+}
+
+/// Applies what an upstream offers as its revocation list, by the rules
+/// every sync keeps (komp's protocol and OCI alike): a newer list signed by a
+/// trusted approver is stored; once this registry holds a list, an upstream
+/// that serves none, or one it must refuse, withholds the real one and the
+/// sync must stop ([`Withholding`]); before that, a refused list is only
+/// reported.
+pub fn apply_upstream_revocations(
+    local: &Registry,
+    policy: &TrustPolicy,
+    offered: Offered<'_>,
+) -> Result<Result<RevocationSync, Withholding>, StoreError> {
+    // Any stored list has serial >= 1 (serials start at 1 and only grow),
+    // whether it came from this upstream or another source.
+    let local_serial = local.revocations()?.serial;
+    let refused = |reason: String| {
+        if local_serial > 0 {
+            Err(Withholding::Refused { local_serial, reason })
+        } else {
+            Ok(RevocationSync::Refused { reason })
+        }
+    };
+    Ok(match offered {
+        Offered::List(list) => match local.set_revocations(list, policy) {
+            Ok(l) => Ok(RevocationSync::Applied { serial: l.serial }),
+            Err(StoreError::Revocation(RevocationError::NotNewer { .. })) => Ok(RevocationSync::UpToDate),
+            Err(StoreError::Revocation(e)) => refused(e.to_string()),
+            Err(e) => return Err(e),
+        },
+        Offered::Unreadable(reason) => refused(reason.to_string()),
+        // An upstream that has no list while we have one is behind us or hiding it.
+        Offered::Nothing if local_serial > 0 => Err(Withholding::Withheld { local_serial }),
+        Offered::Nothing => Ok(RevocationSync::None),
+    })
+}
+
 /// Why a sync could not run at all (per-release problems are in the report).
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -97,37 +173,17 @@ pub enum SyncError {
 /// one against `policy` before storing it.
 pub fn sync_from(upstream_url: &str, local: &Registry, policy: &TrustPolicy) -> Result<SyncReport, SyncError> {
     let client = Client::new(upstream_url);
-    let mut report = SyncReport {
-        revocations: RevocationSync::None,
-        added: vec![],
-        updated: vec![],
-        unchanged: 0,
-        yanked: vec![],
-        refused: vec![],
-    };
-
-    // Any stored list has serial >= 1 (serials start at 1 and only grow),
-    // whether it came from this upstream or another source.
-    let local_serial = local.revocations()?.serial;
-    let upstream = upstream_url.to_string();
-    match client.revocations()? {
-        Some(list) => {
-            report.revocations = match local.set_revocations(&list, policy) {
-                Ok(l) => RevocationSync::Applied { serial: l.serial },
-                Err(StoreError::Revocation(RevocationError::NotNewer { .. })) => RevocationSync::UpToDate,
-                // Serving a list we must refuse withholds the real one just
-                // as well as serving none.
-                Err(StoreError::Revocation(e)) if local_serial > 0 => {
-                    return Err(SyncError::RevocationsRefused { upstream, local_serial, reason: e.to_string() })
-                }
-                Err(StoreError::Revocation(e)) => RevocationSync::Refused { reason: e.to_string() },
-                Err(e) => return Err(e.into()),
-            };
+    let mut report = SyncReport::empty();
+    let offered = client.revocations()?;
+    report.revocations = match apply_upstream_revocations(local, policy, Offered::from(offered.as_ref()))? {
+        Ok(r) => r,
+        Err(Withholding::Withheld { local_serial }) => {
+            return Err(SyncError::RevocationsWithheld { upstream: upstream_url.to_string(), local_serial })
         }
-        // An upstream that has no list while we have one is behind us or hiding it.
-        None if local_serial > 0 => return Err(SyncError::RevocationsWithheld { upstream, local_serial }),
-        None => {}
-    }
+        Err(Withholding::Refused { local_serial, reason }) => {
+            return Err(SyncError::RevocationsRefused { upstream: upstream_url.to_string(), local_serial, reason })
+        }
+    };
     let revocations = local.revocations()?;
 
     for component in client.list()? {
