@@ -28,20 +28,6 @@ const SEED: &str = "20261201";
 /// One schemathesis run may take this long before the test fails.
 const TIME_BOUND: Duration = Duration::from_secs(420);
 
-fn token(data: &Path, tenant: &str, role: &str) -> String {
-    komp_tests::komp(&[
-        "token",
-        "create",
-        "--tenant",
-        tenant,
-        "--role",
-        role,
-        "--quiet",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-}
-
 fn schemathesis() -> Option<std::path::PathBuf> {
     let venv = komp_tests::root().join(".venv/bin");
     let python = venv.join("python");
@@ -110,8 +96,8 @@ fn openapi_document_holds_under_schemathesis() {
     )
     .unwrap();
     let seeds = komp_tests::root().join("target/komp-components");
-    let caller = token(&data, "0751", "caller");
-    let admin = token(&data, "0751", "admin");
+    let caller = komp_tests::create_token(&data, "0751", "caller");
+    let admin = komp_tests::create_token(&data, "0751", "admin");
     let args = [
         "--dev".as_ref(),
         "--config".as_ref(),
