@@ -15,7 +15,11 @@ import kutil
 import ood
 from validation_bank import POST, POST_HARD
 POST_VAL = POST + POST_HARD
-from komp_features import features, features_csr
+from komp_train.calibration import fit_temperature, softmax
+from komp_train.export import OPSET, export_text_classifier
+from komp_train.features import features, features_csr
+from komp_train.metrics import ece, r6
+from komp_train.verify import verify_text_classifier
 from post_data import CLASSES
 
 SEED = 20240501
@@ -60,15 +64,6 @@ def fit(X, y):
     return clf
 
 
-def onnx_math(Xt: np.ndarray, Xs: np.ndarray, Wt: np.ndarray, Ws: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The exported graph in float32 numpy: softmax(features@W_text + sender@W_sender + bias)."""
-    logits = (Xt.astype(np.float32) @ Wt) + (Xs.astype(np.float32) @ Ws) + b
-    logits = logits.astype(np.float32)
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
 def main() -> None:
     t0 = time.time()
     train, test = gen_post.generate(SEED, N_TRAIN_PER_CLASS, N_TEST_PER_CLASS)
@@ -94,20 +89,14 @@ def main() -> None:
     y_val = np.array([LABELS.index(m["label"]) for m in val])
     dec_val = clf.decision_function(design(val))
     rep = max(1, int(round(VAL_CAL_WEIGHT / (1 - VAL_CAL_WEIGHT) * len(oof) / len(val))))
-    T_oof = kutil.fit_temperature(oof, y)
-    T = kutil.fit_temperature(np.vstack([oof] + [dec_val] * rep), np.concatenate([y] + [y_val] * rep))
+    T_oof = fit_temperature(oof, y)
+    T = fit_temperature(np.vstack([oof] + [dec_val] * rep), np.concatenate([y] + [y_val] * rep))
     print(f"  temperature: out-of-family only {T_oof:.3f}, with validation bank {T:.3f}", flush=True)
-    oof_p = kutil.softmax(oof / T)
+    oof_p = softmax(oof / T)
     oof_acc = float(np.mean(oof_p.argmax(1) == y))
-    val_p = kutil.softmax(dec_val / T)
+    val_p = softmax(dec_val / T)
     known_v = frozenset(vocab)
     ood_v = np.array([bool(ood.check(text_of(m), known_v, ENGLISH_KNOWN)) for m in val])
-    W = clf.coef_.T / T            # [D+S, C], calibrated
-    b = clf.intercept_ / T
-    Wt = W[:DIM].astype(np.float32)
-    Ws = W[DIM:].astype(np.float32)
-    bf = b.astype(np.float32)
-
     # review threshold: business decision, chosen on out-of-family calibration predictions.
     grid = [round(0.3 + 0.05 * i, 2) for i in range(13)]
     threshold = grid[-1]
@@ -119,63 +108,54 @@ def main() -> None:
             threshold = t
             break
 
+    # The temperature is folded into the exported weights (W/T, b/T); `model.probabilities` is the graph's math.
     path = os.path.join(kutil.OUT, "postsortering.onnx")
-    kutil.export_multiclass(path, Wt, Ws, bf, "komp standard component postsortering: calibrated multinomial "
-                            "logistic regression on hashed text features (docs/text-features.md). Synthetic training data.")
+    model = export_text_classifier(
+        path, clf, dim=DIM, dense_input="sender", temperature=T, graph_name="postsortering",
+        doc="komp standard component postsortering: calibrated multinomial logistic regression on hashed text "
+            "features (docs/text-features.md). Synthetic training data.")
+    bf = model.bias
 
     # test set: ONNX math in float32
     Xt_te = np.stack([features(text_of(m), DIM, REQUEST_MARKS) for m in test])
     Xs_te = np.stack([sender_vec(m["sender_type"]) for m in test])
     y_te = np.array([LABELS.index(m["label"]) for m in test])
-    P = onnx_math(Xt_te, Xs_te, Wt, Ws, bf)
+    P = model.probabilities(Xt_te, Xs_te)
 
-    # verification against sklearn and the ONNX reference evaluator
+    # verification against sklearn and the ONNX reference evaluator (raises if they disagree)
+    print(f"  verify: {verify_text_classifier(model, clf, Xt_te, Xs_te, temperature=T).summary()}", flush=True)
     X_te64 = sp.hstack([sp.csr_matrix(Xt_te.astype(np.float64)), sp.csr_matrix(Xs_te.astype(np.float64))], format="csr")
     dec = clf.decision_function(X_te64)
-    d_sk = np.abs(clf.predict_proba(X_te64) - kutil.softmax(dec)).max()
-    d_cal = np.abs(P - kutil.softmax(dec / T)).max()
-    ref_diff = 0.0
-    for i in range(0, len(test), max(1, len(test) // 40)):
-        feeds = kutil.sparse_feeds(Xt_te[i])
-        o = kutil.run_reference(path, {**feeds, "sender": Xs_te[i:i + 1]})
-        ref_diff = max(ref_diff, float(np.abs(o["probabilities"] - P[i:i + 1]).max()))
-        top = int(P[i].argmax())
-        exp_c = feeds["feature_values"] * Wt[feeds["feature_ids"], top]
-        assert np.abs(o["contributions"] - exp_c).max() < 1e-6
-        assert np.abs(o["sender_contributions"][0] - Xs_te[i] * Ws[:, top]).max() < 1e-6
-    print(f"  verify: |sklearn proba - softmax(dec)|={d_sk:.2e} |onnx math - calibrated sklearn|={d_cal:.2e} "
-          f"|reference evaluator - onnx math|={ref_diff:.2e}", flush=True)
-    assert d_sk < 1e-6 and d_cal < 1e-5 and ref_diff < 1e-5
 
     pred = P.argmax(1)
     conf = P.max(1)
     acc = float(np.mean(pred == y_te))
     macro_f1 = float(f1_score(y_te, pred, average="macro"))
     prec, rec, f1, sup = precision_recall_fscore_support(y_te, pred, labels=range(len(LABELS)), zero_division=0)
-    per_class = {LABELS[i]: {"precision": kutil.r6(prec[i]), "recall": kutil.r6(rec[i]), "f1": kutil.r6(f1[i]),
+    per_class = {LABELS[i]: {"precision": r6(prec[i]), "recall": r6(rec[i]), "f1": r6(f1[i]),
                              "support": int(sup[i])} for i in range(len(LABELS))}
     cov_table = []
     for t in THRESHOLDS:
         m = conf >= t
-        cov_table.append({"threshold": t, "coverage": kutil.r6(m.mean()),
-                          "accuracy_auto_routed": kutil.r6(np.mean(pred[m] == y_te[m])) if m.any() else None,
-                          "manual_share": kutil.r6(1 - m.mean())})
+        cov_table.append({"threshold": t, "coverage": r6(m.mean()),
+                          "accuracy_auto_routed": r6(np.mean(pred[m] == y_te[m])) if m.any() else None,
+                          "manual_share": r6(1 - m.mean())})
     known = frozenset(vocab)
     ood_te = np.array([bool(ood.check(text_of(m), known, ENGLISH_KNOWN)) for m in test])
     m_thr = (conf >= threshold) & ~ood_te   # routed without review
 
     # the independent hand-written validation set (training/validation_bank.py)
     val = [{"subject": v[2], "body": v[3], "sender_type": v[0], "label": v[1]} for v in POST_VAL]
-    P_val = onnx_math(np.stack([features(text_of(m), DIM, REQUEST_MARKS) for m in val]), np.stack([sender_vec(m["sender_type"]) for m in val]),
-                      Wt, Ws, bf)
+    P_val = model.probabilities(np.stack([features(text_of(m), DIM, REQUEST_MARKS) for m in val]),
+                                np.stack([sender_vec(m["sender_type"]) for m in val]))
     y_val = np.array([LABELS.index(m["label"]) for m in val])
     ood_val = np.array([bool(ood.check(text_of(m), known, ENGLISH_KNOWN)) for m in val])
     pv, cv = P_val.argmax(1), P_val.max(1)
     auto_v = (cv >= threshold) & ~ood_val
-    val_stats = {"n": len(val), "accuracy": kutil.r6(np.mean(pv == y_val)), "ece": kutil.r6(kutil.ece(cv, pv == y_val)),
-                 "routed_without_review": kutil.r6(auto_v.mean()),
-                 "accuracy_routed": kutil.r6(np.mean(pv[auto_v] == y_val[auto_v])) if auto_v.any() else None,
-                 "wrong_with_top_ge_0_9": kutil.r6(np.mean((pv != y_val) & (cv >= 0.9))),
+    val_stats = {"n": len(val), "accuracy": r6(np.mean(pv == y_val)), "ece": r6(ece(cv, pv == y_val)),
+                 "routed_without_review": r6(auto_v.mean()),
+                 "accuracy_routed": r6(np.mean(pv[auto_v] == y_val[auto_v])) if auto_v.any() else None,
+                 "wrong_with_top_ge_0_9": r6(np.mean((pv != y_val) & (cv >= 0.9))),
                  "out_of_distribution": int(ood_val.sum())}
     print(f"  validation: {val_stats}", flush=True)
     for i in np.where(pv != y_val)[0]:
@@ -183,7 +163,7 @@ def main() -> None:
     per_sender = {}
     for s in SENDERS + [None]:
         m = np.array([r["sender_type"] == s for r in test])
-        per_sender[s or "missing"] = {"n": int(m.sum()), "accuracy": kutil.r6(np.mean(pred[m] == y_te[m]))}
+        per_sender[s or "missing"] = {"n": int(m.sum()), "accuracy": r6(np.mean(pred[m] == y_te[m]))}
 
     # test rows (inputs exactly as the component takes them)
     rows = []
@@ -204,7 +184,7 @@ def main() -> None:
     for inp in POST_GOLDEN:
         xt = features(inp["subject"] + "\n" + inp["body"], DIM, REQUEST_MARKS)[None]
         xs = sender_vec(inp.get("sender_type"))[None]
-        p = onnx_math(xt, xs, Wt, Ws, bf)[0]
+        p = model.probabilities(xt, xs)[0]
         gold.append({"input": inp, "expected": {"label": LABELS[int(p.argmax())],
                                                 "scores": {LABELS[j]: float(p[j]) for j in range(len(LABELS))}}})
     kutil.write_json(os.path.join(kutil.OUT, "postsortering.golden.json"), gold)
@@ -223,18 +203,18 @@ def main() -> None:
         **({"request_marks": True} if REQUEST_MARKS else {}),   # step 10 of docs/text-features.md
         "sender": {"used": True, "encoding": "one-hot in this order; missing or unknown sender_type -> all zeros",
                    "order": SENDERS},
-        "onnx": {"file": "postsortering.onnx", "sha256": kutil.sha256_file(path), "opset": kutil.OPSET,
+        "onnx": {"file": "postsortering.onnx", "sha256": kutil.sha256_file(path), "opset": OPSET,
                  "inputs": {"feature_ids": ["n"], "feature_values": ["n"], "sender": [1, len(SENDERS)]},
                  "outputs": {"probabilities": [1, len(LABELS)], "contributions": ["n"],
                              "sender_contributions": [1, len(SENDERS)]},
                  "contributions_note": "contributions[j] = feature_values[j] * W_text[feature_ids[j], top]; sender_contributions = sender * W_sender[:, top]; "
                                        "logit[top] = sum(contributions) + sum(sender_contributions) + bias[top]",
-                 "bias": [kutil.r6(v) for v in bf]},
+                 "bias": [r6(v) for v in bf]},
         "calibration": {"method": "temperature scaling on out-of-family predictions of the training families "
                                   "(%d folds, each fold holds out one template family per subject) together with the "
                                   "hand-written validation bank (%.0f%% of the weight)" % (int(fold.max()) + 1, 100 * VAL_CAL_WEIGHT),
-                        "temperature": kutil.r6(T), "temperature_out_of_family_only": kutil.r6(T_oof), "ece_test": kutil.r6(kutil.ece(conf, pred == y_te)),
-                        "ece_test_uncalibrated": kutil.r6(kutil.ece(kutil.softmax(dec).max(1), kutil.softmax(dec).argmax(1) == y_te))},
+                        "temperature": r6(T), "temperature_out_of_family_only": r6(T_oof), "ece_test": r6(ece(conf, pred == y_te)),
+                        "ece_test_uncalibrated": r6(ece(softmax(dec).max(1), softmax(dec).argmax(1) == y_te))},
         "review_threshold": {
             "value": threshold,
             "rule": "mail whose top probability is below this value is routed to manual sorting",
@@ -242,12 +222,12 @@ def main() -> None:
                         "calibration predictions and the hand-written validation bank (mail not flagged out of distribution) "
                         "both reach >= %.0f%% accuracy on automatically routed mail; chosen before looking at the test "
                         "set" % (100 * TARGET_AUTO_ACCURACY),
-            "test_coverage": kutil.r6(m_thr.mean()),
+            "test_coverage": r6(m_thr.mean()),
             "test_out_of_distribution": int(ood_te.sum()),
             "validation": val_stats,
-            "test_accuracy_auto_routed": kutil.r6(np.mean(pred[m_thr] == y_te[m_thr])),
-            "calibration_accuracy_all": kutil.r6(oof_acc)},
-        "metrics_test": {"n": len(test), "accuracy": kutil.r6(acc), "macro_f1": kutil.r6(macro_f1),
+            "test_accuracy_auto_routed": r6(np.mean(pred[m_thr] == y_te[m_thr])),
+            "calibration_accuracy_all": r6(oof_acc)},
+        "metrics_test": {"n": len(test), "accuracy": r6(acc), "macro_f1": r6(macro_f1),
                          "per_class": per_class, "per_sender_type": per_sender,
                          "coverage_vs_accuracy": cov_table},
         "dataset": {"train_rows": len(train), "test_rows": len(test), "calibration": "out-of-family folds of train",
