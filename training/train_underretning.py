@@ -13,7 +13,11 @@ from sklearn.metrics import roc_auc_score
 import gen_underretning as gu
 import kutil
 import ood
-from komp_features import features, features_csr
+from komp_train.calibration import fit_platt
+from komp_train.export import OPSET, export_text_classifier
+from komp_train.features import features, features_csr
+from komp_train.metrics import ece, r6
+from komp_train.verify import verify_text_classifier
 from underretning_data import REPORTERS
 from validation_bank import UND, UND_HARD
 UND_VAL = UND + UND_HARD
@@ -55,12 +59,6 @@ def structured(inp: dict) -> np.ndarray:
     return v
 
 
-def onnx_math(xt: np.ndarray, xs: np.ndarray, wt: np.ndarray, ws: np.ndarray, b: np.float32) -> np.ndarray:
-    z = (xt.astype(np.float32) @ wt.reshape(-1, 1)) + (xs.astype(np.float32) @ ws.reshape(-1, 1)) + b
-    z = z.astype(np.float32)[:, 0]
-    return (np.float32(1) / (np.float32(1) + np.exp(-z))).astype(np.float32)
-
-
 def validation_input(v) -> dict:
     rep, age, prior, known, _acute, text = v
     return {"text": text, "reporter_type": rep, "child_age": age, "prior_notifications_12m": prior,
@@ -86,9 +84,9 @@ def group_stats(p, pred, y, mask) -> dict:
     tp = int(np.sum(pred[mask] & (y[mask] == 1)))
     pos = int(np.sum(y[mask] == 1))
     pp = int(np.sum(pred[mask]))
-    return {"n": n, "acute_rate": kutil.r6(pos / n) if n else None,
-            "positive_rate": kutil.r6(pp / n) if n else None,
-            "recall": kutil.r6(tp / pos) if pos else None, "precision": kutil.r6(tp / pp) if pp else None}
+    return {"n": n, "acute_rate": r6(pos / n) if n else None,
+            "positive_rate": r6(pp / n) if n else None,
+            "recall": r6(tp / pos) if pos else None, "precision": r6(tp / pp) if pp else None}
 
 
 def main() -> None:
@@ -128,41 +126,30 @@ def main() -> None:
                        sp.csr_matrix(np.stack([structured(i) for i in val_inputs]))], format="csr").astype(np.float64)
     dec_val = clf.decision_function(X_val)
     rep = max(1, int(round(VAL_CAL_WEIGHT / (1 - VAL_CAL_WEIGHT) * int(clean.sum()) / len(y_val))))
-    a_oof, c_oof = kutil.fit_platt(oof[clean], y[clean])
-    a, c = kutil.fit_platt(np.concatenate([oof[clean]] + [dec_val] * rep), np.concatenate([y[clean]] + [y_val] * rep))
+    a_oof, c_oof = fit_platt(oof[clean], y[clean])
+    a, c = fit_platt(np.concatenate([oof[clean]] + [dec_val] * rep), np.concatenate([y[clean]] + [y_val] * rep))
     print(f"  Platt: out-of-family only a={a_oof:.3f} c={c_oof:.3f}; with validation bank a={a:.3f} c={c:.3f}", flush=True)
     oof_p = 1 / (1 + np.exp(-(a * oof + c)))
 
-    w = clf.coef_[0] * a
-    b = np.float32(clf.intercept_[0] * a + c)
-    wt = w[:DIM].astype(np.float32)
-    ws = w[DIM:].astype(np.float32)
-
+    # Platt scaling is folded into the exported weights (a*w, a*b + c); `model.probabilities` is the graph's math.
     path = os.path.join(kutil.OUT, "underretning.onnx")
-    kutil.export_binary(path, wt, ws, float(b), "komp standard component underretnings-screening: calibrated logistic "
-                        "regression on hashed text features (docs/text-features.md) + structured features. Synthetic training data.")
+    model = export_text_classifier(
+        path, clf, dim=DIM, dense_input="structured", platt=(a, c), graph_name="underretning",
+        doc="komp standard component underretnings-screening: calibrated logistic regression on hashed text features "
+            "(docs/text-features.md) + structured features. Synthetic training data.")
+    ws, b = model.w_dense, model.bias
 
     Xt_te = np.stack([features(i["text"], DIM) for i in te_inputs])
     Xs_te = np.stack([structured(i) for i in te_inputs])
-    P = onnx_math(Xt_te, Xs_te, wt, ws, b)
+    P = model.probabilities(Xt_te, Xs_te)
+    # verification against sklearn and the ONNX reference evaluator (raises if they disagree)
+    print(f"  verify: {verify_text_classifier(model, clf, Xt_te, Xs_te, platt=(a, c)).summary()}", flush=True)
     X_te64 = sp.hstack([sp.csr_matrix(Xt_te.astype(np.float64)), sp.csr_matrix(Xs_te.astype(np.float64))], format="csr")
     dec = clf.decision_function(X_te64)
-    d_sk = np.abs(clf.predict_proba(X_te64)[:, 1] - 1 / (1 + np.exp(-dec))).max()
-    d_cal = np.abs(P - 1 / (1 + np.exp(-(a * dec + c)))).max()
-    ref_diff = 0.0
-    for i in range(0, len(test), max(1, len(test) // 40)):
-        feeds = kutil.sparse_feeds(Xt_te[i])
-        o = kutil.run_reference(path, {**feeds, "structured": Xs_te[i:i + 1]})
-        ref_diff = max(ref_diff, float(np.abs(o["probability"][0, 0] - P[i])))
-        assert np.abs(o["text_contributions"] - feeds["feature_values"] * wt[feeds["feature_ids"]]).max() < 1e-6
-        assert np.abs(o["structured_contributions"][0] - Xs_te[i] * ws).max() < 1e-6
-    print(f"  verify: |sklearn proba - sigmoid(dec)|={d_sk:.2e} |onnx math - calibrated sklearn|={d_cal:.2e} "
-          f"|reference evaluator - onnx math|={ref_diff:.2e}", flush=True)
-    assert d_sk < 1e-6 and d_cal < 1e-5 and ref_diff < 1e-5
 
     # the independent hand-written validation set (training/validation_bank.py)
-    P_val = onnx_math(np.stack([features(i["text"], DIM) for i in val_inputs]),
-                      np.stack([structured(i) for i in val_inputs]), wt, ws, b)
+    P_val = model.probabilities(np.stack([features(i["text"], DIM) for i in val_inputs]),
+                                np.stack([structured(i) for i in val_inputs]))
 
     # operating threshold: recall >= 95% on the calibration predictions AND on the validation set (not the test set)
     thr_val, thr_cal = crit_threshold(P_val, y_val, TARGET_RECALL), crit_threshold(oof_p[clean], y[clean], TARGET_RECALL_OOF)
@@ -171,10 +158,10 @@ def main() -> None:
         f"{t}:{crit_threshold(oof_p[clean], y[clean], t)}" for t in (0.90, 0.92, 0.93, 0.94, 0.95)), flush=True)
     print(f"  threshold candidates: validation {thr_val} calibration {thr_cal}", flush=True)
     val_flag = P_val >= thr
-    val_stats = {"n": len(y_val), "acute": int(y_val.sum()), "roc_auc": kutil.r6(roc_auc_score(y_val, P_val)),
-                 "recall": kutil.r6(np.mean(val_flag[y_val == 1])),
-                 "flagged_share_not_acute": kutil.r6(np.mean(val_flag[y_val == 0])),
-                 "ece": kutil.r6(kutil.ece(P_val, y_val))}
+    val_stats = {"n": len(y_val), "acute": int(y_val.sum()), "roc_auc": r6(roc_auc_score(y_val, P_val)),
+                 "recall": r6(np.mean(val_flag[y_val == 1])),
+                 "flagged_share_not_acute": r6(np.mean(val_flag[y_val == 0])),
+                 "ece": r6(ece(P_val, y_val))}
     print(f"  validation: {val_stats}", flush=True)
     pred = P >= thr
     tp = int(np.sum(pred & (y_te == 1)))
@@ -185,9 +172,9 @@ def main() -> None:
     for t in sorted(set([0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, thr])):
         pr = P >= t
         tpt = int(np.sum(pr & (y_te == 1)))
-        table.append({"threshold": t, "recall": kutil.r6(tpt / y_te.sum()),
-                      "precision": kutil.r6(tpt / pr.sum()) if pr.sum() else None,
-                      "flagged_share": kutil.r6(pr.mean())})
+        table.append({"threshold": t, "recall": r6(tpt / y_te.sum()),
+                      "precision": r6(tpt / pr.sum()) if pr.sum() else None,
+                      "flagged_share": r6(pr.mean())})
     # risk levels: two bands below the operating threshold, two at or above it
     cuts = {"medium": float(np.floor(thr / 2 * 1000) / 1000), "high": thr, "acute": 0.5}
 
@@ -201,7 +188,7 @@ def main() -> None:
         return "low"
     levels = np.array([risk(float(p)) for p in P])
     level_stats = {lv: {"n": int(np.sum(levels == lv)),
-                        "acute_rate": kutil.r6(y_te[levels == lv].mean()) if np.any(levels == lv) else None}
+                        "acute_rate": r6(y_te[levels == lv].mean()) if np.any(levels == lv) else None}
                    for lv in ["low", "medium", "high", "acute"]}
 
     per_age = {n: group_stats(P, pred, y_te, np.array([lo <= i["child_age"] <= hi for i in te_inputs]))
@@ -212,8 +199,8 @@ def main() -> None:
 
     # counterfactual fairness: same notification, names and nationality/language words swapped dk <-> other
     cf_inputs = [gu.to_input(r, gu.swapped(r["ident"])) for r in test]
-    P_cf = onnx_math(np.stack([features(i["text"], DIM) for i in cf_inputs]),
-                     np.stack([structured(i) for i in cf_inputs]), wt, ws, b)
+    P_cf = model.probabilities(np.stack([features(i["text"], DIM) for i in cf_inputs]),
+                               np.stack([structured(i) for i in cf_inputs]))
     dcf = np.abs(P_cf.astype(np.float64) - P.astype(np.float64))
     cf_flip = int(np.sum((P_cf >= thr) != pred))
     print(f"  counterfactual: mean {dcf.mean():.4f} max {dcf.max():.4f} decision flips {cf_flip}", flush=True)
@@ -236,7 +223,7 @@ def main() -> None:
     from golden_inputs import UND_GOLDEN
     gold = []
     for inp in UND_GOLDEN:
-        p = float(onnx_math(features(inp["text"], DIM)[None], structured(inp)[None], wt, ws, b)[0])
+        p = float(model.probabilities(features(inp["text"], DIM)[None], structured(inp)[None])[0])
         lab = "acute" if p >= thr else "not_acute"
         gold.append({"input": inp, "expected": {"label": lab, "risk_level": risk(p),
                                                 "scores": {"acute": p, "not_acute": float(np.float32(1) - np.float32(p))}}})
@@ -257,19 +244,19 @@ def main() -> None:
         "text_input": "the non-zero buckets of features(text, 16384) per docs/text-features.md, ascending "
                       "(feature_ids int64[n], feature_values float[n])",
         "structured_features": {"k": K, "order": STRUCT_NAMES, "definitions": STRUCT_DEFS,
-                                "weights": {n: kutil.r6(v) for n, v in zip(STRUCT_NAMES, ws)}},
-        "onnx": {"file": "underretning.onnx", "sha256": kutil.sha256_file(path), "opset": kutil.OPSET,
+                                "weights": {n: r6(v) for n, v in zip(STRUCT_NAMES, ws)}},
+        "onnx": {"file": "underretning.onnx", "sha256": kutil.sha256_file(path), "opset": OPSET,
                  "inputs": {"feature_ids": ["n"], "feature_values": ["n"], "structured": [1, K]},
                  "outputs": {"probability": [1, 1], "text_contributions": ["n"], "structured_contributions": [1, K]},
                  "contributions_note": "logit = sum(text_contributions) + sum(structured_contributions) + bias; "
                                        "probability = sigmoid(logit)",
-                 "bias": kutil.r6(b)},
+                 "bias": r6(b)},
         "calibration": {"method": "Platt scaling (sigmoid(a*z+c)) fitted on out-of-family predictions of the training "
                                   "families (%d folds by template family) together with the hand-written validation bank (%.0f%% of "
                                   "the weight)" % (N_FOLDS, 100 * VAL_CAL_WEIGHT),
-                        "a": kutil.r6(a), "c": kutil.r6(c), "a_out_of_family_only": kutil.r6(a_oof),
-                        "c_out_of_family_only": kutil.r6(c_oof), "ece_test": kutil.r6(kutil.ece(P, y_te)),
-                        "ece_test_uncalibrated": kutil.r6(kutil.ece(1 / (1 + np.exp(-dec)), y_te))},
+                        "a": r6(a), "c": r6(c), "a_out_of_family_only": r6(a_oof),
+                        "c_out_of_family_only": r6(c_oof), "ece_test": r6(ece(P, y_te)),
+                        "ece_test_uncalibrated": r6(ece(1 / (1 + np.exp(-dec)), y_te))},
         "operating_threshold": {
             "value": thr, "rule": "probability >= value -> proposal 'acute' (a caseworker always decides)",
             "decision": "business and ethical decision: catch at least %.0f%% of acute notifications; the threshold is the "
@@ -279,8 +266,8 @@ def main() -> None:
                         "lower precision: more notifications are flagged for immediate review."
                         % (100 * TARGET_RECALL, TARGET_RECALL, TARGET_RECALL_OOF),
             "validation": val_stats, "candidates": {"validation": thr_val, "calibration_folds": thr_cal},
-            "test_recall": kutil.r6(recall), "test_precision": kutil.r6(precision),
-            "test_flagged_share": kutil.r6(pred.mean()), "table": table},
+            "test_recall": r6(recall), "test_precision": r6(precision),
+            "test_flagged_share": r6(pred.mean()), "table": table},
         "risk_levels": {"order": ["low", "medium", "high", "acute"],
                         "cut_points": {k: v for k, v in cuts.items()},
                         "rule": "low: p < medium; medium: medium <= p < high; high: high <= p < acute; acute: p >= acute. "
@@ -288,19 +275,19 @@ def main() -> None:
                                 "levels high and acute; 'acute' level means P(acute) >= 0.5 (more likely acute than not); "
                                 "'medium' means at least half the operating threshold.",
                         "test": level_stats},
-        "metrics_test": {"n": len(test), "roc_auc": kutil.r6(auc), "acute_rate": kutil.r6(y_te.mean()),
-                         "ece": kutil.r6(kutil.ece(P, y_te)),
-                         "accuracy_at_threshold": kutil.r6(np.mean(pred == (y_te == 1))),
+        "metrics_test": {"n": len(test), "roc_auc": r6(auc), "acute_rate": r6(y_te.mean()),
+                         "ece": r6(ece(P, y_te)),
+                         "accuracy_at_threshold": r6(np.mean(pred == (y_te == 1))),
                          "per_age_group": per_age, "per_reporter_type": per_rep,
                          "per_name_group": per_group},
         "fairness": {"counterfactual": {
             "method": "every test notification is rendered a second time with the child's and parents' names and the "
                       "nationality/language words swapped between the Danish and the non-Danish group (same gender, "
                       "everything else identical); names are drawn independently of the label in the generator",
-            "n": len(test), "mean_abs_change": kutil.r6(dcf.mean()), "max_abs_change": kutil.r6(dcf.max()),
+            "n": len(test), "mean_abs_change": r6(dcf.mean()), "max_abs_change": r6(dcf.max()),
             "decision_flips_at_threshold": cf_flip, "limit_mean": 0.02,
             "pairs_file": "counterfactual.jsonl (%d pairs)" % len(pairs)}},
-        "dataset": {"train_rows": len(train), "train_rows_after_counterfactual_augmentation": len(y), "test_rows": len(test), "train_acute_rate": kutil.r6(y.mean()),
+        "dataset": {"train_rows": len(train), "train_rows_after_counterfactual_augmentation": len(y), "test_rows": len(test), "train_acute_rate": r6(y.mean()),
                     "train_families": tr_f, "test_families": te_f,
                     "split": "by template family: the test families never appear in training or calibration",
                     "label_noise": gu.P_LABEL_NOISE, "escalation_rate": gu.P_ESCALATION,
@@ -311,7 +298,7 @@ def main() -> None:
     }
     kutil.write_json(os.path.join(kutil.OUT, "underretning.meta.json"), meta)
     print(f"  a={a:.3f} c={c:.3f} AUC={auc:.4f} thr={thr} recall={recall:.3f} precision={precision:.3f} "
-          f"flagged={pred.mean():.3f} ECE={kutil.ece(P, y_te):.4f} ({time.time() - t0:.0f}s)", flush=True)
+          f"flagged={pred.mean():.3f} ECE={ece(P, y_te):.4f} ({time.time() - t0:.0f}s)", flush=True)
 
 
 if __name__ == "__main__":
