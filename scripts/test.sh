@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --chromium --oci
 training/setup.sh
+# The komp-train package's own tests (training/tests, pytest from requirements-test.txt).
+.venv/bin/python -m pytest -q training/tests
 # One build of everything (the komp binary and every test), with one feature
 # resolution: building the binary alone first (`-p komp`) resolves features
 # differently from `cargo test --workspace` and compiles wasmtime, tract and

@@ -280,8 +280,9 @@ def test_write_training_output_refuses_a_wrong_shape(tmp_path, golden, message):
 
 
 def test_example_for_the_rust_suite(tmp_path):
-    """Writes a tabular model, its golden vectors and training-output.json into $KOMP_TRAIN_EXAMPLE_DIR (when set),
-    for the Rust suite to run through tract and to read with the manifest's types."""
+    """Writes a tabular model, its golden vectors and training-output.json, and two text classifiers without a
+    dense block with a few cases, into $KOMP_TRAIN_EXAMPLE_DIR (when set), for the Rust suite
+    (tests/tests/suite/komp_train.rs) to run through tract and to read with the manifest's types."""
     out_dir = os.environ.get("KOMP_TRAIN_EXAMPLE_DIR") or str(tmp_path)
     x, y = rng_data(11, 500, 4, 3)
     labels = ["lav", "middel", "hoej"]
@@ -295,3 +296,20 @@ def test_example_for_the_rust_suite(tmp_path):
             for i in range(350, 356)]
     write_training_output(out_dir, metrics=metrics, golden_vectors=gold, labels=labels)
     assert read_training_output(out_dir)["metrics"]["test_rows"] == 150
+    # a text classifier without a dense block (what a text template exports), with a text of stop words only
+    for kind, ys in (("multiclass", None), ("binary", lambda y: (y == 1).astype(int))):
+        xt, _, x, y = text_design(1024, False)
+        clf = LogisticRegression(C=10, max_iter=3000).fit(x, ys(y) if ys else y)
+        text_model = export_text_classifier(os.path.join(out_dir, f"text-{kind}.onnx"), clf, dim=1024,
+                                            temperature=0.8, graph_name="example-text")
+        verify_text_classifier(text_model, clf, xt, temperature=0.8)
+        cases = []
+        for text in ["Jeg søger om byggetilladelse", "Skolebus og SFO", "og i at det"]:
+            f = sparse_feeds(features.features(text, 1024))
+            p = text_model.probabilities(features.features(text, 1024)[None])[0]
+            cases.append({"feature_ids": [int(i) for i in f["feature_ids"]],
+                          "feature_values": [float(v) for v in f["feature_values"]],
+                          "probabilities": [float(v) for v in np.atleast_1d(p)]})
+        assert cases[-1]["feature_ids"] == []
+        with open(os.path.join(out_dir, f"text-{kind}.cases.json"), "w", encoding="utf-8") as fh:
+            json.dump(cases, fh)
