@@ -3,7 +3,6 @@ old part and hard part separately, with 95% Wilson intervals. Model choice only;
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 
@@ -14,20 +13,12 @@ from onnx import numpy_helper
 import kutil
 import ood
 import validation_bank as vb
-from komp_features import features
+from komp_train.calibration import softmax
+from komp_train.features import features
+from komp_train.metrics import ece, wilson
 
 DIM = 16384
 SENDERS = ["citizen", "business", "authority", "internal"]
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
 
 
 def inits(path: str) -> dict:
@@ -49,7 +40,7 @@ def post_scores(rows, models_dir):
         if s in SENDERS:
             xs[SENDERS.index(s)] = 1
         z = xt @ w["W_text"] + xs @ w["W_sender"] + w["bias"].reshape(-1)
-        p = kutil.softmax(z[None].astype(np.float64))[0]
+        p = softmax(z[None].astype(np.float64))[0]
         out.append((labels.index(lab), p, bool(ood.check(text, known, meta["out_of_distribution"].get("english_known", False)))))
     return out, labels, thr
 
@@ -64,7 +55,7 @@ def post_report(rows, models_dir, name, verbose=False):
     w9 = int(((pred != y) & (conf >= 0.9)).sum())
     brier = float(np.mean(np.sum((P - np.eye(len(labels))[y]) ** 2, axis=1)))
     r = {"n": n, "acc": k / n, "acc_ci": wilson(k, n), "routed": auto.mean(), "routed_acc": ka / max(1, auto.sum()),
-         "routed_acc_ci": wilson(ka, int(auto.sum())), "wrong_ge_0.9": w9 / n, "ece": kutil.ece(conf, pred == y),
+         "routed_acc_ci": wilson(ka, int(auto.sum())), "wrong_ge_0.9": w9 / n, "ece": ece(conf, pred == y),
          "brier": brier, "ood": int(od.sum()), "thr": thr}
     print(f"POST {name}: acc {r['acc']:.3f} ({r['acc_ci'][0]:.2f}-{r['acc_ci'][1]:.2f}) routed {r['routed']:.3f} "
           f"at {r['routed_acc']:.3f} ({ka}/{int(auto.sum())}) wrong>=0.9 {w9}/{n} ECE {r['ece']:.3f} Brier {brier:.3f} "
@@ -96,7 +87,7 @@ def und_report(rows, models_dir, name, thr=None, verbose=False):
     auc = roc_auc_score(y, p)
     print(f"UND {name}: AUC {auc:.3f} recall {tp}/{npos}={tp/npos:.3f} ({wilson(tp,npos)[0]:.2f}-{wilson(tp,npos)[1]:.2f}) "
           f"non-acute flagged {fp}/{nneg}={fp/nneg:.3f} ({wilson(fp,nneg)[0]:.2f}-{wilson(fp,nneg)[1]:.2f}) thr {thr:.3f} "
-          f"ECE {kutil.ece(np.where(p>=0.5,p,1-p), (p>=0.5)==(y==1)):.3f} Brier {np.mean((p-y)**2):.3f}")
+          f"ECE {ece(np.where(p>=0.5,p,1-p), (p>=0.5)==(y==1)):.3f} Brier {np.mean((p-y)**2):.3f}")
     if verbose:
         for i in np.argsort(-p):
             if (p[i] >= thr) != (y[i] == 1):

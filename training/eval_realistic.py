@@ -20,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 
 import eval_bank as eb
 import kutil
+from komp_train.metrics import ece, proportion as prop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SET_DIR = os.path.join(HERE, "realistic")
@@ -30,11 +31,6 @@ WHAT = ("Hand-written by the komp project to look like what a municipal inbox re
 
 def load(name):
     return [json.loads(l) for l in open(os.path.join(SET_DIR, name + ".jsonl"), encoding="utf-8")]
-
-
-def prop(k: int, n: int) -> dict:
-    lo, hi = eb.wilson(k, n)
-    return {"k": k, "n": n, "value": round(k / n, 6) if n else None, "wilson_95": [round(lo, 6), round(hi, 6)]}
 
 
 def ci(m: dict) -> str:
@@ -58,7 +54,7 @@ def postsortering(d: str) -> dict:
         "accuracy_of_routed": prop(int((pred[auto] == y[auto]).sum()), int(auto.sum())),
         "wrong_with_top_at_least_0_9": prop(int(((pred != y) & (conf >= 0.9)).sum()), n),
         "out_of_distribution": int(od.sum()),
-        "ece": round(float(kutil.ece(conf, pred == y)), 6),
+        "ece": round(float(ece(conf, pred == y)), 6),
         "brier": round(float(np.mean(np.sum((P - np.eye(len(labels))[y]) ** 2, 1))), 6),
         "targets": {"accuracy": ">= 0.90", "routed_without_review": ">= 0.60",
                     "accuracy_of_routed": ">= 0.97", "wrong_with_top_at_least_0_9": "< 0.02", "ece": "<= 0.08"},
@@ -82,7 +78,7 @@ def underretning(d: str) -> dict:
         "recall_acute": prop(int((flag & (yy == 1)).sum()), int(yy.sum())),
         "not_acute_flagged": prop(int((flag & (yy == 0)).sum()), int((yy == 0).sum())),
         "roc_auc": round(float(roc_auc_score(yy, p)), 6),
-        "ece": round(float(kutil.ece(p, yy)), 6),
+        "ece": round(float(ece(p, yy)), 6),
         "brier": round(float(np.mean((p - yy) ** 2)), 6),
         "targets": {"recall_acute": ">= 0.95", "not_acute_flagged": "<= 0.35"},
     }

@@ -15,7 +15,7 @@ import numpy as np
 import gen_post
 import gen_underretning as gu
 import kutil
-from komp_features import content_tokens, features, marked_content_tokens, request_marks, tokens
+from komp_train.features import content_tokens, features, marked_content_tokens, request_marks, tokens
 
 DIM = 4096
 SEED = 4242

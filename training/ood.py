@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from komp_features import content_tokens, tokens
+from komp_train.features import content_tokens, tokens
 
 ENGLISH = frozenset(["am", "and", "are", "be", "been", "can", "could", "dear", "do", "does", "from", "has", "have",
                      "hello", "hi", "how", "is", "it", "me", "my", "not", "of", "on", "our", "please", "regards",

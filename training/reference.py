@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 
-from komp_features import content_tokens
+from komp_train.features import content_tokens
 
 SCORE_CUTS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
 KNOWN_SHARE_CUTS = [0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0]

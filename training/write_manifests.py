@@ -16,7 +16,8 @@ recomputed value is checked against it (|difference| <= 1e-6) so that the two ca
 Values that cannot be recomputed from the test rows (counterfactual fairness, per-name-group results,
 calibration parameters) are taken from the meta JSON as written.
 
-Standard library only. Deterministic: same inputs, byte-identical outputs.
+Standard library and komp_train.metrics (the card metrics' definitions: ECE, ROC AUC, Wilson intervals) only.
+Deterministic: same inputs, byte-identical outputs.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ import json
 import math
 import os
 import struct
+
+from komp_train.metrics import ece, proportion as prop, roc_auc
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 MODELS = os.path.join(ROOT, "components", "models")
@@ -104,37 +107,6 @@ def check(name: str, ours: float, meta: float) -> None:
         raise SystemExit(f"{name}: recomputed {ours!r} but the meta JSON says {meta!r}")
 
 
-def ece(conf: list, correct: list, bins: int = 10) -> float:
-    """Expected calibration error with equal-width bins on the confidence (training/kutil.py::ece)."""
-    total = 0.0
-    for i in range(bins):
-        lo, hi = i / bins, (i + 1) / bins
-        idx = [j for j, c in enumerate(conf) if c >= lo and (c < hi if i < bins - 1 else c <= hi)]
-        if idx:
-            mc = sum(conf[j] for j in idx) / len(idx)
-            ma = sum(correct[j] for j in idx) / len(idx)
-            total += len(idx) * abs(mc - ma)
-    return total / len(conf)
-
-
-def roc_auc(scores: list, positive: list) -> float:
-    """Area under the ROC curve (Mann-Whitney U with average ranks for ties, as scikit-learn)."""
-    order = sorted(range(len(scores)), key=lambda i: scores[i])
-    ranks = [0.0] * len(scores)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    n_pos = sum(positive)
-    n_neg = len(positive) - n_pos
-    rank_sum = sum(r for r, y in zip(ranks, positive) if y)
-    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-
 def ratio(num: int, den: int):
     return num / den if den else None
 
@@ -178,21 +150,6 @@ def pct(x: float, digits: int = 1) -> str:
 
 
 # ------------------------------------------------------------------ realistic set, side by side with the split
-
-def wilson(k: int, n: int, z: float = 1.96) -> list:
-    """95% Wilson score interval for k successes in n (training/eval_bank.py::wilson)."""
-    if n == 0:
-        return [0.0, 1.0]
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return [round(max(0.0, c - h), 6), round(min(1.0, c + h), 6)]
-
-
-def prop(k: int, n: int) -> dict:
-    return {"k": k, "n": n, "value": round(k / n, 6) if n else None, "wilson_95": wilson(k, n)}
-
 
 def realistic(name: str, threshold_key: str, threshold: float) -> dict:
     """The realistic-set numbers that training/eval_realistic.py --write put next to the model (train_all.sh runs
