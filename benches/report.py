@@ -166,7 +166,7 @@ def main() -> None:
     # ---------------------------------------------------------------- HTTP vs peer
     w("## HTTP versus the peer stack: FastAPI + uvicorn + onnxruntime")
     w("")
-    w("`benches/peers/server.py`: the same ONNX models, the same pre-processing (`training/komp_features.py`), the same "
+    w("`benches/peers/server.py`: the same ONNX models, the same pre-processing (`komp_train.features`, `training/komp_train/features.py`), the same "
       "validation, post-processing and response shape; uvicorn with uvloop and httptools, one worker per CPU, onnxruntime "
       "with one intra-op thread per worker. It has no sandbox, no authentication and no audit log. Same load generator, same requests.")
     w("")

@@ -64,7 +64,7 @@ if [ "$BUILD" = 1 ]; then
     cargo build --release -p komp -p komp-bench --bins
     scripts/build-components.sh "$KOMP" >/dev/null
     cargo build --target wasm32-wasip2 --profile component -p komp-bench-encoder
-    [ -x .venv/bin/python ] || training/setup.sh
+    training/setup.sh   # idempotent; also installs komp-train, which the peer imports
     log "installing the peer stack into .venv"
     .venv/bin/pip install -q -r benches/peers/requirements.txt
 fi

@@ -1,7 +1,7 @@
 """The peer stack of the HTTP benchmark: what a municipality would run instead of komp.
 
 FastAPI + uvicorn + onnxruntime serving the same two ONNX models with the same
-pre-processing (training/komp_features.py, the Python twin of komp_sdk::text),
+pre-processing (komp_train.features in training/komp_train, the Python twin of komp_sdk::text),
 the same input validation (pydantic models mirroring the manifests' input
 schemas), the same post-processing (top label, scores, the words that decided)
 and a response of the same shape. It has no sandbox, no authentication, no
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import uuid
 from typing import Literal, Optional
 
@@ -23,9 +22,9 @@ import onnxruntime as ort
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
+from komp_train import features as kf  # installed editable by training/setup.sh
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "training"))
-import komp_features as kf  # noqa: E402
 
 MODELS = os.path.join(ROOT, "components", "models")
 DIM = 16384

@@ -13,7 +13,6 @@ feature function, independently of the Rust component. Deterministic.
 """
 import json
 import os
-import sys
 
 import numpy as np
 import onnx
@@ -91,9 +90,7 @@ GOLDEN_TEXTS = [
 
 
 def write_golden(w: np.ndarray, b: np.ndarray, path: str) -> None:
-    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-    sys.path.insert(0, os.path.join(root, "training"))
-    from komp_features import features  # the training side of docs/text-features.md
+    from komp_train.features import features  # the training side of docs/text-features.md (training/setup.sh)
 
     vectors = []
     for text in GOLDEN_TEXTS:
