@@ -1,7 +1,7 @@
 //! Text features that every text component needs, defined once.
 //!
 //! This is the serving half of a contract whose training half is
-//! `training/komp_features.py`; both follow `docs/text-features.md` to the bit,
+//! `training/komp_train/features.py` (`komp_train.features`); both follow `docs/text-features.md` to the bit,
 //! and a test compares them on fixture texts, so a model never sees features
 //! at serving time that differ from those it was trained on.
 //!

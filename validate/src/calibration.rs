@@ -1,7 +1,7 @@
 //! Calibration: are the scores probabilities on this municipality's cases?
 //!
 //! The target is what the component's decision uses, and what its card
-//! measured (`training/write_manifests.py::ece`):
+//! measured (`komp_train.metrics.ece`, used by `training/write_manifests.py`):
 //! - a review or plain component: the **top score** against whether the top
 //!   label is right (top-label calibration);
 //! - a flag component: the **positive label's probability** against whether

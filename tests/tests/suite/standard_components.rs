@@ -199,7 +199,7 @@ fn realistic_card(spec: &komp_tests::ComponentSpec) -> Value {
     card
 }
 
-/// 95% Wilson score interval (training/eval_bank.py::wilson).
+/// 95% Wilson score interval (`komp_train.metrics.wilson`, training/komp_train/metrics.py).
 fn wilson(k: usize, n: usize) -> [f64; 2] {
     let (z, n, p) = (1.96f64, n as f64, k as f64 / n as f64);
     let d = 1.0 + z * z / n;
@@ -222,7 +222,7 @@ fn assert_proportion(card: &Value, key: &str, k: usize, n: usize) {
     }
 }
 
-/// Expected calibration error, 10 equal-width bins (training/kutil.py::ece).
+/// Expected calibration error, 10 equal-width bins (`komp_train.metrics.ece`).
 fn ece(conf: &[f64], hit: &[f64]) -> f64 {
     let mut total = 0.0;
     for b in 0..10 {
