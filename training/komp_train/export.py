@@ -126,18 +126,18 @@ class ExportedTextClassifier:
     def probabilities(self, x_text: np.ndarray, x_dense: np.ndarray | None = None) -> np.ndarray:
         """The exported graph in float32 numpy for many rows: [N, C] (multiclass) or [N] (binary: P(classes[1])).
 
-        `x_text` [N, dim] are the (dense) feature vectors of `komp_train.features.features`, `x_dense` [N, S]
-        the dense block (omit it when the graph has none)."""
+        `x_text` [N, dim] are the feature vectors of `komp_train.features.features` (dense, or a scipy sparse
+        matrix such as `features_csr` gives), `x_dense` [N, S] the dense block (omit it when the graph has none)."""
         xt = x_text.astype(np.float32)
         if self.kind == "multiclass":
-            logits = xt @ self.w_text
+            logits = np.asarray(xt @ self.w_text)
             if self.dense_input is not None:
                 logits = logits + (_dense(x_dense, self).astype(np.float32) @ self.w_dense)
             logits = (logits + self.bias).astype(np.float32)
             z = logits - logits.max(axis=1, keepdims=True)
             e = np.exp(z)
             return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-        z = xt @ self.w_text.reshape(-1, 1)
+        z = np.asarray(xt @ self.w_text.reshape(-1, 1))
         if self.dense_input is not None:
             z = z + (_dense(x_dense, self).astype(np.float32) @ self.w_dense.reshape(-1, 1))
         z = (z + self.bias).astype(np.float32)[:, 0]
@@ -146,7 +146,9 @@ class ExportedTextClassifier:
     def feeds(self, x_text_row: np.ndarray, x_dense_row: np.ndarray | None = None) -> dict:
         """The graph's inputs for one row: `feature_ids`/`feature_values` from a dense feature vector, and the
         dense block as [1, S] when the graph has one."""
-        f = sparse_feeds(x_text_row)
+        if hasattr(x_text_row, "toarray"):            # a row of a scipy sparse matrix
+            x_text_row = x_text_row.toarray().ravel()
+        f = sparse_feeds(np.asarray(x_text_row).ravel())
         if self.dense_input is not None:
             f[self.dense_input] = _dense(x_dense_row, self).astype(np.float32).reshape(1, -1)
         return f

@@ -110,14 +110,15 @@ def verify_text_classifier(model: ExportedTextClassifier, classifier, x_text: np
                            platt: tuple[float, float] | None = None, samples: int = 40) -> VerificationReport:
     """Check `model` (as `export_text_classifier` returned it) against `classifier` on held-out rows.
 
-    `x_text` [N, dim] are dense feature vectors (`komp_train.features.features`), `x_dense` [N, S] the dense
+    `x_text` [N, dim] are feature vectors (`komp_train.features.features` stacked, or `features_csr`), `x_dense` [N, S] the dense
     block if the graph has one; pass the same `temperature` / `platt` as to the exporter. Every row is compared
     in numpy; every (N // samples)-th row also runs through the reference evaluator, whose probabilities and
     contributions must match. Returns the report (with the graph math's probabilities for all rows) or raises
     `VerificationError`."""
     binary = model.kind == "binary"
     P = model.probabilities(x_text, x_dense)
-    blocks = [sp.csr_matrix(np.asarray(x_text).astype(np.float64))]
+    blocks = [sp.csr_matrix(x_text).astype(np.float64) if sp.issparse(x_text)
+              else sp.csr_matrix(np.asarray(x_text).astype(np.float64))]
     if model.dense_input is not None:
         blocks.append(sp.csr_matrix(np.asarray(x_dense).astype(np.float64)))
     X64 = sp.hstack(blocks, format="csr")

@@ -146,6 +146,10 @@ def test_text_export_verify_round_trip_multiclass(tmp_path, dense):
     model = export_text_classifier(path, clf, dim=dim, dense_input="sender" if dense else None, temperature=0.7)
     report = verify_text_classifier(model, clf, xt, xs if dense else None, temperature=0.7)
     assert report.rows_checked_by_reference == len(xt)
+    # the same rows as a sparse matrix (features_csr) pass the same checks (sums in another order: not bitwise)
+    csr = features.features_csr([t for t, _ in TEXTS * 4], dim)
+    sparse_report = verify_text_classifier(model, clf, csr, xs if dense else None, temperature=0.7)
+    assert np.abs(sparse_report.probabilities - report.probabilities).max() < 1e-6
     # a text of stop words only: n = 0 features, the graph still answers (bias only), contributions empty
     empty = model.feeds(features.features("og i at", dim), np.zeros(2, np.float32) if dense else None)
     assert empty["feature_ids"].shape == (0,)
