@@ -3,6 +3,7 @@ old part and hard part separately, with 95% Wilson intervals. Model choice only;
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
