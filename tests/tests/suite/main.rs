@@ -14,6 +14,7 @@ mod fuzz_smoke;
 mod host_crash;
 mod hostile;
 mod http;
+mod komp_train;
 mod oci;
 /// komp-oci's test helpers (a real docker-registry on loopback, a tampering proxy).
 /// (It includes the registry helpers again, as its own module.)
