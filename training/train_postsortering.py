@@ -13,8 +13,13 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 import gen_post
 import kutil
 import ood
+import bank_data
 from validation_bank import POST, POST_HARD
-POST_VAL = POST + POST_HARD
+# The hand-written training bank (training/bank/): its train part is fitted on with weight BANK_WEIGHT, its held-out
+# part joins the hand-written validation bank for calibration and the review threshold (never fitted on).
+BANK_TRAIN, BANK_HELDOUT = bank_data.post_split()
+BANK_WEIGHT = float(os.environ.get("KOMP_POST_BANK_WEIGHT", "30"))   # chosen on the held-out bank (README)
+POST_VAL = POST + POST_HARD + (bank_data.post_tuples(BANK_HELDOUT) if BANK_WEIGHT > 0 else [])
 from komp_features import features, features_csr
 from post_data import CLASSES
 
@@ -54,10 +59,18 @@ def design(rows):
     return sp.hstack([Xt, Xs], format="csr").astype(np.float64)
 
 
-def fit(X, y):
+def fit(X, y, w=None):
     clf = LogisticRegression(C=C_REG, solver="lbfgs", max_iter=3000, tol=1e-6)
-    clf.fit(X, y)
+    clf.fit(X, y, sample_weight=w)
     return clf
+
+
+def with_bank(X, y, Xb, yb):
+    """Generator rows (weight 1) plus the bank's train part (weight BANK_WEIGHT); no bank: unchanged fit."""
+    if BANK_WEIGHT <= 0 or Xb is None:
+        return X, y, None
+    w = np.concatenate([np.ones(X.shape[0]), np.full(Xb.shape[0], BANK_WEIGHT)])
+    return sp.vstack([X, Xb], format="csr"), np.concatenate([y, yb]), w
 
 
 def onnx_math(Xt: np.ndarray, Xs: np.ndarray, Wt: np.ndarray, Ws: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -75,7 +88,9 @@ def main() -> None:
     train_f, test_f = gen_post.family_split(SEED)
     y = np.array([LABELS.index(m["label"]) for m in train])
     X = design(train)
-    vocab = ood.vocabulary([text_of(m) for m in train])
+    Xb = design(BANK_TRAIN) if BANK_WEIGHT > 0 else None
+    yb = np.array([LABELS.index(m["label"]) for m in BANK_TRAIN])
+    vocab = ood.vocabulary([text_of(m) for m in train] + ([text_of(m) for m in BANK_TRAIN] if BANK_WEIGHT > 0 else []))
     print(f"postsortering: {len(train)} train / {len(test)} test rows, features in {time.time() - t0:.1f}s", flush=True)
 
     # Out-of-family predictions on the training families (fold k = k-th train family of every subject),
@@ -84,9 +99,9 @@ def main() -> None:
     oof = np.zeros((len(train), len(LABELS)))
     for k in range(int(fold.max()) + 1):
         tr, va = fold != k, fold == k
-        oof[va] = fit(X[tr], y[tr]).decision_function(X[va])
+        oof[va] = fit(*with_bank(X[tr], y[tr], Xb, yb)).decision_function(X[va])
         print(f"  fold {k}: out-of-family acc {np.mean(oof[va].argmax(1) == y[va]):.3f}", flush=True)
-    clf = fit(X, y)
+    clf = fit(*with_bank(X, y, Xb, yb))
     # Temperature on held-out data that is not the generator's family split alone: the out-of-family predictions
     # AND the hand-written validation bank (training/validation_bank.py, never used to fit weights), the bank
     # repeated so that it carries VAL_CAL_WEIGHT of the total weight.
@@ -251,6 +266,11 @@ def main() -> None:
                          "per_class": per_class, "per_sender_type": per_sender,
                          "coverage_vs_accuracy": cov_table},
         "dataset": {"train_rows": len(train), "test_rows": len(test), "calibration": "out-of-family folds of train",
+                    **({"hand_written_bank": {"train_letters": len(BANK_TRAIN), "held_out_letters": len(BANK_HELDOUT),
+                                              "weight": BANK_WEIGHT, "files": "training/bank/post_*.jsonl",
+                                              "use": "train part fitted on with this sample weight; held-out part joins "
+                                                     "the validation bank for calibration and the review threshold"}}
+                       if BANK_WEIGHT > 0 else {}),
                     "classes": len(LABELS), "families_per_class": gen_post.N_FAMILIES, "test_families_per_class": gen_post.N_TEST_FAMILIES,
                     "train_families": train_f, "test_families": test_f,
                     "split": "by template family: the test families of each subject never appear in training or "

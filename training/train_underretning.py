@@ -15,8 +15,13 @@ import kutil
 import ood
 from komp_features import features, features_csr
 from underretning_data import REPORTERS
+import bank_data
 from validation_bank import UND, UND_HARD
-UND_VAL = UND + UND_HARD
+# The hand-written training bank (training/bank/): its train part is fitted on with weight BANK_WEIGHT, its held-out
+# part joins the hand-written validation bank for calibration and the operating threshold (never fitted on).
+BANK_TRAIN, BANK_HELDOUT = bank_data.und_split()
+BANK_WEIGHT = float(os.environ.get("KOMP_UND_BANK_WEIGHT", "20"))   # chosen on the held-out bank (README)
+UND_VAL = UND + UND_HARD + (bank_data.und_tuples(BANK_HELDOUT) if BANK_WEIGHT > 0 else [])
 
 SEED = 20240502
 DIM = 16384
@@ -67,10 +72,18 @@ def validation_input(v) -> dict:
             "known_to_municipality": known}
 
 
-def fit(X, y):
+def fit(X, y, w=None):
     clf = LogisticRegression(C=C_REG, solver="lbfgs", max_iter=3000, tol=1e-6)
-    clf.fit(X, y)
+    clf.fit(X, y, sample_weight=w)
     return clf
+
+
+def with_bank(X, y, Xb, yb):
+    """Generator rows (weight 1) plus the bank's train part (weight BANK_WEIGHT); no bank: unchanged fit."""
+    if BANK_WEIGHT <= 0 or Xb is None:
+        return X, y, None
+    w = np.concatenate([np.ones(X.shape[0]), np.full(Xb.shape[0], BANK_WEIGHT)])
+    return sp.vstack([X, Xb], format="csr"), np.concatenate([y, yb]), w
 
 
 def crit_threshold(p: np.ndarray, y: np.ndarray, target: float) -> float:
@@ -107,18 +120,22 @@ def main() -> None:
     print(f"underretning: {len(train)} (x{N_COPIES} augmented) train / {len(test)} test rows (acute {y.mean():.2f}/{y_te.mean():.2f}), "
           f"features in {time.time() - t0:.1f}s", flush=True)
 
+    Xb, yb = None, np.array([r["label"] for r in BANK_TRAIN])
+    if BANK_WEIGHT > 0:
+        Xb = sp.hstack([features_csr([r["input"]["text"] for r in BANK_TRAIN], DIM),
+                        sp.csr_matrix(np.stack([structured(r["input"]) for r in BANK_TRAIN]))], format="csr").astype(np.float64)
     fam_fold = {f: i for i, f in enumerate(tr_f["acute"])}
     fam_fold.update({f: i for i, f in enumerate(tr_f["calm"])})
     fold = np.array([fam_fold[r["family"]] for r in train] * N_COPIES)
     oof = np.zeros(len(y))
     for k in range(N_FOLDS):
         tr, va = fold != k, fold == k
-        oof[va] = fit(X[tr], y[tr]).decision_function(X[va])
+        oof[va] = fit(*with_bank(X[tr], y[tr], Xb, yb)).decision_function(X[va])
         print(f"  fold {k}: out-of-family AUC {roc_auc_score(y[va], oof[va]):.3f}", flush=True)
     # Calibration and thresholds use the generator's truth: rows whose label was flipped as training noise
     # stay in the fit but not in the calibration or the recall target.
     clean = np.array([not r["noisy"] for r in train] * N_COPIES)
-    clf = fit(X, y)
+    clf = fit(*with_bank(X, y, Xb, yb))
     # Platt scaling on held-out data that is not the generator's family split alone: the clean out-of-family
     # predictions AND the hand-written validation bank (never used to fit weights), the bank repeated so that it
     # carries VAL_CAL_WEIGHT of the total weight.
@@ -218,7 +235,7 @@ def main() -> None:
     cf_flip = int(np.sum((P_cf >= thr) != pred))
     print(f"  counterfactual: mean {dcf.mean():.4f} max {dcf.max():.4f} decision flips {cf_flip}", flush=True)
 
-    vocab = ood.vocabulary([i["text"] for i in tr_inputs])
+    vocab = ood.vocabulary([i["text"] for i in tr_inputs] + ([r["input"]["text"] for r in BANK_TRAIN] if BANK_WEIGHT > 0 else []))
     known = frozenset(vocab)
     rows = []
     for i, (r, inp) in enumerate(zip(test, te_inputs)):
@@ -300,7 +317,13 @@ def main() -> None:
             "n": len(test), "mean_abs_change": kutil.r6(dcf.mean()), "max_abs_change": kutil.r6(dcf.max()),
             "decision_flips_at_threshold": cf_flip, "limit_mean": 0.02,
             "pairs_file": "counterfactual.jsonl (%d pairs)" % len(pairs)}},
-        "dataset": {"train_rows": len(train), "train_rows_after_counterfactual_augmentation": len(y), "test_rows": len(test), "train_acute_rate": kutil.r6(y.mean()),
+        "dataset": {**({"hand_written_bank": {"train_notifications": len(BANK_TRAIN),
+                                              "held_out_notifications": len(BANK_HELDOUT), "weight": BANK_WEIGHT,
+                                              "files": "training/bank/und_*.jsonl",
+                                              "use": "train part fitted on with this sample weight; held-out part joins "
+                                                     "the validation bank for calibration and the operating threshold"}}
+                       if BANK_WEIGHT > 0 else {}),
+                    "train_rows": len(train), "train_rows_after_counterfactual_augmentation": len(y), "test_rows": len(test), "train_acute_rate": kutil.r6(y.mean()),
                     "train_families": tr_f, "test_families": te_f,
                     "split": "by template family: the test families never appear in training or calibration",
                     "label_noise": gu.P_LABEL_NOISE, "escalation_rate": gu.P_ESCALATION,
