@@ -216,6 +216,18 @@ SYNTHETIC = (
     "Real data was neither available nor allowed for this development build."
 )
 
+def bank_note(meta: dict, what_pl: str) -> str:
+    """The hand-written training bank (training/bank/), when the model was trained on it."""
+    b = meta["dataset"].get("hand_written_bank")
+    if not b:
+        return ""
+    k = "train_" + what_pl
+    return (f" Besides the generated text: a hand-written bank of invented free-text {what_pl} (training/bank/, written "
+            f"one by one, not from templates; no real data), split by item and stratified by label: {b[k]} fitted on "
+            f"with sample weight {b['weight']:g}, {b['held_out_' + what_pl]} held out for calibration and thresholds "
+            "together with the validation bank (training/bank_data.py).")
+
+
 SPLIT = (
     "The split is by template family: family j of a {unit} is the j-th phrasing of every {item} of that {unit}, "
     "and the held-out test families ({test_families}) never appear in training or calibration. The test set "
@@ -378,7 +390,7 @@ def postsortering() -> None:
             "forwards, multi-question mails, distractor sentences naming another subject, signatures, disclaimers and "
             "journal numbers. Model: " + meta["model"] + f". Calibration: {cal['method']} (temperature {cal['temperature']}). "
             "Generator and training: training/gen_post.py, training/post_data.py, training/train_postsortering.py; "
-            "run training/train_all.sh to reproduce byte for byte."
+            "run training/train_all.sh to reproduce byte for byte." + bank_note(meta, "letters")
         ),
         "evaluation_data": (
             f"{n:,} held-out synthetic mails (components/models/postsortering.test.jsonl; 150 per subject). "
@@ -784,6 +796,7 @@ def underretning() -> None:
             "reporter type, prior notifications in 12 months (capped at 5) and whether the family is known. "
             "Generator and training: training/gen_underretning.py, training/underretning_data.py, "
             "training/train_underretning.py; training/train_all.sh reproduces everything byte for byte."
+            + bank_note(meta, "notifications")
         ),
         "evaluation_data": (
             f"{n:,} held-out synthetic notifications (components/models/underretning.test.jsonl), "
