@@ -78,7 +78,9 @@ impl ValidationReports {
         }
     }
 
-    fn report_dir(&self, tenant: &str, id: &str) -> PathBuf {
+    /// The folder of report `id` of `tenant` (`entry.json`, `report.json`,
+    /// `report.html`); `id` must pass [`valid_id`].
+    pub(crate) fn report_dir(&self, tenant: &str, id: &str) -> PathBuf {
         self.dir.join(tenant).join("validation-reports").join(id)
     }
 
@@ -99,7 +101,8 @@ impl ValidationReports {
         Some(e)
     }
 
-    fn list(&self, tenant: &str) -> Vec<Entry> {
+    /// The reports of `tenant` only, newest first (at most [`MAX_LISTED`]).
+    pub(crate) fn list(&self, tenant: &str) -> Vec<Entry> {
         let Ok(dirs) = std::fs::read_dir(self.dir.join(tenant).join("validation-reports")) else { return Vec::new() };
         let mut out: Vec<Entry> = dirs
             .flatten()

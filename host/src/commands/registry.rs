@@ -235,6 +235,12 @@ pub enum RegistryCommand {
         /// Seconds one request may take, upload included (then 408).
         #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         request_timeout_secs: u64,
+        /// Serve the public web catalog under `/ui` (in Danish): every
+        /// component with its model card, signatures (checked against
+        /// POLICY) and yank status, as anonymous API reads show them. Off by
+        /// default: without it, `/ui` is not served.
+        #[arg(long)]
+        public_catalog: bool,
     },
 }
 
@@ -502,6 +508,7 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
             push_token_hashes,
             header_timeout_secs,
             request_timeout_secs,
+            public_catalog,
         } => {
             let policy = TrustPolicy::load(&policy)?;
             let reg = Registry::open(&registry)?;
@@ -509,7 +516,10 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                 Some(p) => Arc::new(PushTokenFile::open(p).map_err(|e| anyhow!("{e}"))?),
                 None => Arc::new(PushTokenHashes::default()),
             };
-            let router = RegistryServer::new(reg, policy).auth(auth).router();
+            let mut router = RegistryServer::new(reg.clone(), policy.clone()).auth(auth).router();
+            if public_catalog {
+                router = router.merge(komp_web::registry::router(reg, policy));
+            }
             let limits = ServeLimits {
                 header_timeout: std::time::Duration::from_secs(header_timeout_secs),
                 request_timeout: std::time::Duration::from_secs(request_timeout_secs),
@@ -520,6 +530,9 @@ pub fn execute(cmd: RegistryCommand, out: &mut dyn Write) -> Result<()> {
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 writeln!(out, "serving registry {} on http://{}", registry.display(), listener.local_addr()?)?;
+                if public_catalog {
+                    writeln!(out, "public catalog on http://{}/ui/", listener.local_addr()?)?;
+                }
                 out.flush()?;
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;

@@ -1,20 +1,17 @@
-//! One component version: identity, signatures and endorsements as they
-//! verify on this host, withdrawal and revocation, the model card, ALTAI, the
-//! AI Act class, the input schema, golden vectors and the version history.
+//! The page of one installed component version (rendered by
+//! `komp_web::component`), with the signatures checked against this host's
+//! trust policy and revocation list, and the try-it link for a caller.
 
 use super::layout::page;
-use super::render::json;
 use super::session::{user, User};
 use super::{WebError, WebState};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use komp_artifact::RiskClass;
-use komp_registry::trust::{check_signatures, SignatureCheck, SignatureStatus};
-use komp_registry::Role as KeyRole;
+use komp_registry::trust::{check_signatures, SignatureCheck};
 use komp_runtime::runtime::InstalledComponent;
-use maud::{html, Markup};
-use serde_json::Value;
+use komp_web::component::{ComponentView, VersionRow};
+use maud::html;
 use std::sync::Arc;
 
 /// Whether the page of component `name` may be shown: to a logged-in user
@@ -26,176 +23,11 @@ pub fn visible(ws: &WebState, u: Option<&User>, name: &str) -> bool {
     }
 }
 
-pub fn risk_name(r: RiskClass) -> &'static str {
-    match r {
-        RiskClass::Minimal => "Minimal risiko",
-        RiskClass::Limited => "Begrænset risiko",
-        RiskClass::High => "Højrisiko",
-    }
-}
-
-pub fn risk_badge(r: RiskClass) -> Markup {
-    let class = match r {
-        RiskClass::Minimal => "badge risk-minimal",
-        RiskClass::Limited => "badge risk-limited",
-        RiskClass::High => "badge risk-high",
-    };
-    html! { span class=(class) { (risk_name(r)) } }
-}
-
 /// Every signature of the component, checked against this host's trust
 /// policy now (not a stored result).
 pub fn signatures(ws: &WebState, c: &InstalledComponent) -> Vec<SignatureCheck> {
     let a = c.artifact();
     check_signatures(a.signature_section(), a.signed_content(), &ws.app.verifier.policy).unwrap_or_default()
-}
-
-/// The names (from the trust policy) of the approvers whose endorsement verifies here.
-pub fn approvers(ws: &WebState, c: &InstalledComponent) -> Vec<String> {
-    signatures(ws, c)
-        .into_iter()
-        .filter(|s| s.valid() && s.role == Some(KeyRole::Approver))
-        .map(|s| s.owner.unwrap_or(s.key_id))
-        .collect()
-}
-
-/// One property of an input schema, as the page and the try-it form show it.
-pub struct Field {
-    pub name: String,
-    pub ty: String,
-    pub required: bool,
-    pub description: String,
-    /// Allowed values, each with its description if the schema gives one.
-    pub choices: Vec<(String, String)>,
-    pub max_length: Option<u64>,
-    pub minimum: Option<f64>,
-    pub maximum: Option<f64>,
-}
-
-/// The top-level properties of a JSON Schema object, in schema order.
-pub fn fields(schema: &Value) -> Vec<Field> {
-    let required: Vec<&str> =
-        schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-    let Some(props) = schema.get("properties").and_then(Value::as_object) else { return Vec::new() };
-    props
-        .iter()
-        .map(|(name, p)| {
-            let ty = match p.get("type") {
-                Some(Value::String(t)) => t.clone(),
-                Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | "),
-                _ => "any".into(),
-            };
-            let descriptions = p.get("x-enumDescriptions").and_then(Value::as_object);
-            let choices = p
-                .get("enum")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|v| {
-                    let key = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-                    let d = descriptions.and_then(|d| d.get(&key)).and_then(Value::as_str).unwrap_or("").to_string();
-                    (key, d)
-                })
-                .collect();
-            let mut description = p.get("description").and_then(Value::as_str).unwrap_or("").to_string();
-            // The enum's descriptions are shown with the values; keep the sentence before them.
-            if descriptions.is_some() {
-                if let Some(i) = description.find(" '") {
-                    description.truncate(i);
-                }
-            }
-            Field {
-                name: name.clone(),
-                ty,
-                required: required.contains(&name.as_str()),
-                description,
-                choices,
-                max_length: p.get("maxLength").and_then(Value::as_u64),
-                minimum: p.get("minimum").and_then(Value::as_f64),
-                maximum: p.get("maximum").and_then(Value::as_f64),
-            }
-        })
-        .collect()
-}
-
-fn status_text(s: SignatureStatus) -> (&'static str, &'static str) {
-    match s {
-        SignatureStatus::Valid => ("Verificeret her", "badge ok"),
-        SignatureStatus::ContentChanged => ("Indholdet er ændret efter signering", "badge bad"),
-        SignatureStatus::Invalid => ("Verificerer ikke med nøglen", "badge bad"),
-        SignatureStatus::UnknownKey => ("Nøglen er ikke i denne værts tillidspolitik", "badge warn"),
-    }
-}
-
-fn role_text(r: Option<KeyRole>) -> &'static str {
-    match r {
-        Some(KeyRole::Publisher) => "Udgiver (har bygget komponenten)",
-        Some(KeyRole::Approver) => "Godkender (endossering: godkendt til fælles brug)",
-        None => "Ukendt",
-    }
-}
-
-const MANIFEST_PARTS: &[(&str, &str)] = &[
-    ("description", "beskrivelse"),
-    ("publisher", "udgiver"),
-    ("licence", "licens"),
-    ("labels", "udfald (labels)"),
-    ("input_schema", "inputskema"),
-    ("models", "modeller (nye modelfiler)"),
-    ("model_card", "modelkort"),
-    ("altai", "ALTAI-selvevaluering"),
-    ("ai_act", "AI Act-klassificering"),
-    ("golden_vectors", "golden vectors"),
-    ("reference", "referencefordeling til drift"),
-    ("operating_point", "beslutningstærskel"),
-];
-
-/// What changed from `old` to `new`, in words.
-fn changes(old: &InstalledComponent, new: &InstalledComponent) -> Vec<String> {
-    let (a, b) = (
-        serde_json::to_value(old.manifest()).unwrap_or_default(),
-        serde_json::to_value(new.manifest()).unwrap_or_default(),
-    );
-    let mut out = Vec::new();
-    for (key, name) in MANIFEST_PARTS {
-        let (x, y) = (a.get(*key), b.get(*key));
-        if x == y {
-            continue;
-        }
-        match (x.and_then(Value::as_object), y.and_then(Value::as_object)) {
-            (Some(x), Some(y)) if *key == "model_card" || *key == "altai" => {
-                let parts: Vec<String> = y
-                    .keys()
-                    .chain(x.keys())
-                    .filter(|k| x.get(*k) != y.get(*k))
-                    .map(|k| k.replace('_', " "))
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                out.push(format!("{name}: {}", parts.join(", ")));
-            }
-            _ => out.push(name.to_string()),
-        }
-    }
-    if old.manifest().labels != new.manifest().labels {
-        let ids = |c: &InstalledComponent| c.manifest().labels.iter().map(|l| l.id.clone()).collect::<Vec<_>>();
-        let (o, n) = (ids(old), ids(new));
-        let added: Vec<&String> = n.iter().filter(|l| !o.contains(l)).collect();
-        let removed: Vec<&String> = o.iter().filter(|l| !n.contains(l)).collect();
-        if !added.is_empty() {
-            out.push(format!("nye udfald: {}", added.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
-        }
-        if !removed.is_empty() {
-            out.push(format!("fjernede udfald: {}", removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
-        }
-    }
-    if old.manifest().model_card.metrics != new.manifest().model_card.metrics {
-        let acc = |c: &InstalledComponent| c.manifest().model_card.metrics.get("accuracy").and_then(Value::as_f64);
-        if let (Some(x), Some(y)) = (acc(old), acc(new)) {
-            out.push(format!("nøjagtighed {} → {}", super::render::num(x), super::render::num(y)));
-        }
-    }
-    out
 }
 
 /// `GET /ui/komponenter/{name}`: the default version.
@@ -244,195 +76,31 @@ fn show(
         .filter_map(|v| semver::Version::parse(v).ok())
         .filter_map(|v| ws.app.runtime.lookup(name, Some(&v)).ok())
         .collect();
+    let history: Vec<VersionRow<'_>> = all
+        .iter()
+        .map(|v| VersionRow { manifest: v.manifest(), digest: v.digest(), withdrawn: v.withdrawn() })
+        .collect();
     let m = c.manifest();
     let sigs = signatures(ws, &c);
     let revocations = ws.app.verifier.revocations.read().expect("lock").clone();
-    let yank = revocations.yanked(&m.name, &m.version).cloned();
-    let card = &m.model_card;
-    let synthetic = |t: &str| {
-        let t = t.to_lowercase();
-        t.contains("synthetic") || t.contains("syntetisk")
-    };
+    let withdrawn = c.withdrawn();
     let can_try = u.as_ref().is_some_and(|u| u.principal.role.allows(crate::auth::Role::Caller));
-    let altai = [
-        ("Menneskelig handlekraft og tilsyn", &m.altai.human_agency_and_oversight),
-        ("Teknisk robusthed og sikkerhed", &m.altai.technical_robustness_and_safety),
-        ("Privatliv og datastyring", &m.altai.privacy_and_data_governance),
-        ("Gennemsigtighed", &m.altai.transparency),
-        ("Mangfoldighed, ikke-diskrimination og retfærdighed", &m.altai.diversity_non_discrimination_and_fairness),
-        ("Samfundsmæssig og miljømæssig trivsel", &m.altai.societal_and_environmental_wellbeing),
-        ("Ansvarlighed", &m.altai.accountability),
-    ];
-    let content = html! {
-        h1 { (m.name) " " (m.version.to_string()) }
-        p { (m.description) }
-        dl class="facts" {
-            dt { "Udgiver" } dd { (m.publisher) }
-            dt { "Godkendt af" } dd {
-                @let a = approvers(ws, &c);
-                @if a.is_empty() { "Ingen godkendelse, der verificerer her" } @else { (a.join(", ")) }
+    let view = ComponentView {
+        manifest: m,
+        digest: c.digest(),
+        signatures: &sigs,
+        revocations: &revocations,
+        withdrawn: withdrawn.as_deref(),
+        here: "på denne vært",
+        actions: html! {
+            @if can_try {
+                p { a href=(format!("/ui/komponenter/{}/proev", m.name)) { "Afprøv komponenten" } }
             }
-            dt { "AI Act" } dd { (risk_badge(m.ai_act.risk_class)) }
-            dt { "Licens" } dd { (m.licence) }
-            dt { "Digest (komponentens identitet)" } dd { code class="digest" { (c.digest()) } }
-            dt { "Udfald" } dd { (m.labels.iter().map(|l| format!("{} ({})", l.display, l.id)).collect::<Vec<_>>().join(", ")) }
-        }
-        @if can_try {
-            p { a href=(format!("/ui/komponenter/{}/proev", m.name)) { "Afprøv komponenten" } }
-        }
-
-        h2 id="status" { "Status: tilbagetrækning og tilbagekaldelse" }
-        @match (&yank, c.withdrawn()) {
-            (Some(y), _) => {
-                div class="notice bad" role="status" {
-                    strong { "Trukket tilbage af godkenderne (yanked) " (y.yanked_at) ". " }
-                    "Begrundelse: " (y.reason)
-                }
-            }
-            (None, Some(why)) => {
-                div class="notice bad" role="status" { strong { "Trukket tilbage på denne vært. " } "Begrundelse: " (why) }
-            }
-            (None, None) => {
-                p class="notice ok" { "Ikke trukket tilbage. Ingen af dens nøgler er tilbagekaldt i den gældende liste (serienummer " (revocations.serial) ")." }
-            }
-        }
-
-        h2 id="signaturer" { "Signaturer og godkendelser" }
-        p { "Hver signatur er kontrolleret nu mod denne værts tillidspolitik; navnet er nøgleindehaverens, som politikken angiver det." }
-        table {
-            thead { tr {
-                th scope="col" { "Nøgle-id" } th scope="col" { "Rolle" } th scope="col" { "Nøgleindehaver" } th scope="col" { "Verificerer her" }
-            } }
-            tbody {
-                @for s in &sigs {
-                    @let (text, class) = status_text(s.status);
-                    tr {
-                        td { code { (s.key_id) } }
-                        td { (role_text(s.role)) }
-                        td { (s.owner.as_deref().unwrap_or("Ukendt (ikke i tillidspolitikken)")) }
-                        td {
-                            span class=(class) { (text) }
-                            @if let Some(r) = revocations.revoked_key(&s.key_id) {
-                                br; span class="badge bad" { "Nøglen er tilbagekaldt " (r.revoked_at) ": " (r.reason) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        @if sigs.is_empty() { p { "Komponenten har ingen signaturer, der kan læses." } }
-
-        h2 id="modelkort" { "Modelkort" }
-        h3 { "Tilsigtet brug" } p { (card.intended_use) }
-        h3 { "Brug uden for formålet" } p { (card.out_of_scope_use) }
-        h3 { "Data" }
-        @if synthetic(&card.training_data) {
-            p class="notice warn" { strong { "Modellen er trænet på syntetiske data" } " (opdigtede eksempler), ikke på rigtige sager fra en kommune." }
-        } @else {
-            p class="notice warn" { "Manifestet siger ikke, at træningsdata er syntetiske: læs beskrivelsen herunder." }
-        }
-        dl class="facts" {
-            dt { "Træningsdata" } dd { (card.training_data) }
-            dt { "Evalueringsdata" } dd { (card.evaluation_data) }
-        }
-        h3 { "Målinger (med 95 %-intervaller, hvor kortet har dem)" }
-        (json(&card.metrics))
-        @if !card.group_results.is_null() {
-            h3 { "Resultater pr. gruppe" }
-            (json(&card.group_results))
-        }
-        h3 { "Beslutningstærskel (operating point)" }
-        (json(&card.operating_point))
-        @if let Some(op) = &m.operating_point {
-            p { "Den tærskel, en kommune må flytte, og inden for hvilke grænser (signeret med komponenten):" }
-            (json(&serde_json::to_value(op).unwrap_or_default()))
-        }
-        h3 { "Begrænsninger" } p { (card.limitations) }
-        h3 { "Etiske overvejelser" } p { (card.ethical_considerations) }
-        h3 { "Kontakt" } p { (card.contact) }
-
-        h2 id="altai" { "ALTAI-selvevaluering" }
-        table {
-            thead { tr { th scope="col" { "Krav" } th scope="col" { "Udgiverens svar" } } }
-            tbody { @for (k, v) in altai { tr { th scope="row" { (k) } td { (v) } } } }
-        }
-
-        h2 id="ai-act" { "AI Act" }
-        p { "Klasse: " (risk_badge(m.ai_act.risk_class)) }
-        p { (m.ai_act.reasoning) }
-
-        h2 id="input" { "Input" }
-        @if let Some(t) = m.input_schema.get("title").and_then(Value::as_str) { p { (t) } }
-        table {
-            thead { tr {
-                th scope="col" { "Felt" } th scope="col" { "Type" } th scope="col" { "Påkrævet" }
-                th scope="col" { "Beskrivelse" } th scope="col" { "Tilladte værdier og grænser" }
-            } }
-            tbody {
-                @for f in fields(&m.input_schema) {
-                    tr {
-                        td { code { (f.name) } }
-                        td { (f.ty) }
-                        td { (if f.required { "ja" } else { "nej" }) }
-                        td { (f.description) }
-                        td {
-                            @if !f.choices.is_empty() {
-                                ul { @for (v, d) in &f.choices { li { code { (v) } @if !d.is_empty() { ": " (d) } } } }
-                            }
-                            @if let Some(n) = f.max_length { "højst " (n) " tegn " }
-                            @if let Some(n) = f.minimum { "mindst " (super::render::num(n)) " " }
-                            @if let Some(n) = f.maximum { "højst " (super::render::num(n)) }
-                        }
-                    }
-                }
-            }
-        }
-
-        h2 id="golden" { "Golden vectors" }
-        p { (m.golden_vectors.len()) " kendte input med forventet svar; " (c.golden_passed()) " bestod, da denne vært installerede komponenten (ellers var den ikke installeret)." }
-        @if !m.golden_vectors.is_empty() {
-            table {
-                thead { tr { th scope="col" { "Input" } th scope="col" { "Forventet udfald" } th scope="col" { "Tolerance" } } }
-                tbody {
-                    @for g in &m.golden_vectors {
-                        tr {
-                            td { pre { (serde_json::to_string_pretty(&g.input).unwrap_or_default()) } }
-                            td { (g.expected.label) }
-                            td { (g.tolerance) }
-                        }
-                    }
-                }
-            }
-        }
-
-        h2 id="versioner" { "Versioner" }
-        table {
-            thead { tr { th scope="col" { "Version" } th scope="col" { "Digest" } th scope="col" { "Status" } th scope="col" { "Ændret fra forrige version" } } }
-            tbody {
-                @for (i, v) in all.iter().enumerate() {
-                    @let vm = v.manifest();
-                    tr {
-                        td {
-                            @if v.digest() == c.digest() { strong { (vm.version.to_string()) " (denne)" } }
-                            @else { a href=(format!("/ui/komponenter/{}/version/{}", vm.name, vm.version)) { (vm.version.to_string()) } }
-                        }
-                        td { code { (v.digest().get(..16).unwrap_or(v.digest())) "…" } }
-                        td {
-                            @if let Some(y) = revocations.yanked(&vm.name, &vm.version) { "Trukket tilbage: " (y.reason) }
-                            @else if let Some(w) = v.withdrawn() { "Trukket tilbage: " (w) }
-                            @else { "I brug" }
-                        }
-                        td {
-                            @if i == 0 { "Første installerede version" }
-                            @else {
-                                @let ch = changes(&all[i - 1], v);
-                                @if ch.is_empty() { "Intet i manifestet" } @else { (ch.join("; ")) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        },
+        golden_note: html! {
+            (c.golden_passed()) " bestod, da denne vært installerede komponenten (ellers var den ikke installeret)."
+        },
+        history: &history,
     };
-    Ok(page(&format!("{} {}", m.name, m.version), u.as_ref(), content))
+    Ok(page(&format!("{} {}", m.name, m.version), u.as_ref(), komp_web::component::content(&view)))
 }

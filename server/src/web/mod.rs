@@ -1,13 +1,17 @@
 //! The web interface of `komp serve` (`/ui`): server-rendered pages in
 //! Danish for the people who decide whether to use a component and for the
-//! municipality's auditors. No JavaScript is needed to use any page.
+//! municipality's auditors. No JavaScript is needed to use any page. The
+//! frame, the stylesheet, the catalog and the component page are rendered by
+//! `komp-web` (the registry server shows the same pages); this module decides
+//! who sees what, and adds the pages with tenant data.
 //!
 //! | route | what | who |
 //! |---|---|---|
 //! | `GET /ui/` | the catalog, filter by risk class (`risiko`) and text (`q`) | anyone if `web.public_catalog`, else logged in |
 //! | `GET /ui/komponenter/{name}` (`/version/{v}`) | one version: digest, signatures, revocation, model card, ALTAI, AI Act, input schema, golden vectors, history | as the catalog |
 //! | `GET/POST /ui/komponenter/{name}/proev` | try it: a form from the input schema, run through the API's own prediction path (rate limit, slot, sandbox, audit) | caller (or admin) |
-//! | `GET /ui/overvaagning` (`/{name}`) | monitoring: volume, outcomes, agreement and override rates per day, drift | auditor (or admin) |
+//! | `GET /ui/overvaagning` (`/{name}`) | monitoring: volume, outcomes, agreement and override rates per day, drift, the component's validation reports | auditor (or admin) |
+//! | `GET /ui/valideringsrapporter` (`/{id}/rapport.html`) | the tenant's validation reports (made over HTTP), each with its report page | auditor (or admin) |
 //! | `GET/POST /ui/login`, `POST /ui/logout` | log in with a token | anyone |
 //!
 //! Security: a login exchanges a bearer token for a session. Sessions live in
@@ -26,12 +30,15 @@ mod component;
 mod layout;
 mod login;
 mod monitoring;
-mod render;
 mod session;
 mod try_it;
+mod validation;
+
+/// The shared rendering (tables from JSON, numbers, SVG charts).
+use komp_web::render;
 
 use super::SharedState;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -76,10 +83,8 @@ pub struct WebState {
     pub sessions: Arc<session::Sessions>,
 }
 
-/// The Content-Security-Policy of every page: nothing inline, nothing from
-/// elsewhere, no framing, forms only to this host.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
-                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The Content-Security-Policy of every page (shared with the registry's pages).
+pub use komp_web::CSP;
 
 /// The pages (`/ui`), or an empty router when `web.enabled` is off.
 pub fn router(app: SharedState) -> Router {
@@ -100,37 +105,13 @@ pub fn router(app: SharedState) -> Router {
         .route("/ui/overvaagning/{name}", get(monitoring::component))
         .route("/ui/login", get(login::form).post(login::submit))
         .route("/ui/logout", post(login::logout))
-        .route("/ui/static/komp.css", get(stylesheet))
+        .route("/ui/valideringsrapporter", get(validation::list))
+        .route("/ui/valideringsrapporter/{id}/rapport.html", get(validation::report))
+        .route("/ui/static/komp.css", get(komp_web::stylesheet))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn(komp_web::security_headers))
         .with_state(state)
-}
-
-/// CSP and the other headers every answer under `/ui` carries.
-async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.insert(header::HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    resp
-}
-
-async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
-        ],
-        include_str!("komp.css"),
-    )
-        .into_response()
 }
 
 /// An error shown as a page (status, a Danish title, the message escaped).
@@ -158,23 +139,6 @@ impl From<super::ApiError> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let title = match self.status {
-            StatusCode::NOT_FOUND => "Ikke fundet",
-            StatusCode::FORBIDDEN => "Ingen adgang",
-            StatusCode::UNAUTHORIZED => "Log ind først",
-            StatusCode::TOO_MANY_REQUESTS => "For mange forespørgsler",
-            s if s.is_client_error() => "Forespørgslen kan ikke udføres",
-            _ => "Der skete en fejl",
-        };
-        let body = layout::page(
-            title,
-            None,
-            maud::html! {
-                h1 { (title) }
-                p role="alert" { (self.message) }
-                p { a href="/ui/" { "Til kataloget" } }
-            },
-        );
-        (self.status, body).into_response()
+        komp_web::layout::error_page(self.status, &self.message, layout::top(None))
     }
 }

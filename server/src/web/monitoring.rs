@@ -31,6 +31,7 @@ pub async fn overview(State(ws): State<WebState>, headers: HeaderMap) -> Result<
     let content = html! {
         h1 { "Overvågning for kommune " (u.principal.tenant) }
         p { "Tallene kommer fra revisionsloggen: hvert kald, hver fejl og hver sagsbehandlers beslutning om et forslag." }
+        p { a href="/ui/valideringsrapporter" { "Kommunens valideringsrapporter" } }
         table {
             caption { "Komponenter" }
             thead { tr {
@@ -60,7 +61,12 @@ struct Day {
     review: f64,
     accepted: f64,
     overridden: f64,
+    /// Successful predictions per label: the outcome mix over time (a shift is drift).
+    labels: BTreeMap<String, f64>,
 }
+
+/// Colours of the label series, each with at least 4.5:1 contrast on white.
+const PALETTE: &[&str] = &["#0b4f8a", "#b42318", "#14532d", "#8a5a00", "#5b2a86", "#0e6e6e", "#7a3e00", "#4a4a4a"];
 
 /// `GET /ui/overvaagning/{name}`
 pub async fn component(
@@ -107,6 +113,9 @@ pub async fn component(
                 let d = days.entry(day.clone()).or_default();
                 if p.outcome == "ok" {
                     d.ok += 1.0;
+                    if let Some(l) = &p.label {
+                        *d.labels.entry(l.clone()).or_default() += 1.0;
+                    }
                 } else {
                     d.errors += 1.0;
                 }
@@ -136,6 +145,21 @@ pub async fn component(
             .map(|d| if d.accepted + d.overridden > 0.0 { num_(d) / (d.accepted + d.overridden) } else { f64::NAN })
             .collect::<Vec<f64>>()
     };
+    let day_labels: Vec<String> = days
+        .values()
+        .flat_map(|d| d.labels.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let label_series: Vec<Series<'_>> = day_labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Series {
+            name: l,
+            colour: PALETTE[i % PALETTE.len()],
+            values: days.values().map(|d| d.labels.get(l).copied().unwrap_or(0.0)).collect(),
+        })
+        .collect();
     let label_total: u64 = totals.label_counts.values().sum();
     let labels: Vec<(String, f64)> = totals
         .label_counts
@@ -144,6 +168,7 @@ pub async fn component(
         .collect();
     let drift = serde_json::to_value(crate::drift::evaluate(&ws.app, &tenant, &name)).unwrap_or_default();
     let signals = drift.get("signals").and_then(Value::as_array).cloned().unwrap_or_default();
+    let reports = super::validation::reports(&ws, &tenant, Some(name.as_str())).await?;
     let content = html! {
         h1 { "Overvågning af " (name) " for kommune " (tenant) }
         h2 { "I alt (hele revisionsloggen)" }
@@ -170,6 +195,9 @@ pub async fn component(
             Series { name: "enighed", colour: "#14532d", values: rate(|d| d.accepted) },
             Series { name: "tilsidesat", colour: "#b42318", values: rate(|d| d.overridden) },
         ], true))
+        @if !label_series.is_empty() {
+            (columns("Udfald pr. dag (en ændret fordeling er et tegn på drift)", &xs, &label_series, false))
+        }
         table {
             caption { "Tallene bag graferne" }
             thead { tr {
@@ -220,9 +248,13 @@ pub async fn component(
         }
         h2 { "Valideringsrapporter" }
         p {
-            "Kommunens egne valideringsrapporter (lavet med " code { "komp validate" } " eller "
-            code { "POST /v1/components/" (name) "/validation-reports" } ") hentes med en revisor-token fra "
-            code { "GET /v1/validation-reports" } "."
+            "Kommunens egne valideringer af " (name) " på mærkede stikprøver ("
+            code { "POST /v1/components/" (name) "/validation-reports" } "). "
+            a href=(format!("/ui/valideringsrapporter?komponent={name}")) { "Alle valideringsrapporter for " (name) }
+        }
+        @if reports.is_empty() { p { "Ingen valideringsrapporter for " (name) " endnu." } } @else {
+            (super::validation::chart("Nøjagtighed pr. valideringsrapport over tid", &reports))
+            (super::validation::table(&reports, false))
         }
     };
     Ok(page(&format!("Overvågning af {name}"), Some(&u), content))

@@ -3,7 +3,6 @@
 //! prediction slot, sandbox, audit record before the answer), so a try is
 //! audited like any call, under the logged-in token.
 
-use super::component::{fields, Field};
 use super::layout::page;
 use super::render::{hbars, num, pct};
 use super::session::{check_post, require, User};
@@ -14,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use komp_runtime::runtime::PredictionOutcome;
+use komp_web::component::{fields, Field};
 use maud::{html, Markup};
 use serde_json::{Map, Value};
 use std::collections::HashMap;

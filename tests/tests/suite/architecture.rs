@@ -93,7 +93,7 @@ fn komp_runtime_knows_no_http_database_metrics_or_command_line() {
 #[test]
 fn only_the_binary_and_the_server_parse_arguments() {
     let (g, _) = normal_graph();
-    for lib in ["komp-artifact", "komp-registry", "komp-audit", "komp-runtime", "komp-sdk"] {
+    for lib in ["komp-artifact", "komp-registry", "komp-audit", "komp-runtime", "komp-sdk", "komp-web"] {
         assert_none_of(&g, lib, &["clap"], "is a library: only `komp` (and komp-server's config) parse arguments");
     }
 }
@@ -103,7 +103,7 @@ fn the_libraries_report_typed_errors_not_anyhow() {
     // Direct dependencies only: tract and wasmtime use anyhow inside, which
     // is theirs; what matters is that our libraries' errors are typed.
     let (g, _) = normal_graph();
-    for lib in ["komp-artifact", "komp-registry", "komp-audit", "komp-runtime"] {
+    for lib in ["komp-artifact", "komp-registry", "komp-audit", "komp-runtime", "komp-web"] {
         let direct = g.get(lib).unwrap_or_else(|| panic!("{lib} is not in the workspace any more; update this test"));
         assert!(
             !direct.contains("anyhow"),
@@ -123,4 +123,17 @@ fn the_component_format_and_the_sdk_pull_in_no_runtime() {
             "is read by every tool and built into every component",
         );
     }
+}
+
+#[test]
+fn the_shared_pages_know_no_tenant_audit_log_or_runtime() {
+    // komp-web renders what both `komp serve` and the registry server show;
+    // tenant data, sessions and predictions stay in komp-server.
+    let (g, _) = normal_graph();
+    assert_none_of(
+        &g,
+        "komp-web",
+        &["komp-server", "komp-audit", "komp-runtime", "komp-validate", "wasmtime", "tract-onnx"],
+        "renders the pages both servers show and must know no tenant, audit log or runtime",
+    );
 }

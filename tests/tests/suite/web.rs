@@ -55,13 +55,17 @@ impl Site {
     }
 
     fn token(&self, role: &str) -> String {
+        self.token_of("0751", role)
+    }
+
+    fn token_of(&self, tenant: &str, role: &str) -> String {
         komp(&[
             "token",
             "create",
             "--data-dir",
             self.data().to_str().unwrap(),
             "--tenant",
-            "0751",
+            tenant,
             "--role",
             role,
             "--quiet",
@@ -208,6 +212,28 @@ fn policy_owner(role: &str) -> String {
     p[format!("{role}s")][0]["owner"].as_str().unwrap().to_string()
 }
 
+/// A validation report of postsortering made over the API by `auditor`; its id.
+fn validation_report(s: &ServeProcess, auditor: &str) -> String {
+    let text = std::fs::read_to_string(komp_tests::root().join("components/models/postsortering.test.jsonl")).unwrap();
+    let sample: String = text
+        .lines()
+        .step_by(60)
+        .take(40)
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|r| format!("{}\n", json!({ "input": r["input"], "label": r["label"] })))
+        .collect();
+    let auth = format!("Bearer {auditor}");
+    let r = call(
+        "POST",
+        &format!("{}/v1/components/postsortering/validation-reports", s.url),
+        "",
+        &[("authorization", &auth)],
+        Some(("application/x-ndjson", sample)),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    serde_json::from_str::<Value>(&r.body).unwrap()["id"].as_str().unwrap().to_string()
+}
+
 /// Every page: HTML with a strict CSP; no page allows inline script.
 fn assert_page(r: &Reply, what: &str) {
     let csp = r.header("content-security-policy").unwrap_or_else(|| panic!("{what}: no CSP"));
@@ -352,6 +378,38 @@ fn web_pages_over_http() {
     assert!(mon.body.contains("<svg") && mon.body.contains("Drift"));
     assert_eq!(get(&s, "/ui/komponenter/postsortering/proev", &auditor_session).status, 403);
 
+    // Validation reports: made over the API, listed for the tenant's auditors
+    // (linked from monitoring), each with its own page; never another tenant's.
+    let id = validation_report(&s, &auditor);
+    let mon = get(&s, "/ui/overvaagning/postsortering", &auditor_session);
+    assert!(
+        mon.body.contains(&format!("href=\"/ui/valideringsrapporter/{id}/rapport.html\"")),
+        "monitoring links the report"
+    );
+    assert!(mon.body.contains("href=\"/ui/valideringsrapporter?komponent=postsortering\""));
+    let list = get(&s, "/ui/valideringsrapporter", &auditor_session);
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_page(&list, "validation reports");
+    assert!(list.body.contains(&format!("href=\"/ui/valideringsrapporter/{id}/rapport.html\"")), "{}", list.body);
+    assert!(list.body.contains("<svg"), "accuracy over time as a chart");
+    let report = get(&s, &format!("/ui/valideringsrapporter/{id}/rapport.html"), &auditor_session);
+    assert_eq!(report.status, 200, "{}", report.body);
+    assert!(report.body.contains("postsortering"));
+    let csp = report.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'none'") && csp.contains("'sha256-"),
+        "the report's own styles by hash, no script: {csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(get(&s, "/ui/valideringsrapporter", &session).status, 403, "a caller is no auditor");
+    assert_eq!(get(&s, "/ui/valideringsrapporter", "").status, 401);
+    let other = login(&s, &site.token_of("0101", "auditor"));
+    let theirs = get(&s, "/ui/valideringsrapporter", &other);
+    assert_eq!(theirs.status, 200);
+    assert!(!theirs.body.contains(&id), "another tenant does not see the report");
+    assert_eq!(get(&s, &format!("/ui/valideringsrapporter/{id}/rapport.html"), &other).status, 404);
+    assert_eq!(get(&s, "/ui/valideringsrapporter/vr_..%2f..%2f/rapport.html", &auditor_session).status, 404);
+
     // Logout needs the CSRF token too; afterwards the session is gone.
     assert_eq!(post_form(&s, "/ui/logout", &auditor_session, &[]).status, 403);
     let csrf = get(&s, "/ui/", &auditor_session).csrf();
@@ -371,6 +429,191 @@ fn web_pages_over_http() {
     assert_eq!(get(&s, "/ui/komponenter/postsortering", "").status, 401);
     let session = login(&s, &auditor);
     assert_eq!(get(&s, "/ui/komponenter/postsortering", &session).status, 200);
+}
+
+// ---------------------------------------------------------------------------
+// The registry server's pages (`komp serve-registry --public-catalog`).
+
+const YANK_REASON: &str = "Forkert tærskel: brug <b>1.x</b> ikke";
+
+/// A registry directory holding the standard components and two versions of
+/// the example: the older yanked, the newer with HTML and script in its
+/// texts and a changed limitations text. Returns the versions.
+fn registry_site(dir: &Path) -> (PathBuf, String, String) {
+    let reg = dir.join("registry");
+    let policy = komp_tests::root().join("keys/dev/policy.json");
+    let publish = |f: &Path| {
+        komp(&[
+            "publish",
+            f.to_str().unwrap(),
+            "--registry",
+            reg.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ])
+    };
+    for name in ["postsortering", "underretning", "example-feedback"] {
+        publish(&komp_tests::root().join("target/komp-components").join(format!("{name}.wasm")));
+    }
+    let mut m = komp_tests::manifest(&komp_tests::EXAMPLE_FEEDBACK);
+    let v1 = m.version.to_string();
+    m.version.minor += 1;
+    m.description = EVIL.to_string();
+    m.publisher = format!("{EVIL} udgiver");
+    m.model_card.intended_use = EVIL.to_string();
+    m.model_card.limitations = format!("{} Nyt: kun til demonstration.", m.model_card.limitations);
+    let v2 = m.version.to_string();
+    let evil = dir.join("example-feedback-2.wasm");
+    std::fs::write(&evil, komp_tests::packed_with(&komp_tests::EXAMPLE_FEEDBACK, m)).unwrap();
+    let e = evil.to_str().unwrap();
+    komp(&["sign", e, "--key", dev_key("publisher").to_str().unwrap()]);
+    komp(&["endorse", e, "--key", dev_key("approver").to_str().unwrap()]);
+    publish(&evil);
+    let list = dir.join("revocations.json");
+    komp(&[
+        "yank",
+        &format!("example-feedback@{v1}"),
+        "--reason",
+        YANK_REASON,
+        "--key",
+        dev_key("approver").to_str().unwrap(),
+        "--list",
+        list.to_str().unwrap(),
+    ]);
+    komp(&[
+        "apply-revocations",
+        list.to_str().unwrap(),
+        "--registry",
+        reg.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    (reg, v1, v2)
+}
+
+/// A `komp serve-registry` process on 127.0.0.1 (killed when dropped).
+struct RegistryProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl RegistryProcess {
+    fn start(registry: &Path, public_catalog: bool) -> RegistryProcess {
+        use std::io::BufRead;
+        let policy = komp_tests::root().join("keys/dev/policy.json");
+        let mut cmd = Command::new(komp_tests::komp_bin());
+        cmd.args(["serve-registry", "--listen", "127.0.0.1:0", "--registry"])
+            .arg(registry)
+            .arg("--policy")
+            .arg(policy)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if public_catalog {
+            cmd.arg("--public-catalog");
+        }
+        let mut child = cmd.spawn().expect("start komp serve-registry");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines.next().expect("komp serve-registry exited before listening").unwrap();
+        let url = line.rsplit_once(" on ").expect("serving … on URL").1.trim().to_string();
+        std::thread::spawn(move || for _ in lines {});
+        RegistryProcess { child, url }
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        call("GET", &format!("{}{path}", self.url), "", &[], None)
+    }
+}
+
+impl Drop for RegistryProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn registry_pages_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reg, v1, v2) = registry_site(dir.path());
+
+    // Off unless the configuration makes the catalog public; the API is unchanged.
+    let r = RegistryProcess::start(&reg, false);
+    assert_eq!(r.get("/ui/").status, 404);
+    assert_eq!(r.get("/ui/komponenter/postsortering").status, 404);
+    assert_eq!(r.get("/registry/v1/components").status, 200);
+    drop(r);
+
+    let r = RegistryProcess::start(&reg, true);
+    assert_eq!(r.get("/registry/v1/components").status, 200, "the API beside the pages");
+    let cat = r.get("/ui/");
+    assert_eq!(cat.status, 200, "{}", cat.body);
+    assert_page(&cat, "registry catalog");
+    for name in ["postsortering", "underretning", "example-feedback"] {
+        assert!(cat.body.contains(&format!("href=\"/ui/komponenter/{name}\"")), "catalog lists {name}");
+    }
+    let approver = policy_owner("approver");
+    assert!(cat.body.contains(&approver), "the approver's name from the trust policy");
+    assert!(cat.body.contains(&v2), "the example's installable version is the newer one");
+    assert!(!cat.body.contains("<script"), "untrusted text is escaped in the catalog");
+    let high = r.get("/ui/?risiko=high");
+    assert!(
+        high.body.contains("/ui/komponenter/underretning\"") && !high.body.contains("/ui/komponenter/postsortering\"")
+    );
+    let search = r.get("/ui/?q=digital+post");
+    assert!(
+        search.body.contains("/ui/komponenter/postsortering\"")
+            && !search.body.contains("/ui/komponenter/underretning\"")
+    );
+
+    // A component page: digest, every signature with its holder, checked here.
+    let page = r.get("/ui/komponenter/postsortering");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_page(&page, "registry component");
+    assert!(page.body.contains(&digest_of("postsortering")), "the digest");
+    assert!(page.body.contains(&policy_owner("publisher")) && page.body.contains(&approver));
+    assert_eq!(page.body.matches("Verificeret her").count(), 2, "publisher signature and endorsement verify");
+    for section in [
+        "id=\"status\"",
+        "id=\"modelkort\"",
+        "id=\"altai\"",
+        "id=\"ai-act\"",
+        "id=\"input\"",
+        "id=\"golden\"",
+        "id=\"versioner\"",
+        "<code>sender_type</code>",
+        "syntetiske data",
+        "/registry/v1/components/postsortering/",
+    ] {
+        assert!(page.body.contains(section), "registry component page has {section}");
+    }
+    assert_eq!(r.get("/ui/komponenter/findes-ikke").status, 404);
+    assert_eq!(r.get("/ui/komponenter/postsortering/version/9.9.9").status, 404);
+    assert_eq!(r.get("/ui/komponenter/postsortering/version/ikke-en-version").status, 404);
+
+    // The newer example: its script is text; the history names the yanked
+    // version with the approver's reason and says what changed.
+    let evil = r.get("/ui/komponenter/example-feedback");
+    assert_eq!(evil.status, 200, "{}", evil.body);
+    assert!(
+        !evil.body.contains("<script") && !evil.body.contains("<img") && !evil.body.contains("<b onmouseover"),
+        "{}",
+        evil.body
+    );
+    assert!(evil.body.contains("&lt;script&gt;document.title="), "the script shows as text");
+    assert!(evil.body.contains(&format!("href=\"/ui/komponenter/example-feedback/version/{v1}\"")));
+    assert!(evil.body.contains("Forkert tærskel: brug &lt;b&gt;1.x&lt;/b&gt; ikke"), "the yank reason, escaped");
+    let history = &evil.body[evil.body.find("id=\"versioner\"").unwrap()..];
+    for change in ["beskrivelse", "udgiver", "modelkort: intended use, limitations"] {
+        assert!(history.contains(change), "what changed: {change} in {history}");
+    }
+    let old = r.get(&format!("/ui/komponenter/example-feedback/version/{v1}"));
+    assert_eq!(old.status, 200);
+    assert!(old.body.contains("Trukket tilbage af godkenderne (yanked)"), "{}", old.body);
+    assert!(old.body.contains("Forkert tærskel: brug &lt;b&gt;1.x&lt;/b&gt; ikke"));
+
+    let css = r.get("/ui/static/komp.css");
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
 }
 
 // ---------------------------------------------------------------------------
@@ -612,6 +855,42 @@ fn web_pages_in_headless_chromium() {
     let charts = d.script("return document.querySelectorAll('main figure svg[role=img]').length;");
     assert!(charts.as_u64().unwrap() >= 3, "{charts}");
     check(&d, "monitoring-component");
+
+    // Validation reports: the list (from monitoring's menu) and a report's page.
+    let id = validation_report(&s, &admin);
+    d.go(&format!("{}/ui/overvaagning", s.url));
+    d.click("header nav a[href='/ui/valideringsrapporter']");
+    assert!(d.text("main").contains(&id), "the report is listed");
+    check(&d, "validation-reports");
+    d.click(&format!("main table a[href='/ui/valideringsrapporter/{id}/rapport.html']"));
+    assert!(d.text("body").contains("postsortering"));
+    check(&d, "validation-report");
+
+    // The registry server's pages: catalog, a component, the yanked version,
+    // and the component with script in its manifest (inert there too).
+    let dir = tempfile::tempdir().unwrap();
+    let (reg, v1, _) = registry_site(dir.path());
+    let r = RegistryProcess::start(&reg, true);
+    d.go(&format!("{}/", r.url));
+    assert!(d.text("h1").contains("Katalog"));
+    check(&d, "registry-catalog");
+    d.type_into("#q", "digital post");
+    d.click("form.filters button");
+    let listed = d.text("table.catalog tbody");
+    assert!(listed.contains("postsortering") && !listed.contains("underretning"), "{listed}");
+    d.click("table.catalog a[href='/ui/komponenter/postsortering']");
+    assert!(d.text("main").contains(&digest_of("postsortering")));
+    check(&d, "registry-component");
+    d.go(&format!("{}/ui/komponenter/example-feedback", r.url));
+    let seen = d.script("return [document.title, document.scripts.length, document.images.length, document.querySelector('main').innerText];");
+    assert_ne!(seen[0], "pwned", "a script from the manifest ran");
+    assert_eq!(seen[1], 0, "no script element on the page");
+    assert_eq!(seen[2], 0, "no image element from the manifest");
+    assert!(seen[3].as_str().unwrap().contains("<script>document.title='pwned'</script>"));
+    check(&d, "registry-component-with-html");
+    d.click(&format!("#versioner ~ table a[href='/ui/komponenter/example-feedback/version/{v1}']"));
+    assert!(d.text("#status ~ div.notice").contains(YANK_REASON), "the yank and its reason");
+    check(&d, "registry-component-yanked");
 
     assert!(problems.is_empty(), "axe-core found serious or critical violations:\n{}", problems.join("\n"));
     eprintln!("chromium browsed the pages; screenshots in target/komp-web-artifacts/");
