@@ -50,6 +50,20 @@ pub fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
         // faults per prediction of the standard components before.
         .linear_memory_keep_resident(256 << 10)
         .table_keep_resident(64 << 10);
+    // Profiling only, like `KOMP_PERFMAP`: the slot-reset settings the
+    // sandbox-overhead investigation compares (BENCHMARKS.md, "Where a
+    // sandboxed prediction's time goes"), without a rebuild per setting:
+    // `KOMP_POOL_KEEP_RESIDENT=<bytes>` replaces the 256 KiB above, and
+    // `KOMP_POOL_PAGEMAP_SCAN=1` lets wasmtime reset only the pages a call
+    // dirtied (Linux >= 6.7 `PAGEMAP_SCAN`; off by default in wasmtime 48).
+    // Both change how a returned slot is cleaned, never whether: every call
+    // still gets memory in its pristine state.
+    if let Some(v) = std::env::var("KOMP_POOL_KEEP_RESIDENT").ok().and_then(|v| v.parse::<usize>().ok()) {
+        pool.linear_memory_keep_resident(v);
+    }
+    if std::env::var_os("KOMP_POOL_PAGEMAP_SCAN").is_some_and(|v| v == "1") {
+        pool.pagemap_scan(wasmtime::Enabled::Auto);
+    }
     c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     // The default 4 GiB reservation plus guard region lets Cranelift drop
     // explicit bounds checks on every load and store of a 32-bit memory;

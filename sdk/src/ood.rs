@@ -12,7 +12,7 @@
 //! assert!(!r.reasons.contains(&"other_language"));
 //! ```
 
-use crate::text::{content_tokens, tokens};
+use crate::text::{is_stopword, tokens};
 
 /// English function words (normalised); none of them is a Danish word in normal use.
 pub const ENGLISH: [&str; 40] = [
@@ -74,8 +74,22 @@ impl Ood {
 
 /// Checks `text` against the rules; `known` is the model's sorted vocabulary (content tokens seen in training).
 pub fn check(text: &str, known: &[&str], limits: &OodLimits) -> Ood {
-    let all = tokens(text);
-    let content = content_tokens(text);
+    check_tokens(&tokens(text), known, limits)
+}
+
+/// [`check`] of a text already split into its tokens ([`crate::text::tokens`], stop words
+/// included), e.g. [`crate::text::HashedText::all_tokens`]: a component that hashes its text
+/// need not normalise it again.
+///
+/// ```
+/// use komp_sdk::ood::{check, check_tokens, OodLimits};
+/// let text = "Skraldespanden er ikke tømt";
+/// let h = komp_sdk::text::HashedText::new(text, 1024);
+/// let known = ["skraldespanden", "toemt"];
+/// assert_eq!(check_tokens(h.all_tokens(), &known, &OodLimits::default()), check(text, &known, &OodLimits::default()));
+/// ```
+pub fn check_tokens(all: &[String], known: &[&str], limits: &OodLimits) -> Ood {
+    let content: Vec<&String> = all.iter().filter(|t| !is_stopword(t)).collect();
     let english = all.iter().filter(|t| ENGLISH.contains(&t.as_str())).count();
     let known_n = content.iter().filter(|t| known.binary_search(&t.as_str()).is_ok()).count();
     let mut reasons = Vec::new();

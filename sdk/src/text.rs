@@ -13,7 +13,7 @@
 //! assert_eq!(v.ids().len(), v.weights().len());
 //! ```
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization};
 
 /// Normalises text: NFC, lowercase, Danish letters folded (`æ`→`ae`, `ø`→`oe`,
 /// `å`→`aa`), NFKD, lowercase again, combining marks U+0300..=U+036F removed,
@@ -72,7 +72,15 @@ pub struct TokenEnd {
 /// assert!(!t[1].clause);
 /// ```
 pub fn tokens_with_ends(text: &str) -> (Vec<TokenEnd>, bool) {
-    let lowered: String = text.nfc().collect::<String>().to_lowercase();
+    // Most text is already NFC (Danish letters typed precomposed), and after folding
+    // æ/ø/å most of it is ASCII, hence already NFKD: the quick checks (exact when they
+    // answer `Yes`) skip those two full normalisation passes, which in a component run
+    // as wasm on every call.
+    let nfc: std::borrow::Cow<'_, str> = match is_nfc_quick(text.chars()) {
+        IsNormalized::Yes => std::borrow::Cow::Borrowed(text),
+        _ => std::borrow::Cow::Owned(text.nfc().collect()),
+    };
+    let lowered: String = nfc.to_lowercase();
     let mut folded = String::with_capacity(lowered.len() + 8);
     for c in lowered.chars() {
         match c {
@@ -82,7 +90,11 @@ pub fn tokens_with_ends(text: &str) -> (Vec<TokenEnd>, bool) {
             _ => folded.push(c),
         }
     }
-    let decomposed: String = folded.nfkd().collect::<String>().to_lowercase();
+    let decomposed: String = match is_nfkd_quick(folded.chars()) {
+        IsNormalized::Yes => folded,
+        _ => folded.nfkd().collect::<String>(),
+    }
+    .to_lowercase();
     let mut out: Vec<TokenEnd> = Vec::new();
     let mut current = String::new();
     let mut lead_line = false;
@@ -230,6 +242,11 @@ const REQUEST_PAIRS: [(&str, &str); 43] = [
 /// ```
 pub fn request_marks(text: &str) -> Vec<(String, bool, bool)> {
     let (te, lead_line) = tokens_with_ends(text);
+    request_marks_of(&te, lead_line)
+}
+
+/// [`request_marks`] of text already split by [`tokens_with_ends`].
+fn request_marks_of(te: &[TokenEnd], lead_line: bool) -> Vec<(String, bool, bool)> {
     let n = te.len();
     let mut subject = vec![false; n];
     let mut request = vec![false; n];
@@ -256,10 +273,10 @@ pub fn request_marks(text: &str) -> Vec<(String, bool, bool)> {
             start = i + 1;
         }
     }
-    te.into_iter()
+    te.iter()
         .enumerate()
         .filter(|(_, t)| !is_stopword(&t.token))
-        .map(|(i, t)| (t.token, subject[i], request[i]))
+        .map(|(i, t)| (t.token.clone(), subject[i], request[i]))
         .collect()
 }
 
@@ -284,13 +301,17 @@ pub enum Mark {
 /// assert_eq!(m[4], ("slog".to_string(), Mark::Past));
 /// ```
 pub fn marked_content_tokens(text: &str) -> Vec<(String, Mark)> {
-    let tb = tokens_with_breaks(text);
-    let toks: Vec<&str> = tb.iter().map(|(t, _)| t.as_str()).collect();
+    marked_content_tokens_of(&tokens_with_ends(text).0)
+}
+
+/// [`marked_content_tokens`] of text already split by [`tokens_with_ends`].
+fn marked_content_tokens_of(te: &[TokenEnd]) -> Vec<(String, Mark)> {
+    let toks: Vec<&str> = te.iter().map(|t| t.token.as_str()).collect();
     let n = toks.len();
     let mut past = vec![false; n];
     let mut start = 0;
     for i in 0..n {
-        if tb[i].1 || i == n - 1 {
+        if te[i].clause || i == n - 1 {
             if (start..=i).any(|k| is_past_cue(&toks, k)) {
                 past[start..=i].iter_mut().for_each(|p| *p = true);
             }
@@ -320,7 +341,7 @@ pub fn marked_content_tokens(text: &str) -> Vec<(String, Mark)> {
         if cue {
             left = NEG_SCOPE;
         }
-        if tb[i].1 {
+        if te[i].clause {
             left = 0;
         }
     }
@@ -395,6 +416,8 @@ pub struct Feature {
 #[derive(Debug, Clone)]
 pub struct HashedText {
     dim: usize,
+    /// Every token of the text, stop words included ([`tokens`]).
+    all_tokens: Vec<String>,
     tokens: Vec<String>,
     marks: Vec<Mark>,
     features: Vec<Feature>,
@@ -430,7 +453,11 @@ impl HashedText {
 
     fn build(text: &str, dim: usize, request: bool) -> HashedText {
         assert!(dim.is_power_of_two(), "feature dimension must be a power of two, got {dim}");
-        let marked = marked_content_tokens(text);
+        // The text is normalised and split once (NFC, case folding, NFKD: most of a
+        // component's own work per call); the marks, the request marks and the
+        // out-of-distribution check (`ood::check_tokens` on `all_tokens`) all read this split.
+        let (te, lead_line) = tokens_with_ends(text);
+        let marked = marked_content_tokens_of(&te);
         let marks: Vec<Mark> = marked.iter().map(|(_, m)| *m).collect();
         let tokens: Vec<String> = marked.into_iter().map(|(t, _)| t).collect();
         let mut features = Vec::new();
@@ -474,7 +501,7 @@ impl HashedText {
             }
         }
         if request {
-            for (i, (t, in_subject, in_request)) in request_marks(text).iter().enumerate() {
+            for (i, (t, in_subject, in_request)) in request_marks_of(&te, lead_line).iter().enumerate() {
                 if *in_subject {
                     add(FeatureKind::SubjectWord, i, &format!("s={t}"), 1.0);
                 }
@@ -498,7 +525,19 @@ impl HashedText {
         let norm = buckets.iter().map(|(_, v)| v * v).sum::<f64>().sqrt();
         let ids = buckets.iter().map(|(i, _)| *i as i64).collect();
         let weights = buckets.iter().map(|(_, v)| (v / norm) as f32).collect();
-        HashedText { dim, tokens, marks, features, buckets, ids, weights }
+        let all_tokens = te.into_iter().map(|t| t.token).collect();
+        HashedText { dim, all_tokens, tokens, marks, features, buckets, ids, weights }
+    }
+
+    /// Every token of the text (normalised, stop words included), in order: [`tokens`] of the
+    /// same text, for [`crate::ood::check_tokens`] without normalising the text again.
+    ///
+    /// ```
+    /// let h = komp_sdk::text::HashedText::new("Han slog hende i går", 1024);
+    /// assert_eq!(h.all_tokens(), komp_sdk::text::tokens("Han slog hende i går"));
+    /// ```
+    pub fn all_tokens(&self) -> &[String] {
+        &self.all_tokens
     }
 
     /// The content tokens (normalised, stop words removed), in order.

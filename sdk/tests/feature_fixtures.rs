@@ -34,6 +34,8 @@ fn sdk_features_equal_python_fixtures() {
             .map(|p| (p[0].as_u64().unwrap() as usize, p[1].as_u64().unwrap() as u32))
             .collect();
         let h = HashedText::new(input, dim);
+        // The one split the features, the marks and the out-of-distribution check share.
+        assert_eq!(h.all_tokens(), want_tokens, "line {}: all_tokens of {input:?}", line_no + 1);
         let got: Vec<(usize, u32)> = h.ids().iter().zip(h.weights()).map(|(i, v)| (*i as usize, v.to_bits())).collect();
         assert_eq!(got, want, "line {}: features of {input:?}", line_no + 1);
         let dense: Vec<(usize, u32)> =

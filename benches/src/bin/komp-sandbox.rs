@@ -4,7 +4,9 @@
 //! schema check, fresh instance, the component's pre- and post-processing in
 //! wasm, host-side tract behind wasi:nn) versus the same work done natively
 //! in this process (JSON parse, the same features or tokens, the same model
-//! in tract, the same explanation grouping), on the same input. Rounds
+//! in tract, the same explanation grouping and, for the standard components,
+//! the same out-of-distribution check, details and prediction building: the
+//! component's *native twin*), on the same input. Rounds
 //! alternate the two; each round gives a median per side and a ratio; we
 //! report the median over rounds and the spread (min-max of the rounds).
 //! Also: bare instantiate time per call (`Runtime::time_instantiate`).
@@ -18,6 +20,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use komp_runtime::{Runtime, RuntimeConfig};
+use komp_sdk::prediction::PredictionBuilder;
 use komp_sdk::text::HashedText;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -47,6 +50,16 @@ struct Args {
     /// Only tract compute-only latency on the encoder graph.
     #[arg(long)]
     engine_only: bool,
+    /// Profiling: install this standard component and run only `--side`
+    /// `--calls` times in a loop (no timing output), so that `perf stat` /
+    /// `perf record` see one kind of call; divide its counts by `--calls`.
+    #[arg(long)]
+    loop_component: Option<String>,
+    /// With `--loop-component`: `sandbox` (Runtime::predict), `instantiate`
+    /// (a fresh instance, no call), `native` (the native twin) or `none`
+    /// (install only: the baseline to subtract).
+    #[arg(long, default_value = "sandbox")]
+    side: String,
 }
 
 const SEQ: usize = 128;
@@ -114,33 +127,135 @@ fn sparse(h: &HashedText) -> Result<[TValue; 2]> {
     Ok([Tensor::from_shape(&[n], h.ids())?.into(), Tensor::from_shape(&[n], h.weights())?.into()])
 }
 
-/// The native twin of postsortering: parse, features, model, explanation.
-fn native_postsortering(plan: &Plan, input: &str) -> Result<usize> {
-    let v: Value = serde_json::from_str(input)?;
-    let text = format!("{}\n{}", v["subject"].as_str().unwrap_or(""), v["body"].as_str().unwrap_or(""));
+/// What a twin needs of a component's training metadata
+/// (`components/models/<name>.meta.json`, which the component's build.rs
+/// turns into constants): labels and the out-of-distribution vocabulary.
+struct Meta {
+    labels: Vec<String>,
+    known_words: Vec<String>,
+    english_known: bool,
+}
+
+impl Meta {
+    fn load(name: &str) -> Result<Meta> {
+        let path = format!("components/models/{name}.meta.json");
+        let m: Value = serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?)?;
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+        };
+        Ok(Meta {
+            labels: m["labels"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|l| l["id"].as_str().or(l.as_str()).map(String::from)).collect())
+                .unwrap_or_default(),
+            known_words: strings(&m["out_of_distribution"]["known_words"]),
+            english_known: m["out_of_distribution"]["english_known"].as_bool().unwrap_or(false),
+        })
+    }
+
+    fn known(&self) -> Vec<&str> {
+        self.known_words.iter().map(String::as_str).collect()
+    }
+}
+
+fn sdk_error(e: komp_sdk::Error) -> anyhow::Error {
+    anyhow::anyhow!("{e:?}")
+}
+
+/// The native twin of postsortering: the component's own work
+/// (`components/postsortering/src/lib.rs`) natively: parse, features,
+/// model, explanation, out-of-distribution check, details, prediction.
+fn native_postsortering(plan: &Plan, meta: &Meta, known: &[&str], input: &str) -> Result<usize> {
+    #[derive(serde::Deserialize)]
+    struct Mail {
+        subject: String,
+        body: String,
+        #[serde(default)]
+        sender_type: Option<String>,
+    }
+    const SENDER_TYPES: [&str; 4] = ["citizen", "business", "authority", "internal"];
+    let mail: Mail = serde_json::from_str(input)?;
+    let text = format!("{}\n{}", mail.subject, mail.body);
     let h = HashedText::new(&text, 16384);
     let mut sender = [0.0f32; 4];
-    if let Some(i) =
-        ["citizen", "business", "authority", "internal"].iter().position(|t| Some(*t) == v["sender_type"].as_str())
-    {
+    if let Some(i) = SENDER_TYPES.iter().position(|t| Some(*t) == mail.sender_type.as_deref()) {
         sender[i] = 1.0;
     }
     let [ids, values] = sparse(&h)?;
     let out = plan.run(tvec!(ids, values, Tensor::from_shape(&[1, 4], &sender)?.into()))?;
-    explain(&h, &out[1])
+    let mut explanation = h.word_contributions(out[1].try_as_plain_ram()?.as_slice::<f32>()?);
+    for (i, c) in out[2].try_as_plain_ram()?.as_slice::<f32>()?.iter().enumerate() {
+        if sender[i] != 0.0 {
+            explanation.push((format!("sender_type={}", SENDER_TYPES[i]), *c));
+        }
+    }
+    let limits = komp_sdk::ood::OodLimits { english_known: meta.english_known, ..Default::default() };
+    let ood = komp_sdk::ood::check_tokens(h.all_tokens(), known, &limits);
+    let labels: Vec<&str> = meta.labels.iter().map(String::as_str).collect();
+    let builder = PredictionBuilder::new(&labels, out[0].try_as_plain_ram()?.as_slice::<f32>()?).map_err(sdk_error)?;
+    let manual = builder.top_score() < 0.85 || !ood.reasons.is_empty();
+    let mut details = json!({
+        "route": if manual { "manual-sorting" } else { "automatic" },
+        "review_threshold": 0.85,
+        "model_version": "twin",
+        "coverage": { "content_tokens": ood.content_tokens, "known_tokens": ood.known_tokens },
+    });
+    if !ood.reasons.is_empty() {
+        details["out_of_distribution"] = ood.to_json();
+    }
+    let p = builder.review_below(0.85).explanation(explanation, 10).details(details).build().map_err(sdk_error)?;
+    Ok(std::hint::black_box(p).explanation.len())
 }
 
-/// The native twin of underretning.
-fn native_underretning(plan: &Plan, input: &str) -> Result<usize> {
+/// The native twin of underretning (`components/underretning/src/lib.rs`).
+fn native_underretning(plan: &Plan, known: &[&str], input: &str) -> Result<usize> {
     let v: Value = serde_json::from_str(input)?;
     let h = HashedText::new(v["text"].as_str().unwrap_or(""), 16384);
+    let ood = komp_sdk::ood::check_tokens(h.all_tokens(), known, &komp_sdk::ood::OodLimits::default());
     let mut s = [0.0f32; 16];
     s[2] = 1.0;
     s[4] = v["prior_notifications_12m"].as_i64().unwrap_or(0).clamp(0, 5) as f32 / 5.0;
     s[5] = v["known_to_municipality"].as_bool().unwrap_or(false) as u8 as f32;
     let [ids, values] = sparse(&h)?;
     let out = plan.run(tvec!(ids, values, Tensor::from_shape(&[1, 16], &s)?.into()))?;
-    explain(&h, &out[1])
+    let p = out[0].try_as_plain_ram()?.as_slice::<f32>()?.first().copied().unwrap_or(0.0);
+    let mut reasons = h.word_contributions(out[1].try_as_plain_ram()?.as_slice::<f32>()?);
+    for (i, c) in out[2].try_as_plain_ram()?.as_slice::<f32>()?.iter().enumerate() {
+        if s[i] != 0.0 {
+            reasons.push((format!("structured_{i}"), *c));
+        }
+    }
+    let acute = p >= 0.188;
+    let mut towards: Vec<&(String, f32)> = reasons.iter().filter(|(_, w)| *w > 0.0).collect();
+    towards.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let flag_reasons: Vec<Value> = towards.iter().take(5).map(|(f, w)| json!({"reason": f, "weight": w})).collect();
+    let (negated, past) = h.marked_count();
+    let mut details = json!({
+        "acute": acute,
+        "probability_acute": p,
+        "risk_level": "medium",
+        "operating_threshold": 0.188,
+        "explanation_direction": "positive weights push towards acute",
+        "negated_words": negated,
+        "past_words": past,
+        "model_version": "twin",
+        "coverage": { "content_tokens": ood.content_tokens, "known_tokens": ood.known_tokens },
+    });
+    if acute {
+        details["flag_reasons"] = Value::Array(flag_reasons);
+    }
+    if !ood.reasons.is_empty() {
+        details["out_of_distribution"] = ood.to_json();
+    }
+    let pred = PredictionBuilder::new(&["acute", "not_acute"], &[p, 1.0 - p])
+        .map_err(sdk_error)?
+        .choose(if acute { 0 } else { 1 })
+        .always_review()
+        .explanation(reasons, 12)
+        .details(details)
+        .build()
+        .map_err(sdk_error)?;
+    Ok(std::hint::black_box(pred).explanation.len())
 }
 
 /// The native twin of the example component (a dense 1024-wide input).
@@ -204,11 +319,63 @@ fn engine_only(a: &Args) -> Result<Value> {
     Ok(out)
 }
 
+/// `--loop-component`: one kind of call in a loop, for `perf stat -e
+/// page-faults,instructions,cycles` and `KOMP_PERFMAP=1 perf record`.
+fn profile_loop(a: &Args, name: &str) -> Result<()> {
+    let (onnx, input) = match name {
+        "postsortering" => ("components/models/postsortering.onnx", POST),
+        "underretning" => ("components/models/underretning.onnx", UNDER),
+        "example-feedback" => ("components/example-feedback/model/feedback.onnx", FEEDBACK),
+        other => anyhow::bail!("--loop-component {other}: not a standard component"),
+    };
+    let rt = Runtime::new(RuntimeConfig {
+        max_instances: 4,
+        cache_dir: None,
+        deadline: Duration::from_secs(30),
+        ..RuntimeConfig::default()
+    })?;
+    let artifact = a.components.join(format!("{name}.wasm"));
+    rt.install(std::fs::read(&artifact).with_context(|| format!("read {}", artifact.display()))?)?;
+    let c = rt.lookup(name, None)?;
+    let plan = load_plan(std::path::Path::new(onnx))?;
+    let meta = match name {
+        "postsortering" | "underretning" => Some(Meta::load(name)?),
+        _ => None,
+    };
+    let known = meta.as_ref().map(Meta::known).unwrap_or_default();
+    let native = |input: &str| -> Result<usize> {
+        match (name, &meta) {
+            ("postsortering", Some(meta)) => native_postsortering(&plan, meta, &known, input),
+            ("underretning", _) => native_underretning(&plan, &known, input),
+            _ => native_feedback(&plan, input),
+        }
+    };
+    let t = Instant::now();
+    for _ in 0..a.calls {
+        match a.side.as_str() {
+            "sandbox" => drop(std::hint::black_box(rt.predict(name, None, input)?)),
+            "instantiate" => {
+                rt.time_instantiate(&c)?;
+            }
+            "native" => {
+                std::hint::black_box(native(input)?);
+            }
+            "none" => {}
+            other => anyhow::bail!("--side {other}: one of sandbox, instantiate, native, none"),
+        }
+    }
+    eprintln!("{name} {}: {:.1} µs per call (mean)", a.side, t.elapsed().as_secs_f64() * 1e6 / a.calls.max(1) as f64);
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let a = Args::parse();
     if a.engine_only {
         println!("{}", engine_only(&a)?);
         return Ok(());
+    }
+    if let Some(name) = &a.loop_component {
+        return profile_loop(&a, name);
     }
     let mut results = Vec::new();
     let mut specs: Vec<(String, PathBuf, PathBuf, &str, usize)> = vec![
@@ -247,11 +414,16 @@ fn main() -> Result<()> {
         let report = rt.install(std::fs::read(&artifact).with_context(|| format!("read {}", artifact.display()))?)?;
         let c = rt.lookup(&name, None)?;
         let plan = load_plan(&onnx)?;
+        let meta = match name.as_str() {
+            "postsortering" | "underretning" => Some(Meta::load(&name)?),
+            _ => None,
+        };
+        let known = meta.as_ref().map(Meta::known).unwrap_or_default();
         let native = |input: &str| -> Result<usize> {
-            match name.as_str() {
-                "postsortering" => native_postsortering(&plan, input),
-                "underretning" => native_underretning(&plan, input),
-                "example-feedback" => native_feedback(&plan, input),
+            match (name.as_str(), &meta) {
+                ("postsortering", Some(meta)) => native_postsortering(&plan, meta, &known, input),
+                ("underretning", _) => native_underretning(&plan, &known, input),
+                ("example-feedback", _) => native_feedback(&plan, input),
                 _ => native_encoder(&plan, input),
             }
         };

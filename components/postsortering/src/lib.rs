@@ -64,7 +64,7 @@ impl Guest for Postsortering {
         // Text the model does not know (another language, few known words, very long, nothing but stop
         // words) goes to a person whatever the score, and the answer says why.
         let limits = komp_sdk::ood::OodLimits { english_known: ENGLISH_KNOWN, ..Default::default() };
-        let ood = komp_sdk::ood::check(&text_in, &KNOWN_WORDS, &limits);
+        let ood = komp_sdk::ood::check_tokens(text.all_tokens(), &KNOWN_WORDS, &limits);
         let builder = PredictionBuilder::new(&LABELS, &probabilities)?;
         let top = builder.top_score();
         let manual = top < REVIEW_BELOW || !ood.reasons.is_empty();

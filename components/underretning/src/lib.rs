@@ -89,7 +89,7 @@ impl Guest for Underretning {
     fn predict(input: String) -> Result<Prediction, Error> {
         let n: Notification = komp_sdk::parse_input(&input)?;
         let text = HashedText::new(&n.text, DIM);
-        let ood = komp_sdk::ood::check(&n.text, &KNOWN_WORDS, &komp_sdk::ood::OodLimits::default());
+        let ood = komp_sdk::ood::check_tokens(text.all_tokens(), &KNOWN_WORDS, &komp_sdk::ood::OodLimits::default());
         let s = structured(&n);
         let n = text.ids().len() as u32;
         let model = Model::load("underretning")?;

@@ -1,5 +1,6 @@
-//! Drift monitoring in the server: evaluates a (tenant, component)'s window after each
-//! prediction and feedback, for the monitoring endpoint, on each metrics scrape and at start-up
+//! Drift monitoring in the server: evaluates a (tenant, component)'s window soon after each
+//! prediction (off the answer's path, [`evaluate_soon`]) and after each feedback, for the
+//! monitoring endpoint, on each metrics scrape and at start-up
 //! (so alerts still tripped after a restart are logged again), and keeps the gauges and the
 //! alert states. The computation is [`super`].
 
@@ -20,6 +21,24 @@ pub fn evaluate(s: &AppState, tenant: &str, component: &str) -> DriftReport {
     s.drift_alerts.update(tenant, component, &r);
     set_gauges(s, tenant, component, &r);
     r
+}
+
+/// Evaluates `tenant`'s `component` soon, off the caller's path: after a prediction, so that the
+/// answer does not wait for it. An evaluation copies the whole window (1,000 predictions by
+/// default) and computes every signal; inline, it was on the critical path of every prediction
+/// (BENCHMARKS.md). Predictions committed while one is queued share it (it reads the window when
+/// it runs), so under load it runs about once per batch, not once per prediction; one committed
+/// after it has started queues the next, so the latest window is always evaluated. The
+/// monitoring endpoint and `/metrics` still evaluate synchronously.
+pub fn evaluate_soon(s: &crate::SharedState, tenant: &str, component: &str) {
+    if !s.drift_alerts.queue(tenant, component) {
+        return;
+    }
+    let (s, tenant, component) = (s.clone(), tenant.to_string(), component.to_string());
+    tokio::spawn(async move {
+        s.drift_alerts.dequeue(&tenant, &component);
+        evaluate(&s, &tenant, &component);
+    });
 }
 
 /// Evaluates every (tenant, component) with predictions in its window.

@@ -27,7 +27,7 @@
 //! clears.
 
 pub mod alerts;
-pub use alerts::{evaluate, evaluate_all};
+pub use alerts::{evaluate, evaluate_all, evaluate_soon};
 
 use komp_artifact::{Histogram, Reference};
 use komp_audit::{Decision, Observation};
@@ -490,6 +490,8 @@ pub fn report(
 #[derive(Debug, Default)]
 pub struct Alerts {
     active: Mutex<BTreeSet<(String, String, &'static str)>>,
+    /// (tenant, component)s with an evaluation queued ([`evaluate_soon`]).
+    queued: Mutex<BTreeSet<(String, String)>>,
 }
 
 /// A change of alert state found by [`Alerts::update`].
@@ -538,6 +540,20 @@ impl Alerts {
             }
         }
         out
+    }
+
+    /// Queues an evaluation of (tenant, component); false if one is queued already (it will see
+    /// the window as it is when it runs, so it covers this caller too).
+    pub fn queue(&self, tenant: &str, component: &str) -> bool {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        queued.insert((tenant.to_string(), component.to_string()))
+    }
+
+    /// Takes (tenant, component) off the queue, just before its evaluation reads the window: a
+    /// prediction committed after this queues a new evaluation.
+    pub fn dequeue(&self, tenant: &str, component: &str) {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        queued.remove(&(tenant.to_string(), component.to_string()));
     }
 
     /// Whether the alert of (tenant, component, signal) is tripped.
