@@ -19,6 +19,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a new component folder from a template: a Rust crate against
+    /// komp-sdk, komp.toml (the manifest source), the model card's prose in
+    /// Markdown, a small trained model, a training script, golden vectors
+    /// and samples. It builds and predicts before you change anything.
+    ///
+    /// Next: `cd NAME && komp build`. The tutorial is docs/authoring.md.
+    New(commands::author::NewArgs),
+    /// Build a component folder into a checked component file: compile
+    /// komp.toml into the manifest, build the wasm with cargo (adding the
+    /// wasm32-wasip2 target if missing), check the world and the models,
+    /// pack, run the golden vectors and the input schema's examples in the
+    /// real runtime, write dist/NAME-VERSION.wasm, and sign it with --sign.
+    Build(commands::author::BuildArgs),
+    /// Check a component folder as `komp build` does, without writing
+    /// anything, and run a sample file through it; reports every failure.
+    Test(commands::author::TestArgs),
     /// Build the single-file component artifact from a component built by
     /// cargo, its manifest and its ONNX models.
     ///
@@ -158,6 +174,9 @@ fn init_logging(json: bool, default_level: &str) {
 
 fn run(command: Command) -> Result<()> {
     match command {
+        Command::New(args) => commands::author::new(args, &mut std::io::stdout()),
+        Command::Build(args) => commands::author::build(args, &mut std::io::stdout()).map(|_| ()),
+        Command::Test(args) => commands::author::test(args, &mut std::io::stdout()),
         Command::Pack { component, manifest, models, golden, output } => {
             commands::component::pack(component, manifest, models, golden, output)
         }

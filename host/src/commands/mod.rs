@@ -2,6 +2,7 @@
 //! dispatches here.
 
 pub mod audit;
+pub mod author;
 pub mod component;
 pub mod oci;
 pub mod registry;

@@ -560,6 +560,19 @@ fn split_spec(spec: &str) -> Result<(String, Option<semver::Version>)> {
     }
 }
 
+/// Signs (publisher) or endorses (approver) `file` in place; returns the
+/// key's id and owner, for `komp build`'s summary.
+pub(crate) fn sign_with(file: &Path, key: &Path, role: Role, out: &mut dyn Write) -> Result<String> {
+    sign_file(file, key, None, role, out)?;
+    let pair = KeyPair::load(key)?;
+    Ok(format!(
+        "{} {} ({})",
+        if role == Role::Approver { "endorsed by" } else { "signed by" },
+        pair.key_id(),
+        pair.owner
+    ))
+}
+
 fn sign_file(file: &Path, key: &Path, output: Option<&Path>, role: Role, out: &mut dyn Write) -> Result<()> {
     let pair = KeyPair::load(key)?;
     if pair.role != role {

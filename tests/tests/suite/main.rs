@@ -5,6 +5,7 @@
 
 mod api_contract;
 mod architecture;
+mod authoring;
 mod bad_artifacts;
 mod bad_requests;
 mod cli;
