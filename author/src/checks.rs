@@ -5,12 +5,20 @@
 
 use std::fmt;
 
-/// The interfaces a component may import: `wasi:nn` for its models, and the
-/// WASI interfaces Rust's standard library links on `wasm32-wasip2` (the host
+/// The interfaces a component may import: `wasi:nn` for its models, the
+/// contract's own `types` interface (types only, no functions), and the WASI
+/// interfaces Rust's standard library links on `wasm32-wasip2` (the host
 /// links them but grants nothing through them: no files, no environment, a
 /// fixed clock, seeded randomness).
-pub const ALLOWED_IMPORT_PREFIXES: [&str; 6] =
-    ["wasi:nn/", "wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
+pub const ALLOWED_IMPORT_PREFIXES: [&str; 7] = [
+    "wasi:nn/",
+    "komp:component/types@",
+    "wasi:cli/",
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:filesystem/",
+];
 
 /// The functions the `standard-component` world exports.
 pub const WORLD_EXPORTS: [&str; 2] = ["metadata", "predict"];
@@ -99,7 +107,13 @@ pub fn component_shape(wasm: &[u8]) -> Result<ComponentShape, ComponentProblem> 
             Payload::ComponentImportSection(reader) if depth == 0 => {
                 for import in reader {
                     let import = import.map_err(|e| ComponentProblem::NotAComponent(e.to_string()))?;
-                    shape.imports.push(import.name.name.to_string());
+                    // A world's `use` of the contract's types shows up as type
+                    // imports (`prediction`, `error`, ...): they give the
+                    // component no capability, so only instances and
+                    // functions count.
+                    if !matches!(import.ty, wasmparser::ComponentTypeRef::Type(_)) {
+                        shape.imports.push(import.name.name.to_string());
+                    }
                 }
             }
             Payload::ComponentExportSection(reader) if depth == 0 => {

@@ -268,12 +268,6 @@ fn native_feedback(plan: &Plan, input: &str) -> Result<usize> {
     Ok(std::hint::black_box(e).len())
 }
 
-fn explain(h: &HashedText, contributions: &TValue) -> Result<usize> {
-    let mut e = h.word_contributions(contributions.try_as_plain_ram()?.as_slice::<f32>()?);
-    e.truncate(12);
-    Ok(std::hint::black_box(e).len())
-}
-
 fn encoder_inputs(input: &str) -> Result<TVec<TValue>> {
     let v: Value = serde_json::from_str(input)?;
     let (ids, mask) = tokenize(v["text"].as_str().unwrap_or(""));
