@@ -10,15 +10,8 @@ use std::fmt;
 /// interfaces Rust's standard library links on `wasm32-wasip2` (the host
 /// links them but grants nothing through them: no files, no environment, a
 /// fixed clock, seeded randomness).
-pub const ALLOWED_IMPORT_PREFIXES: [&str; 7] = [
-    "wasi:nn/",
-    "komp:component/types@",
-    "wasi:cli/",
-    "wasi:io/",
-    "wasi:clocks/",
-    "wasi:random/",
-    "wasi:filesystem/",
-];
+pub const ALLOWED_IMPORT_PREFIXES: [&str; 7] =
+    ["wasi:nn/", "komp:component/types@", "wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
 
 /// The functions the `standard-component` world exports.
 pub const WORLD_EXPORTS: [&str; 2] = ["metadata", "predict"];

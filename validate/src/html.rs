@@ -29,9 +29,9 @@ pub fn escape(s: &str) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}\
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}table{border-collapse:collapse;margin:.5em 0}\
 td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;font-size:.92em}th{background:#f4f4f4}\
-td.num{text-align:right;font-variant-numeric:tabular-nums}.as_card{color:#2a6}.significantly_worse{color:#c22;font-weight:bold}\
-.significantly_better{color:#26a;font-weight:bold}.significantly_higher,.significantly_lower{color:#a60;font-weight:bold}\
-.not_on_card,.no_data{color:#888}.small{color:#a60}.note{color:#555;font-size:.9em}figure{margin:1em 0}\
+td.num{text-align:right;font-variant-numeric:tabular-nums}.as_card{color:#17703f}.significantly_worse{color:#c22;font-weight:bold}\
+.significantly_better{color:#26a;font-weight:bold}.significantly_higher,.significantly_lower{color:#8a4f00;font-weight:bold}\
+.not_on_card,.no_data{color:#666}.small{color:#8a4f00}.note{color:#555;font-size:.9em}figure{margin:1em 0}\
 .binding td:first-child{font-weight:bold;white-space:nowrap}code{font-size:.9em;word-break:break-all}";
 
 fn pct(v: Option<f64>) -> String {

@@ -34,7 +34,11 @@ fn python_with_komp_train() -> Option<std::path::PathBuf> {
 fn run(model: &LoadedModel, inputs: Vec<(&str, Tensor)>) -> std::collections::HashMap<String, Vec<f32>> {
     let named = inputs.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
     let out = model.run(named).unwrap_or_else(|e| panic!("tract refused the exported graph: {e}"));
-    out.into_iter().map(|(n, t)| (n, t.try_as_plain_ram().expect("plain tensor").as_slice::<f32>().expect("float32 output").to_vec())).collect()
+    out.into_iter()
+        .map(|(n, t)| {
+            (n, t.try_as_plain_ram().expect("plain tensor").as_slice::<f32>().expect("float32 output").to_vec())
+        })
+        .collect()
 }
 
 fn close(a: f32, b: f64, tolerance: f64) -> bool {

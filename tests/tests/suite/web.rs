@@ -691,6 +691,23 @@ impl Driver {
         self.cmd("POST", &format!("/element/{e}/click"), None);
     }
 
+    /// Clicks a link or submit button and waits until the next page has loaded: a WebDriver
+    /// click returns before the navigation it starts, so a `find` right after it could still
+    /// see the old page (or an element that goes stale under it).
+    fn click_and_wait(&self, css: &str) {
+        self.script("window.__kompOldPage = true; return null;");
+        self.click(css);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = self.script("return window.__kompOldPage === undefined && document.readyState === 'complete';");
+            if ready == Value::Bool(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "clicking {css} did not load a new page within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn text(&self, css: &str) -> String {
         let e = self.find(css);
         self.cmd("GET", &format!("/element/{e}/text"), None).as_str().unwrap_or("").to_string()
@@ -798,7 +815,7 @@ fn web_pages_in_headless_chromium() {
     assert!(d.text("h1").contains("Katalog"));
     check(&d, "catalog");
     d.click("#risiko option[value=high]");
-    d.click("form.filters button");
+    d.click_and_wait("form.filters button");
     let listed = d.text("table.catalog tbody");
     assert!(listed.contains("underretning") && !listed.contains("postsortering"), "{listed}");
     d.go(&format!("{}/ui/komponenter/postsortering", s.url));
@@ -821,7 +838,7 @@ fn web_pages_in_headless_chromium() {
     d.go(&format!("{}/ui/login", s.url));
     check(&d, "login");
     d.type_into("#token", &admin);
-    d.click("main form button[type=submit]");
+    d.click_and_wait("main form button[type=submit]");
     let header = d.text("header");
     assert!(header.contains("0751"), "logged in: {header} / {}", d.text("main"));
 
@@ -831,7 +848,7 @@ fn web_pages_in_headless_chromium() {
     d.type_into("#f_subject", SUBJECT);
     d.type_into("#f_body", BODY);
     d.click("#f_sender_type option[value=citizen]");
-    d.click("form.tryit button[type=submit]");
+    d.click_and_wait("form.tryit button[type=submit]");
     let label_el = d.find("#udfald");
     let label = d.cmd("GET", &format!("/element/{label_el}/attribute/data-label"), None);
     let api_answer = api(
@@ -850,7 +867,7 @@ fn web_pages_in_headless_chromium() {
     // Monitoring: the try shows up in the counts.
     d.go(&format!("{}/ui/overvaagning", s.url));
     check(&d, "monitoring");
-    d.click("main table a[href='/ui/overvaagning/postsortering']");
+    d.click_and_wait("main table a[href='/ui/overvaagning/postsortering']");
     assert!(d.text("main").contains("Forudsigelser"));
     let charts = d.script("return document.querySelectorAll('main figure svg[role=img]').length;");
     assert!(charts.as_u64().unwrap() >= 3, "{charts}");
@@ -859,10 +876,10 @@ fn web_pages_in_headless_chromium() {
     // Validation reports: the list (from monitoring's menu) and a report's page.
     let id = validation_report(&s, &admin);
     d.go(&format!("{}/ui/overvaagning", s.url));
-    d.click("header nav a[href='/ui/valideringsrapporter']");
+    d.click_and_wait("header nav a[href='/ui/valideringsrapporter']");
     assert!(d.text("main").contains(&id), "the report is listed");
     check(&d, "validation-reports");
-    d.click(&format!("main table a[href='/ui/valideringsrapporter/{id}/rapport.html']"));
+    d.click_and_wait(&format!("main table a[href='/ui/valideringsrapporter/{id}/rapport.html']"));
     assert!(d.text("body").contains("postsortering"));
     check(&d, "validation-report");
 
@@ -875,10 +892,10 @@ fn web_pages_in_headless_chromium() {
     assert!(d.text("h1").contains("Katalog"));
     check(&d, "registry-catalog");
     d.type_into("#q", "digital post");
-    d.click("form.filters button");
+    d.click_and_wait("form.filters button");
     let listed = d.text("table.catalog tbody");
     assert!(listed.contains("postsortering") && !listed.contains("underretning"), "{listed}");
-    d.click("table.catalog a[href='/ui/komponenter/postsortering']");
+    d.click_and_wait("table.catalog a[href='/ui/komponenter/postsortering']");
     assert!(d.text("main").contains(&digest_of("postsortering")));
     check(&d, "registry-component");
     d.go(&format!("{}/ui/komponenter/example-feedback", r.url));
@@ -888,7 +905,7 @@ fn web_pages_in_headless_chromium() {
     assert_eq!(seen[2], 0, "no image element from the manifest");
     assert!(seen[3].as_str().unwrap().contains("<script>document.title='pwned'</script>"));
     check(&d, "registry-component-with-html");
-    d.click(&format!("#versioner ~ table a[href='/ui/komponenter/example-feedback/version/{v1}']"));
+    d.click_and_wait(&format!("#versioner ~ table a[href='/ui/komponenter/example-feedback/version/{v1}']"));
     assert!(d.text("#status ~ div.notice").contains(YANK_REASON), "the yank and its reason");
     check(&d, "registry-component-yanked");
 
