@@ -20,12 +20,17 @@ MASK64 = 0xFFFFFFFFFFFFFFFF
 _FOLD = {"æ": "ae", "ø": "oe", "å": "aa"}
 
 
-def normalize(text: str) -> str:
-    """Steps 1-6 of the spec: the normalised string (non [a-z0-9] already turned into spaces)."""
+def _folded(text: str) -> str:
+    """Steps 1-4 of the spec, shared by `normalize` and the tokenisers that also look at punctuation."""
     s = unicodedata.normalize("NFC", text)                       # 1
     s = s.lower()                                                # 2
     s = "".join(_FOLD.get(ch, ch) for ch in s)                   # 3
-    s = unicodedata.normalize("NFKD", s).lower()                 # 4
+    return unicodedata.normalize("NFKD", s).lower()              # 4
+
+
+def normalize(text: str) -> str:
+    """Steps 1-6 of the spec: the normalised string (non [a-z0-9] already turned into spaces)."""
+    s = _folded(text)
     s = "".join(ch for ch in s if not (0x300 <= ord(ch) <= 0x36F))  # 5
     return "".join(ch if ("a" <= ch <= "z" or "0" <= ch <= "9") else " " for ch in s)  # 6
 
@@ -41,9 +46,7 @@ CLAUSE_END = frozenset(".!?;\n")
 def tokens_with_breaks(text: str) -> list[tuple[str, bool]]:
     """Step 7 plus step 9a: each token and whether it ends a clause (one of `. ! ? ;` or a line feed among
     the characters between it and the next token, looked at after steps 1-5)."""
-    s = unicodedata.normalize("NFC", text).lower()
-    s = "".join(_FOLD.get(ch, ch) for ch in s)
-    s = unicodedata.normalize("NFKD", s).lower()
+    s = _folded(text)
     out: list[tuple[str, bool]] = []
     cur: list[str] = []
     for ch in s:
@@ -171,9 +174,7 @@ REQUEST_PAIRS = frozenset([
 def tokens_with_ends(text: str) -> tuple[list[tuple[str, bool, bool, bool]], bool]:
     """Step 10a: each token with (clause end, question, line end) about the characters between it and the next
     token (or the end), looked at after steps 1-5, and whether a line feed comes before the first token."""
-    s = unicodedata.normalize("NFC", text).lower()
-    s = "".join(_FOLD.get(ch, ch) for ch in s)
-    s = unicodedata.normalize("NFKD", s).lower()
+    s = _folded(text)
     out: list[list] = []
     cur: list[str] = []
     lead_line = False
