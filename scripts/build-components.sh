@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds every component from source for wasm32-wasip2 (cargo profile
-# `component`: small, stripped) and packs each into its single-file artifact:
+# `component`: small, stripped) and packs each into its single-file artifact.
+# The standard components are built like any author's component, with
+# `komp build` from their komp.toml (docs/authoring.md); the example and test
+# components are packed from a manifest.json with `komp pack`.
 #   target/komp-components/       the standard and example components, signed
 #                                 with the development publisher key and
 #                                 endorsed with the development approver key
@@ -21,24 +24,25 @@ OUT=target/komp-components
 TEST_OUT=target/komp-test-components
 mkdir -p "$OUT" "$TEST_OUT"
 
-pack() { # name crate model-name model-path golden out-dir
-    "$KOMP" pack --component "$W/$2.wasm" --manifest "components/$1/manifest.json" \
-        --model "$3=$4" --golden "$5" -o "$6/$1.wasm"
-}
-pack example-feedback example_feedback feedback components/example-feedback/model/feedback.onnx \
-    components/example-feedback/golden.json "$OUT"
-pack postsortering postsortering postsortering components/models/postsortering.onnx \
-    components/postsortering/golden.json "$OUT"
-pack underretning underretning underretning components/models/underretning.onnx \
-    components/underretning/golden.json "$OUT"
+"$KOMP" pack --component "$W/example_feedback.wasm" --manifest components/example-feedback/manifest.json \
+    --model feedback=components/example-feedback/model/feedback.onnx \
+    --golden components/example-feedback/golden.json -o "$OUT/example-feedback.wasm"
 "$KOMP" pack --component "$W/hostile.wasm" --manifest tests/components/hostile/manifest.json \
     --model identity=tests/components/hostile/model/identity.onnx -o "$TEST_OUT/hostile.wasm"
 
 # Git checks files out world-readable; the key loader (like ssh) refuses that.
 chmod 600 keys/dev/*.private.json
+PUBLISHER=(keys/dev/publisher-*.private.json)
+APPROVER=(keys/dev/approver-*.private.json)
+"$KOMP" sign "$OUT/example-feedback.wasm" --key "${PUBLISHER[0]}" >/dev/null
+"$KOMP" endorse "$OUT/example-feedback.wasm" --key "${APPROVER[0]}" >/dev/null
+# komp build: cargo (a no-op after the build above), the world and import
+# checks, packing, golden vectors and schema examples in the real runtime,
+# then signing and endorsing.
+for c in postsortering underretning; do
+    "$KOMP" build "components/$c" -o "$OUT/$c.wasm" --sign "${PUBLISHER[0]}" --endorse "${APPROVER[0]}" >/dev/null
+done
 for f in "$OUT"/*.wasm; do
-    "$KOMP" sign "$f" --key keys/dev/publisher-*.private.json >/dev/null
-    "$KOMP" endorse "$f" --key keys/dev/approver-*.private.json >/dev/null
     "$KOMP" verify "$f" --policy keys/dev/policy.json >/dev/null
 done
 echo "components: $(ls "$OUT" | tr '\n' ' ')"

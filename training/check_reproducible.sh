@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Retrains every model from its seeded synthetic data and checks that each
 # committed output (ONNX models, metadata, test rows, golden vectors,
-# fixtures, manifests) comes out byte for byte the same.
+# fixtures, the standard components' manifest sources) comes out byte for
+# byte the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUTPUTS=(components/models/* components/postsortering/manifest.json components/postsortering/golden.json
-         components/underretning/manifest.json components/underretning/golden.json
+GENERATED_SOURCE=(model-card.md altai.md ai-act.md input-schema.json training-output.json reference.json operating-point.json)
+OUTPUTS=(components/models/* "${GENERATED_SOURCE[@]/#/components/postsortering/}"
+         "${GENERATED_SOURCE[@]/#/components/underretning/}"
          components/example-feedback/model/feedback.onnx components/example-feedback/golden.json
          tests/components/hostile/model/identity.onnx tests/components/hostile/model/empty_sum.onnx)
 before=$(sha256sum "${OUTPUTS[@]}")

@@ -1,13 +1,9 @@
-"""Writes the komp manifests and golden vectors of the standard components.
+"""Writes the manifest sources of the standard components from what training produced.
 
-Reads what training produced in components/models/ and writes
-
-    components/postsortering/manifest.json   components/postsortering/golden.json
-    components/underretning/manifest.json    components/underretning/golden.json
-
-The manifests follow `artifact/src/manifest.rs` (`Manifest`, deserialised with `deny_unknown_fields`):
-`models[].sha256` is left empty (`komp pack` fills it) and `golden_vectors` is empty (the separate
-golden.json files are merged in by `komp pack --golden`).
+Reads components/models/ and writes, next to each component's hand-written `komp.toml`, the files it names
+(see `write_component`): the model card's and ALTAI's prose, the AI Act reasoning, the input schema,
+`training-output.json` (metrics, golden vectors) and the drift reference and operating point. `komp build
+components/<name>` compiles them into the manifest, as it does for any author's component.
 
 The headline metrics are recomputed here, in full float precision, from the held-out rows in
 `<c>.test.jsonl` (their `expected` values are the exported graph's float32 outputs, their `label` the
@@ -57,35 +53,75 @@ def write_json(path: str, obj) -> None:
         f.write("\n")
 
 
-def component_manifest(name: str, meta: dict, description: str, schema: dict, model_card: dict, altai: dict,
-                       ai_act: dict) -> dict:
-    """The manifest of a standard component; model digests and golden vectors are filled in by `komp pack`."""
-    return {
-        "name": name,
-        "version": meta["version"],
-        "description": description,
-        "publisher": PUBLISHER,
-        "licence": LICENCE,
-        "world": WORLD,
-        "labels": [{"id": l["id"], "display": l["name"]} for l in meta["labels"]],
-        "input_schema": schema,
-        "models": [{"name": name, "sha256": "", "format": "onnx"}],
-        "model_card": model_card,
-        "altai": altai,
-        "ai_act": ai_act,
-        "golden_vectors": [],
-    }
+# The prose files' sections, in the order and with the headings komp-author expects (author/src/source.rs).
+CARD_SECTIONS = [("intended_use", "Intended use"), ("out_of_scope_use", "Out-of-scope use"),
+                 ("training_data", "Training data"), ("evaluation_data", "Evaluation data"),
+                 ("limitations", "Limitations"), ("ethical_considerations", "Ethical considerations"),
+                 ("contact", "Contact")]
+ALTAI_SECTIONS = [("human_agency_and_oversight", "Human agency and oversight"),
+                  ("technical_robustness_and_safety", "Technical robustness and safety"),
+                  ("privacy_and_data_governance", "Privacy and data governance"),
+                  ("transparency", "Transparency"),
+                  ("diversity_non_discrimination_and_fairness", "Diversity, non-discrimination and fairness"),
+                  ("societal_and_environmental_wellbeing", "Societal and environmental wellbeing"),
+                  ("accountability", "Accountability")]
+GENERATED = "<!-- Written by training/write_manifests.py from the training run; edit that script, not this file. -->"
 
 
-def write_component(name: str, manifest: dict, golden: list) -> None:
-    # Reference distributions of the held-out predictions, for the host's drift monitoring (training/reference.py).
-    import reference
-    manifest["reference"] = reference.build(name, MODELS)
-    # The threshold a municipality may move, and its range (training/operating_point.py).
+def write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def prose_file(title: str, fields: dict, sections: list) -> str:
+    """A Markdown file with one `## ` section per field, read back by `komp build` (author/src/markdown.rs)."""
+    out = [f"# {title}", "", GENERATED, ""]
+    for key, heading in sections:
+        text = fields[key]
+        if text != text.strip() or any(line.startswith("## ") or line.lstrip().startswith("```")
+                                       for line in text.splitlines()):
+            raise SystemExit(f"{title}: {key} would not read back as the same Markdown section")
+        out += [f"## {heading}", "", text, ""]
+    return "\n".join(out)
+
+
+def write_component(name: str, meta: dict, schema: dict, model_card: dict, altai: dict, ai_act: dict,
+                    golden: list) -> None:
+    """Writes the manifest source of a standard component next to its hand-written komp.toml (name, version,
+    description, publisher, labels, models, the AI Act risk class and the files below); `komp build` compiles
+    them into the manifest, exactly as for any author's component (docs/authoring.md):
+
+        model-card.md, altai.md, ai-act.md   the prose, which quotes this run's numbers
+        input-schema.json                   the input schema (its examples run at build)
+        training-output.json                the card's metrics, group results and operating point; golden vectors
+        reference.json                      reference distributions for drift monitoring (training/reference.py)
+        operating-point.json                the threshold a municipality may move (training/operating_point.py)
+    """
     import operating_point
-    manifest["operating_point"] = operating_point.build(name, manifest["model_card"])
-    write_json(os.path.join(ROOT, "components", name, "manifest.json"), manifest)
-    write_json(os.path.join(ROOT, "components", name, "golden.json"), golden)
+    import reference
+    import tomllib
+    from komp_train.output import write_training_output
+
+    d = os.path.join(ROOT, "components", name)
+    with open(os.path.join(d, "komp.toml"), "rb") as f:
+        source = tomllib.load(f)
+    # komp.toml is written by hand; what it shares with the training run must agree.
+    labels = [{"id": l["id"], "display": l["name"]} for l in meta["labels"]]
+    for what, ours, theirs in (("name", source.get("name"), name), ("version", source.get("version"), meta["version"]),
+                               ("labels", source.get("labels"), labels),
+                               ("ai_act.risk_class", source.get("ai_act", {}).get("risk_class"), ai_act["risk_class"])):
+        if ours != theirs:
+            raise SystemExit(f"components/{name}/komp.toml: {what} is {ours!r}, the training run says {theirs!r}")
+
+    card = dict(model_card)
+    write_text(os.path.join(d, "model-card.md"), prose_file(f"Model card: {name}", card, CARD_SECTIONS))
+    write_text(os.path.join(d, "altai.md"), prose_file(f"ALTAI self-assessment: {name}", altai, ALTAI_SECTIONS))
+    write_text(os.path.join(d, "ai-act.md"), ai_act["reasoning"] + "\n")  # read whole: no notice in it
+    write_json(os.path.join(d, "input-schema.json"), schema)
+    write_training_output(d, metrics=card["metrics"], golden_vectors=golden, labels=[l["id"] for l in labels],
+                          group_results=card["group_results"], operating_point=card["operating_point"])
+    write_json(os.path.join(d, "reference.json"), reference.build(name, MODELS))
+    write_json(os.path.join(d, "operating-point.json"), operating_point.build(name, model_card))
 
 
 def f32(x: float) -> float:
@@ -518,12 +554,6 @@ def postsortering() -> None:
         ),
     }
 
-    manifest = component_manifest("postsortering", meta, (
-        "Standard component postsortering: proposes which of 16 standard subjects an incoming mail or digital "
-        "post belongs to, with calibrated scores, the words that decided and manual sorting below a documented "
-        "review threshold. Each municipality maps subjects to its own units. Trained on synthetic data only."
-    ), schema, model_card, altai, ai_act)
-
     golden = []
     for i, g in enumerate(golden_src):
         validate(g["input"], schema, f"postsortering.golden.json[{i}]")
@@ -541,7 +571,7 @@ def postsortering() -> None:
         golden.append({"input": g["input"], "expected": {"label": label, "scores": scores},
                        "tolerance": GOLDEN_TOLERANCE})
 
-    write_component("postsortering", manifest, golden)
+    write_component("postsortering", meta, schema, model_card, altai, ai_act, golden)
     print(f"  postsortering: accuracy {accuracy:.4f} macro F1 {macro_f1:.4f} coverage {coverage:.4f} "
           f"auto accuracy {acc_auto:.4f} ECE {ece_v:.4f}; {len(golden)} golden vectors")
 
@@ -948,12 +978,6 @@ def underretning() -> None:
         ),
     }
 
-    manifest = component_manifest("underretning", meta, (
-        "Standard component underretnings-screening: proposes whether a notification about a child at risk is "
-        "acute (action within 24 hours), with a risk level, a calibrated probability and the reasons. A "
-        "caseworker always decides. Trained on synthetic data only; high-risk under the EU AI Act."
-    ), schema, model_card, altai, ai_act)
-
     golden = []
     for i, g in enumerate(golden_src):
         # The host validates golden inputs against the input schema at install, so an input the schema
@@ -977,7 +1001,7 @@ def underretning() -> None:
         golden.append({"input": g["input"], "expected": {"label": label, "scores": {"acute": pa, "not_acute": pn}},
                        "tolerance": GOLDEN_TOLERANCE})
 
-    write_component("underretning", manifest, golden)
+    write_component("underretning", meta, schema, model_card, altai, ai_act, golden)
     print(f"  underretning: recall {recall:.4f} precision {precision:.4f} flagged {flagged_share:.4f} "
           f"AUC {auc:.4f} ECE {ece_v:.4f}; {len(golden)} golden vectors")
 

@@ -236,7 +236,11 @@ pub fn compile(path: &Path) -> Result<CompiledSource, SourceError> {
             evaluation_data: card_field(&card, "Evaluation data"),
             metrics,
             group_results,
-            operating_point: source.model_card.operating_point.clone().unwrap_or(serde_json::Value::Null),
+            operating_point: match (&source.model_card.operating_point, &training) {
+                (Some(o), _) => o.clone(),
+                (None, Some(TrainingOutput { operating_point: Some(o), .. })) => o.clone(),
+                _ => serde_json::Value::Null,
+            },
             limitations: card_field(&card, "Limitations"),
             ethical_considerations: card_field(&card, "Ethical considerations"),
             contact: card_field(&card, "Contact"),

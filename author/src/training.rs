@@ -24,6 +24,9 @@ pub struct TrainingOutput {
     pub golden_vectors: Vec<GoldenVector>,
     #[serde(default)]
     pub group_results: Option<serde_json::Value>,
+    /// The model card's operating point: the threshold and the numbers behind it.
+    #[serde(default)]
+    pub operating_point: Option<serde_json::Value>,
 }
 
 impl TrainingOutput {

@@ -1,6 +1,7 @@
 """`training-output.json`: what a training run hands to `komp build`.
 
-    {"metrics": {...}, "golden_vectors": [...]}
+    {"metrics": {...}, "golden_vectors": [...]}                      (and optionally)
+    {..., "group_results": {...}, "operating_point": {...}}
 
 - `metrics` is exactly the model card's `metrics` object of the manifest (`model_card.metrics`, free-form
   JSON; `komp_train.metrics.card_metrics` makes one). A number `accuracy` at the top level is what the host
@@ -9,6 +10,8 @@
   read with `deny_unknown_fields`): `{"input": <the component's input JSON>, "expected": {"label": <id>,
   "scores": {<id>: <float>, ...}}, "tolerance": <float>}`. Installing fails if the component's answer for
   `input` has another label or differs by more than `tolerance` in any score.
+- `group_results` and `operating_point` (optional) are the model card's fields of those names (results per
+  group, the operating point with the numbers behind it), when the training run computes them.
 
 The file is checked before it is written, so a mistake shows up in the training run that made it, with the
 index of the bad vector, rather than later in `komp build`. Written deterministically (same inputs, same
@@ -108,18 +111,29 @@ def check_golden_vectors(golden_vectors, labels: list[str] | None = None) -> lis
     return out
 
 
-def write_training_output(path: str, *, metrics: dict, golden_vectors: list, labels: list[str] | None = None) -> str:
+OPTIONAL_CARD_FIELDS = ("group_results", "operating_point")
+
+
+def write_training_output(path: str, *, metrics: dict, golden_vectors: list, labels: list[str] | None = None,
+                          group_results: dict | None = None, operating_point: dict | None = None) -> str:
     """Write `training-output.json` (`{"metrics": ..., "golden_vectors": [...]}`) for `komp build`.
 
     `path` is the file, or a directory to write `training-output.json` into. `metrics` becomes the manifest's
     `model_card.metrics` as is; `golden_vectors` its `golden_vectors` (see `golden_vector`). With `labels`,
-    every expected label and score key must be one of them. Returns the path written; raises
-    `TrainingOutputError` (nothing is written) when the shape is wrong."""
+    every expected label and score key must be one of them. `group_results` and `operating_point`, when given,
+    become the model card's fields of those names. Returns the path written; raises `TrainingOutputError`
+    (nothing is written) when the shape is wrong."""
     if os.path.isdir(path):
         path = os.path.join(path, FILE_NAME)
     if not isinstance(metrics, dict) or not metrics:
         raise TrainingOutputError("metrics must be a non-empty object (the model card's metrics, e.g. card_metrics(...))")
     doc = {"metrics": _plain(metrics, "metrics"), "golden_vectors": check_golden_vectors(golden_vectors, labels)}
+    for key, value in (("group_results", group_results), ("operating_point", operating_point)):
+        if value is not None:
+            if not isinstance(value, dict):
+                raise TrainingOutputError(f"{key} must be an object (the model card's {key}), got a "
+                                          f"{type(value).__name__}")
+            doc[key] = _plain(value, key)
     text = json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
@@ -134,8 +148,10 @@ def read_training_output(path: str) -> dict:
         path = os.path.join(path, FILE_NAME)
     with open(path, encoding="utf-8") as f:
         doc = json.load(f)
-    if not isinstance(doc, dict) or set(doc) != {"metrics", "golden_vectors"}:
-        raise TrainingOutputError(f"{path}: must be an object with exactly metrics and golden_vectors")
+    if not isinstance(doc, dict) or not {"metrics", "golden_vectors"} <= set(doc) \
+            or set(doc) - {"metrics", "golden_vectors", *OPTIONAL_CARD_FIELDS}:
+        raise TrainingOutputError(f"{path}: must be an object with metrics and golden_vectors "
+                                  f"(and optionally {', '.join(OPTIONAL_CARD_FIELDS)})")
     if not isinstance(doc["metrics"], dict):
         raise TrainingOutputError(f"{path}: metrics must be an object")
     check_golden_vectors(doc["golden_vectors"])

@@ -5,7 +5,7 @@ Checks: every line parses, ids unique, labels valid, minimum counts, inputs vali
 against each manifest's input_schema (underretning additionally accepts
 reporter_type "neighbour", which the schema is planned to accept).
 """
-import collections, copy, json, os, sys
+import collections, copy, json, os, sys, tomllib
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(ROOT))
@@ -37,8 +37,9 @@ def manual_check(schema, inp):
 
 
 def check(name):
-    man = json.load(open(os.path.join(REPO, "components", name, "manifest.json"), encoding="utf-8"))
-    schema = copy.deepcopy(man["input_schema"])
+    comp = os.path.join(REPO, "components", name)
+    man = tomllib.load(open(os.path.join(comp, "komp.toml"), "rb"))
+    schema = copy.deepcopy(json.load(open(os.path.join(comp, "input-schema.json"), encoding="utf-8")))
     if name == "underretning":
         schema["properties"]["reporter_type"]["enum"].append("neighbour")
     labels = {l["id"] for l in man["labels"]}

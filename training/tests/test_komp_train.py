@@ -266,6 +266,13 @@ def test_write_training_output_round_trip(tmp_path):
     first = open(path, "rb").read()
     write_training_output(path, metrics=metrics, golden_vectors=gv)
     assert open(path, "rb").read() == first
+    # The card's optional fields travel too; a wrong shape is refused.
+    write_training_output(path, metrics=metrics, golden_vectors=gv, group_results={"per_sender": {"n": np.int64(3)}},
+                          operating_point={"review_threshold": np.float32(0.5)})
+    doc = read_training_output(path)
+    assert doc["group_results"] == {"per_sender": {"n": 3}} and doc["operating_point"] == {"review_threshold": 0.5}
+    with pytest.raises(TrainingOutputError, match="operating_point must be an object"):
+        write_training_output(path, metrics=metrics, golden_vectors=gv, operating_point=[0.5])
 
 
 @pytest.mark.parametrize("golden,message", [

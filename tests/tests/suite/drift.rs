@@ -184,11 +184,11 @@ fn a_topic_shift_trips_drift_alerts_and_a_stable_stream_does_not() {
     // The reference travels in the signed manifest, and is shown with it.
     let card = ok_json("GET", &format!("{url}/v1/components/postsortering"), &stable_token, None);
     let written: Value = serde_json::from_str(
-        &std::fs::read_to_string(komp_tests::root().join("components/postsortering/manifest.json")).unwrap(),
+        &std::fs::read_to_string(komp_tests::root().join("components/postsortering/reference.json")).unwrap(),
     )
     .unwrap();
     let reference = |v: &Value| serde_json::from_value::<komp_artifact::Reference>(v.clone()).unwrap();
-    assert_eq!(reference(&card["manifest"]["reference"]), reference(&written["reference"]));
+    assert_eq!(reference(&card["manifest"]["reference"]), reference(&written));
 
     let stable: Vec<(Value, String)> =
         stable_rows().into_iter().map(|r| (r["input"].clone(), r["label"].as_str().unwrap().to_string())).collect();

@@ -55,10 +55,11 @@ fn a_case_system_sorts_letters_with_signed_components_and_keeps_its_own_audit_tr
 
     // Real letters: the component's golden inputs (with their expected
     // labels), and one whose body is longer than the schema allows.
-    let golden: Vec<serde_json::Value> = serde_json::from_str(
-        &std::fs::read_to_string(komp_tests::root().join("components/postsortering/golden.json")).unwrap(),
-    )
-    .unwrap();
+    let golden: Vec<serde_json::Value> = komp_tests::manifest(&komp_tests::POSTSORTERING)
+        .golden_vectors
+        .iter()
+        .map(|g| serde_json::to_value(g).unwrap())
+        .collect();
     let mut expected = Vec::new();
     for (i, g) in golden.iter().take(6).enumerate() {
         let input = &g["input"];
