@@ -23,18 +23,18 @@
 //! | [`aggregate`] | counts-only export and `compare` |
 //! | [`plan`] | the sample-size planner |
 //! | [`plots`], [`html`] | `report.html` with inline SVG |
-//! | [`cli`] | the `komp validate` subcommands |
+//! | [`run`] | one validation run over a loaded sample (shared by `komp validate run` and the host) |
 
 pub mod aggregate;
 pub mod calibration;
 pub mod card;
-pub mod cli;
 pub mod groups;
 pub mod html;
 pub mod metrics;
 pub mod plan;
 pub mod plots;
 pub mod report;
+pub mod run;
 pub mod sample;
 pub mod stats;
 pub mod threshold;
@@ -43,5 +43,6 @@ pub use aggregate::Aggregates;
 pub use card::{ComponentInfo, Kind, Verdict};
 pub use groups::GroupSpec;
 pub use report::{evaluate, Evaluation, Options, PredictionLike, Report, RowError, ValidateError};
+pub use run::{validate_sample, RunError, RunSettings};
 pub use sample::{Sample, SampleError, SampleRow, SampleSpec};
 pub use stats::Estimate;

@@ -331,7 +331,7 @@ where
     let mut report = Report {
         format: REPORT_FORMAT.into(),
         komp_version: env!("CARGO_PKG_VERSION").into(),
-        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        created: format!("{:.0}", jiff::Timestamp::now()),
         component: ComponentBinding {
             name: info.name.clone(),
             version: info.version.clone(),
@@ -571,8 +571,8 @@ mod tests {
         assert!(c.notes.iter().any(|n| n.starts_with("accuracy: Odense differs from aarhus")), "{:?}", c.notes);
         let mut other = a.clone();
         other.component = "underretning".into();
-        let err = crate::aggregate::compare_table(&[("x".into(), a), ("y".into(), other)]).unwrap_err();
+        let err = crate::aggregate::compare_table(&[("x".into(), a), ("y".into(), other)]).unwrap_err().to_string();
         assert!(err.contains("compare reports on one component"), "{err}");
-        assert!(Aggregates::from_json("{}").unwrap_err().contains("no `format` field"));
+        assert!(Aggregates::from_json("{}").unwrap_err().to_string().contains("no `format` field"));
     }
 }

@@ -2,7 +2,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use komp_audit::{Audit, AuditConfig, NewRecord, Outcome};
+use komp_audit::{Audit, AuditConfig, NewRecord, Outcome, Tenant};
+
+/// A kommunekode for the tests.
+pub fn t(code: &str) -> Tenant {
+    code.parse().expect("a kommunekode")
+}
 
 pub fn open(dir: &Path) -> Audit {
     Audit::open(dir, AuditConfig::default()).expect("open audit log")
@@ -13,7 +18,7 @@ pub fn rec(audit: &Audit, tenant: &str, request_id: &str, component: &str, label
     scores.insert("acute".to_string(), if label == "acute" { 0.8f32 } else { 0.2 });
     scores.insert("not_acute".to_string(), if label == "acute" { 0.2f32 } else { 0.8 });
     NewRecord {
-        tenant: tenant.into(),
+        tenant: t(tenant),
         token_id: "tok-1".into(),
         request_id: request_id.into(),
         component: component.into(),

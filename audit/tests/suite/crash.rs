@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::rec;
+use common::{rec, t};
 use komp_audit::{Audit, AuditConfig, Decision, Feedback};
 
 const CHILD_ENV: &str = "KOMP_AUDIT_CRASH_CHILD";

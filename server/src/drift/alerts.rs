@@ -6,10 +6,11 @@
 use crate::drift::{report, DriftReport, SignalState};
 use crate::metrics::{DriftLabels, FeedbackLabels, OverrideRateLabels};
 use crate::AppState;
+use komp_audit::Tenant;
 
 /// The drift report of `tenant`'s `component` now; updates its alert states (logging crossings)
 /// and its gauges.
-pub fn evaluate(s: &AppState, tenant: &str, component: &str) -> DriftReport {
+pub fn evaluate(s: &AppState, tenant: &Tenant, component: &str) -> DriftReport {
     let window = s.audit.drift_window(tenant, component);
     let reference_of = |version: &str| {
         let v = semver::Version::parse(version).ok()?;
@@ -29,7 +30,7 @@ pub fn evaluate_all(s: &AppState) {
     }
 }
 
-fn set_gauges(s: &AppState, tenant: &str, component: &str, r: &DriftReport) {
+fn set_gauges(s: &AppState, tenant: &Tenant, component: &str, r: &DriftReport) {
     let m = &s.metrics;
     for sig in &r.signals {
         let l = DriftLabels {
