@@ -193,9 +193,11 @@ mod tests {
 
     #[test]
     fn manifest_without_reference_still_parses_and_one_with_a_bad_one_is_refused() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../components/postsortering/manifest.json"))
-                .expect("postsortering manifest");
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../components/example-feedback/manifest.json"
+        ))
+        .expect("example-feedback manifest");
         let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
         v.as_object_mut().unwrap().remove("reference");
         let m: crate::Manifest = serde_json::from_value(v.clone()).unwrap();

@@ -31,7 +31,7 @@ fn main() {
                 for i in 0..per {
                     let input = format!("notification text {t} {i}");
                     let rec = NewRecord {
-                        tenant: "0101".into(),
+                        tenant: "0101".parse().unwrap(),
                         token_id: "bench".into(),
                         request_id: komp_audit::new_request_id(),
                         component: "underretning".into(),

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::chain::Loc;
 use crate::record::{Decision, Record};
+use crate::Tenant;
 
 /// Record kinds a query can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -136,9 +137,9 @@ impl Monitoring {
 /// All in-memory state derived from the log.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    pub tenants: HashMap<String, TenantIndex>,
+    pub tenants: HashMap<Tenant, TenantIndex>,
     /// (tenant, component) -> counters (rates filled in on read).
-    pub monitoring: BTreeMap<(String, String), Monitoring>,
+    pub monitoring: BTreeMap<(Tenant, String), Monitoring>,
     /// Interned component names and labels, so index entries stay small.
     components: HashMap<String, Arc<str>>,
     /// Recent predictions per (tenant, component), for drift monitoring.
@@ -277,11 +278,11 @@ impl State {
         self.windows.purge_through(through_seq);
     }
 
-    pub fn monitoring(&self, tenant: &str, component: &str) -> Monitoring {
-        self.monitoring.get(&(tenant.to_string(), component.to_string())).cloned().unwrap_or_default().finish()
+    pub fn monitoring(&self, tenant: &Tenant, component: &str) -> Monitoring {
+        self.monitoring.get(&(*tenant, component.to_string())).cloned().unwrap_or_default().finish()
     }
 
-    pub fn monitoring_all(&self) -> BTreeMap<(String, String), Monitoring> {
+    pub fn monitoring_all(&self) -> BTreeMap<(Tenant, String), Monitoring> {
         self.monitoring.iter().map(|(k, v)| (k.clone(), v.clone().finish())).collect()
     }
 }

@@ -22,6 +22,7 @@ mod error;
 mod index;
 mod record;
 mod storage;
+mod tenant;
 mod time;
 mod window;
 mod writer;
@@ -43,12 +44,13 @@ pub use chain::{verify_dir, VerifyReport};
 pub use error::{AuditError, ChainBreak, Result};
 pub use index::{Kind, Monitoring};
 pub use record::{
-    new_request_id, valid_tenant, AdminAction, AdminEvent, AdminRecord, Coverage, Decision, Feedback, FeedbackRecord,
-    InputHmac, NewRecord, OperatingPointUsed, Outcome, PredictionRecord, PurgeRecord, Record, GENESIS_HASH,
-    MAX_ADMIN_DETAILS, MAX_ERROR_CHARS, MAX_NOTE_CHARS,
+    new_request_id, AdminAction, AdminEvent, AdminRecord, Coverage, Decision, Feedback, FeedbackRecord, InputHmac,
+    NewRecord, OperatingPointUsed, Outcome, PredictionRecord, PurgeRecord, Record, GENESIS_HASH, MAX_ADMIN_DETAILS,
+    MAX_ERROR_CHARS, MAX_NOTE_CHARS,
 };
 pub use storage::Anchor;
-pub use time::{format_rfc3339, ms_system_time, parse_rfc3339, system_time_ms};
+pub use tenant::{InvalidTenant, Tenant};
+pub use time::{format_rfc3339, ms_system_time, now_rfc3339, parse_rfc3339, system_time_ms};
 pub use window::{Observation, DEFAULT_WINDOW};
 pub use writer::{CommitStats, PurgeReport, Receipt, LATENCY_BUCKETS_US};
 
@@ -167,7 +169,7 @@ pub struct Case {
 /// Monitoring counters of one (tenant, component).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MonitoringEntry {
-    pub tenant: String,
+    pub tenant: Tenant,
     pub component: String,
     #[serde(flatten)]
     pub monitoring: Monitoring,
@@ -374,13 +376,13 @@ impl Audit {
     /// Records a tenant's administrative action (durably, in the chain, like a prediction), so
     /// that who moved a component's decision point, or validated it, is on the same tamper-evident
     /// record as the predictions it affects.
-    pub fn record_admin(&self, tenant: &str, event: AdminEvent) -> Result<Receipt> {
+    pub fn record_admin(&self, tenant: &Tenant, event: AdminEvent) -> Result<Receipt> {
         let body = prepare_admin(tenant, event)?;
         self.append_blocking(Pending::Admin(body))
     }
 
     /// Async [`Audit::record_admin`].
-    pub async fn record_admin_async(&self, tenant: &str, event: AdminEvent) -> Result<Receipt> {
+    pub async fn record_admin_async(&self, tenant: &Tenant, event: AdminEvent) -> Result<Receipt> {
         let body = prepare_admin(tenant, event)?;
         self.append_pending_async(Pending::Admin(body)).await
     }
@@ -388,18 +390,18 @@ impl Audit {
     /// Records a caseworker's decision on the tenant's prediction `request_id` (durably, in the
     /// chain). Unknown request ids and other tenants' request ids both give
     /// [`AuditError::NotFound`]. Feedback may be given more than once; the latest counts.
-    pub fn add_feedback(&self, tenant: &str, request_id: &str, fb: Feedback) -> Result<Receipt> {
+    pub fn add_feedback(&self, tenant: &Tenant, request_id: &str, fb: Feedback) -> Result<Receipt> {
         let body = self.prepare_feedback(tenant, request_id, fb)?;
         self.append_blocking(Pending::Feedback(body))
     }
 
     /// Async [`Audit::add_feedback`].
-    pub async fn add_feedback_async(&self, tenant: &str, request_id: &str, fb: Feedback) -> Result<Receipt> {
+    pub async fn add_feedback_async(&self, tenant: &Tenant, request_id: &str, fb: Feedback) -> Result<Receipt> {
         let body = self.prepare_feedback(tenant, request_id, fb)?;
         self.append_pending_async(Pending::Feedback(body)).await
     }
 
-    fn prepare_feedback(&self, tenant: &str, request_id: &str, fb: Feedback) -> Result<FeedbackRecord> {
+    fn prepare_feedback(&self, tenant: &Tenant, request_id: &str, fb: Feedback) -> Result<FeedbackRecord> {
         let st = read(&self.inner.shared.state);
         let key = index::RequestKey::of(request_id);
         let p = st.tenants.get(tenant).and_then(|t| t.by_request.get(&key)).ok_or(AuditError::NotFound)?;
@@ -416,7 +418,7 @@ impl Audit {
             seq: 0,
             time: String::new(),
             time_ms: 0,
-            tenant: tenant.to_string(),
+            tenant: *tenant,
             token_id: fb.token_id,
             request_id: request_id.to_string(),
             component: p.component.to_string(),
@@ -459,7 +461,7 @@ impl Audit {
 
     /// The tenant's prediction `request_id` with its feedback, or `None` (also when it belongs
     /// to another tenant, or has been deleted by retention).
-    pub fn get(&self, tenant: &str, request_id: &str) -> Result<Option<Case>> {
+    pub fn get(&self, tenant: &Tenant, request_id: &str) -> Result<Option<Case>> {
         let locs: Vec<Loc> = {
             let st = read(&self.inner.shared.state);
             let Some(t) = st.tenants.get(tenant) else { return Ok(None) };
@@ -481,7 +483,7 @@ impl Audit {
         Ok(case)
     }
 
-    fn select(&self, tenant: &str, filter: &Filter, limit: usize) -> Vec<Loc> {
+    fn select(&self, tenant: &Tenant, filter: &Filter, limit: usize) -> Vec<Loc> {
         let st = read(&self.inner.shared.state);
         let Some(t) = st.tenants.get(tenant) else { return Vec::new() };
         let e = &t.entries[..];
@@ -514,7 +516,7 @@ impl Audit {
     }
 
     /// The tenant's records (predictions and/or feedback) matching `filter`, one page.
-    pub fn query(&self, tenant: &str, filter: &Filter) -> Result<Vec<Record>> {
+    pub fn query(&self, tenant: &Tenant, filter: &Filter) -> Result<Vec<Record>> {
         let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
         let locs = self.select(tenant, filter, limit);
         let mut out = Vec::with_capacity(locs.len());
@@ -529,7 +531,7 @@ impl Audit {
     /// byte-for-byte as stored (so each line's `hash` can be checked). Returns the line count.
     pub fn export_jsonl(
         &self,
-        tenant: &str,
+        tenant: &Tenant,
         since: Option<SystemTime>,
         until: Option<SystemTime>,
         out: &mut dyn Write,
@@ -547,7 +549,7 @@ impl Audit {
     }
 
     /// Prediction-versus-decision counters of one tenant's component (zeros if none).
-    pub fn monitoring(&self, tenant: &str, component: &str) -> Monitoring {
+    pub fn monitoring(&self, tenant: &Tenant, component: &str) -> Monitoring {
         read(&self.inner.shared.state).monitoring(tenant, component)
     }
 
@@ -563,17 +565,17 @@ impl Audit {
     /// The drift window of one tenant's component: its most recent successful predictions (oldest
     /// first, at most [`AuditConfig::drift_window`]) with the latest caseworker decision on each,
     /// however late it came. Empty if there are none.
-    pub fn drift_window(&self, tenant: &str, component: &str) -> Vec<Observation> {
+    pub fn drift_window(&self, tenant: &Tenant, component: &str) -> Vec<Observation> {
         read(&self.inner.shared.state)
             .windows
             .by_key
-            .get(&(tenant.to_string(), component.to_string()))
+            .get(&(*tenant, component.to_string()))
             .map(|w| w.iter().cloned().collect())
             .unwrap_or_default()
     }
 
     /// Every (tenant, component) with a non-empty drift window (operator-only: metrics).
-    pub fn drift_keys(&self) -> Vec<(String, String)> {
+    pub fn drift_keys(&self) -> Vec<(Tenant, String)> {
         read(&self.inner.shared.state).windows.by_key.keys().cloned().collect()
     }
 
@@ -619,15 +621,12 @@ fn chain_decode(line: &[u8], path: &Path) -> Result<Record> {
 /// hash does not verify are refused.
 pub fn export_dir(
     dir: impl AsRef<Path>,
-    tenant: &str,
+    tenant: &Tenant,
     since: Option<SystemTime>,
     until: Option<SystemTime>,
     out: &mut dyn Write,
 ) -> Result<u64> {
     let dir = dir.as_ref();
-    if !valid_tenant(tenant) {
-        return Err(AuditError::InvalidRecord("tenant must be a four-digit kommunekode".into()));
-    }
     let (since, until) = (since.map(system_time_ms).unwrap_or(0), until.map(system_time_ms).unwrap_or(u64::MAX));
     let mut n = 0;
     for (_, path) in storage::list_segments(dir)? {
@@ -644,10 +643,7 @@ pub fn export_dir(
     Ok(n)
 }
 
-fn prepare_admin(tenant: &str, e: AdminEvent) -> Result<AdminRecord> {
-    if !valid_tenant(tenant) {
-        return Err(AuditError::InvalidRecord(format!("tenant `{tenant}` is not a valid tenant code")));
-    }
+fn prepare_admin(tenant: &Tenant, e: AdminEvent) -> Result<AdminRecord> {
     if e.component.is_empty() || e.component.len() > 200 || e.token_id.len() > 200 {
         return Err(AuditError::InvalidRecord("admin record: component or token id empty or over 200 bytes".into()));
     }
@@ -661,7 +657,7 @@ fn prepare_admin(tenant: &str, e: AdminEvent) -> Result<AdminRecord> {
         seq: 0,
         time: String::new(),
         time_ms: 0,
-        tenant: tenant.to_string(),
+        tenant: *tenant,
         token_id: e.token_id,
         component: e.component,
         action: e.action,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{AuditError, Result};
+use crate::{AuditError, Result, Tenant};
 
 /// `prev_hash` of the first record ever written (seq 1).
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -52,7 +52,7 @@ pub struct PredictionRecord {
     pub time: String,
     pub time_ms: u64,
     /// Kommunekode, four digits.
-    pub tenant: String,
+    pub tenant: Tenant,
     /// Which API token made the call (its id, never the secret).
     pub token_id: String,
     pub request_id: String,
@@ -111,7 +111,7 @@ pub struct FeedbackRecord {
     pub seq: u64,
     pub time: String,
     pub time_ms: u64,
-    pub tenant: String,
+    pub tenant: Tenant,
     pub token_id: String,
     /// The prediction this is about.
     pub request_id: String,
@@ -155,7 +155,7 @@ pub struct AdminRecord {
     pub seq: u64,
     pub time: String,
     pub time_ms: u64,
-    pub tenant: String,
+    pub tenant: Tenant,
     /// Token that acted (its id, not the secret).
     pub token_id: String,
     pub component: String,
@@ -236,7 +236,7 @@ impl Record {
         }
     }
     /// The owning tenant; `None` for system records.
-    pub fn tenant(&self) -> Option<&str> {
+    pub fn tenant(&self) -> Option<&Tenant> {
         match self {
             Record::Prediction(r) => Some(&r.tenant),
             Record::Feedback(r) => Some(&r.tenant),
@@ -319,7 +319,7 @@ pub enum Outcome {
 /// What the host hands to `append` for one prediction; the log adds seq, time and hashes.
 #[derive(Debug, Clone)]
 pub struct NewRecord {
-    pub tenant: String,
+    pub tenant: Tenant,
     pub token_id: String,
     /// Unique per tenant; see `new_request_id`.
     pub request_id: String,
@@ -373,11 +373,6 @@ pub fn new_request_id() -> String {
     hex::encode(b)
 }
 
-/// Kommunekode: exactly four ASCII digits (e.g. "0101" København).
-pub fn valid_tenant(t: &str) -> bool {
-    t.len() == 4 && t.bytes().all(|c| c.is_ascii_digit())
-}
-
 fn check_id(what: &str, v: &str) -> Result<()> {
     if v.is_empty() || v.len() > MAX_ID || !v.bytes().all(|c| c.is_ascii_alphanumeric() || b"._:-@/+".contains(&c)) {
         return Err(AuditError::InvalidRecord(format!("{what} must be 1-{MAX_ID} characters of [A-Za-z0-9._:-@/+]")));
@@ -402,9 +397,6 @@ fn truncate_chars(s: &str, n: usize) -> String {
 impl NewRecord {
     /// Validates and turns into a record body (seq/time/prev_hash filled in by the writer).
     pub(crate) fn into_record(self) -> Result<PredictionRecord> {
-        if !valid_tenant(&self.tenant) {
-            return Err(AuditError::InvalidRecord("tenant must be a four-digit kommunekode".into()));
-        }
         check_id("token_id", &self.token_id)?;
         check_id("request_id", &self.request_id)?;
         check_id("component", &self.component)?;
@@ -517,7 +509,7 @@ mod tests {
             seq: 7,
             time: "2025-01-01T00:00:00.000Z".into(),
             time_ms: 1_735_689_600_000,
-            tenant: "0101".into(),
+            tenant: "0101".parse().unwrap(),
             token_id: "tok".into(),
             request_id: "r1".into(),
             component: "postsortering".into(),

@@ -1,10 +1,13 @@
-//! RFC 3339 formatting and parsing in UTC, without a date-time dependency.
+//! RFC 3339 formatting and parsing in UTC, over `jiff`.
 //!
-//! The audit log only ever needs "milliseconds since the Unix epoch" <-> RFC 3339 text, so the
-//! civil-calendar conversion (Howard Hinnant's `days_from_civil`) is done here in a few lines
-//! instead of pulling in a date-time crate for every consumer of the log.
+//! The audit log only ever needs "milliseconds since the Unix epoch" <-> RFC 3339 text. The
+//! calendar arithmetic is `jiff`'s (the one date-time crate of the workspace); these functions fix
+//! the forms komp writes.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jiff::civil::DateTime;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::AuditError;
 
@@ -22,106 +25,51 @@ pub fn ms_system_time(ms: u64) -> SystemTime {
 }
 
 /// Formats milliseconds since the epoch as RFC 3339 UTC with millisecond precision,
-/// e.g. `2025-03-01T12:00:00.000Z`. Fixed width, so the text sorts like the number.
+/// e.g. `2025-03-01T12:00:00.000Z`. Fixed width, so the text sorts like the number. This text is
+/// hashed into the audit chain: its form must never change.
+///
+/// Instants past the year 9999 (which RFC 3339 cannot write) are written as its last millisecond.
+///
+/// The arithmetic is on the civil (UTC) date-time, not on `jiff::Timestamp`, whose range ends a
+/// day early (9999-12-30T22:00Z, so that every offset stays in range).
 pub fn format_rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let milli = ms % 1000;
-    let days = (secs / 86_400) as i64;
-    let sod = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, sod / 60 % 60, sod % 60)
+    let dt = i64::try_from(ms)
+        .ok()
+        .and_then(|ms| epoch().checked_add(SignedDuration::from_millis(ms)).ok())
+        .unwrap_or(DateTime::MAX);
+    format!("{dt:.3}Z")
+}
+
+/// 1970-01-01T00:00:00, UTC.
+fn epoch() -> DateTime {
+    jiff::civil::date(1970, 1, 1).at(0, 0, 0, 0)
+}
+
+/// Now, as [`format_rfc3339`] writes it (e.g. the creation time of a token or a report).
+pub fn now_rfc3339() -> String {
+    format_rfc3339(system_time_ms(SystemTime::now()))
 }
 
 /// Parses an RFC 3339 timestamp (`2025-03-01T12:00:00Z`, `...T12:00:00.5+01:00`) or a bare
-/// date (`2025-03-01`, meaning midnight UTC) into milliseconds since the epoch.
-/// Used by the CLI's `--since/--until` and by anyone handing us text times.
+/// date (`2025-03-01`, meaning midnight UTC) into milliseconds since the epoch (digits past the
+/// millisecond are dropped). Used by the CLI's `--since/--until` and by anyone handing us text
+/// times. A time without an offset is refused: it would be ambiguous.
 pub fn parse_rfc3339(s: &str) -> Result<u64, AuditError> {
     let bad = || AuditError::InvalidTime(s.to_string());
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Result<u32, AuditError> {
-        let part = b.get(r).ok_or_else(bad)?;
-        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+    let since_epoch = if s.len() == 10 {
+        let date: jiff::civil::Date = s.parse().map_err(|_| bad())?;
+        date.to_datetime(jiff::civil::Time::midnight()).duration_since(epoch())
+    } else if let Some(utc) = s.strip_suffix('Z') {
+        // UTC is read as a civil date-time, so that the whole of year 9999 parses (see above).
+        if utc.contains(['+', 'z', 'Z']) || utc.get(10..).is_some_and(|t| t.contains('-')) {
             return Err(bad());
         }
-        std::str::from_utf8(part).unwrap().parse().map_err(|_| bad())
+        utc.parse::<DateTime>().map_err(|_| bad())?.duration_since(epoch())
+    } else {
+        s.parse::<Timestamp>().map_err(|_| bad())?.duration_since(Timestamp::UNIX_EPOCH)
     };
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return Err(bad());
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y as i64, mo) {
-        return Err(bad());
-    }
-    let mut ms: i64 = days_from_civil(y as i64, mo, d) * DAY_MS as i64;
-    if b.len() > 10 {
-        if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 19 || b[13] != b':' || b[16] != b':' {
-            return Err(bad());
-        }
-        let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if h > 23 || mi > 59 || se > 60 {
-            return Err(bad());
-        }
-        ms += ((h * 3600 + mi * 60 + se.min(59)) as i64) * 1000;
-        let mut i = 19;
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i == start {
-                return Err(bad());
-            }
-            let frac = &s[start..i.min(start + 3)];
-            let scale = 10i64.pow(3 - frac.len() as u32);
-            ms += frac.parse::<i64>().map_err(|_| bad())? * scale;
-        }
-        match b.get(i) {
-            Some(b'Z' | b'z') if i + 1 == b.len() => {}
-            Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
-                let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
-                if oh > 23 || om > 59 {
-                    return Err(bad());
-                }
-                let off = ((oh * 60 + om) as i64) * 60_000;
-                ms += if *sign == b'+' { -off } else { off };
-            }
-            _ => return Err(bad()),
-        }
-    }
-    u64::try_from(ms).map_err(|_| bad())
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = (z - era * 146_097) as u64;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe as i64 + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = (y - era * 400) as u64;
-    let mp = if m > 2 { m - 3 } else { m + 9 } as u64;
-    let doy = (153 * mp + 2) / 5 + d as u64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe as i64 - 719_468
+    // Whole milliseconds, truncated towards the past (as the digits are read).
+    u64::try_from(since_epoch.as_millis()).map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -132,6 +80,20 @@ mod tests {
     fn round_trip() {
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        // Records carry this text inside their hash: the form is pinned (values from Python's
+        // datetime, independent of the implementation).
+        for (ms, text) in [
+            (1, "1970-01-01T00:00:00.001Z"),
+            (86_399_999, "1970-01-01T23:59:59.999Z"),
+            (1_740_830_400_000, "2025-03-01T12:00:00.000Z"),
+            (1_767_225_599_999, "2025-12-31T23:59:59.999Z"),
+            (4_102_444_800_000, "2100-01-01T00:00:00.000Z"),
+            (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(format_rfc3339(ms), text);
+            assert_eq!(parse_rfc3339(text).unwrap(), ms);
+        }
+        assert_eq!(parse_rfc3339("2025-03-01T12:00:00.123456Z").unwrap(), 1_740_830_400_123, "digits past ms dropped");
         for ms in [0u64, 1, 86_399_999, 951_782_400_123, 1_740_830_400_000, 4_102_444_800_000] {
             assert_eq!(parse_rfc3339(&format_rfc3339(ms)).unwrap(), ms);
         }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use crate::record::{Coverage, Decision};
+use crate::Tenant;
 
 /// Default number of predictions a window keeps per (tenant, component).
 pub const DEFAULT_WINDOW: usize = 1000;
@@ -33,7 +34,7 @@ pub struct Observation {
 #[derive(Debug)]
 pub(crate) struct Windows {
     pub max: usize,
-    pub by_key: BTreeMap<(String, String), VecDeque<Observation>>,
+    pub by_key: BTreeMap<(Tenant, String), VecDeque<Observation>>,
 }
 
 impl Default for Windows {
@@ -43,11 +44,11 @@ impl Default for Windows {
 }
 
 impl Windows {
-    pub fn push(&mut self, tenant: &str, component: &str, o: Observation) {
+    pub fn push(&mut self, tenant: &Tenant, component: &str, o: Observation) {
         if self.max == 0 {
             return;
         }
-        let w = self.by_key.entry((tenant.to_string(), component.to_string())).or_default();
+        let w = self.by_key.entry((*tenant, component.to_string())).or_default();
         w.push_back(o);
         while w.len() > self.max {
             w.pop_front();
@@ -55,9 +56,9 @@ impl Windows {
     }
 
     /// Sets the decision on the prediction `seq` if it is still in the window.
-    pub fn decide(&mut self, tenant: &str, component: &str, seq: u64, d: Decision) {
+    pub fn decide(&mut self, tenant: &Tenant, component: &str, seq: u64, d: Decision) {
         // Lookup without allocating a key on the hot path would need a borrowed tuple; windows are few.
-        if let Some(w) = self.by_key.get_mut(&(tenant.to_string(), component.to_string())) {
+        if let Some(w) = self.by_key.get_mut(&(*tenant, component.to_string())) {
             if let Ok(i) = w.binary_search_by_key(&seq, |o| o.seq) {
                 w[i].decision = Some(d);
             }
@@ -85,7 +86,7 @@ mod tests {
 
     fn rec(a: &Audit, id: &str, label: &str, cov: Option<Coverage>) -> NewRecord {
         NewRecord {
-            tenant: "0101".into(),
+            tenant: "0101".parse().unwrap(),
             token_id: "tok".into(),
             request_id: id.into(),
             component: "postsortering".into(),
@@ -130,10 +131,10 @@ mod tests {
         // Four days later: two more predictions, then feedback on the first day's r1 and r2.
         now.fetch_add(4 * DAY_MS, Ordering::SeqCst);
         a.append(rec(&a, "r3", "affald", None)).unwrap();
-        a.add_feedback("0101", "r2", fb(Decision::Overridden, Some("affald"))).unwrap();
-        a.add_feedback("0101", "r2", fb(Decision::Accepted, None)).unwrap(); // the latest counts
-        a.add_feedback("0101", "r3", fb(Decision::Overridden, Some("skole"))).unwrap();
-        let w = a.drift_window("0101", "postsortering");
+        a.add_feedback(&"0101".parse().unwrap(), "r2", fb(Decision::Overridden, Some("affald"))).unwrap();
+        a.add_feedback(&"0101".parse().unwrap(), "r2", fb(Decision::Accepted, None)).unwrap(); // the latest counts
+        a.add_feedback(&"0101".parse().unwrap(), "r3", fb(Decision::Overridden, Some("skole"))).unwrap();
+        let w = a.drift_window(&"0101".parse().unwrap(), "postsortering");
         let seen: Vec<_> = w.iter().map(|o| (&*o.label, o.decision, o.time_ms / DAY_MS)).collect();
         let day0 = 1_735_689_600_000 / DAY_MS;
         assert_eq!(
@@ -147,16 +148,16 @@ mod tests {
         assert_eq!((w[0].coverage, w[0].score, &*w[0].version), (Some(cov), Some(0.75), "1.0.0"));
         // The window holds 3: a fourth prediction pushes r1 out; feedback on r1 still counts in Monitoring.
         a.append(rec(&a, "r4", "miljoe", None)).unwrap();
-        a.add_feedback("0101", "r1", fb(Decision::Accepted, None)).unwrap();
-        let w = a.drift_window("0101", "postsortering");
+        a.add_feedback(&"0101".parse().unwrap(), "r1", fb(Decision::Accepted, None)).unwrap();
+        let w = a.drift_window(&"0101".parse().unwrap(), "postsortering");
         assert_eq!(w.iter().map(|o| &*o.label).collect::<Vec<_>>(), ["skole", "affald", "miljoe"]);
-        assert_eq!(a.monitoring("0101", "postsortering").feedback, 3);
-        assert!(a.drift_window("0202", "postsortering").is_empty());
-        assert_eq!(a.drift_keys(), [("0101".to_string(), "postsortering".to_string())]);
+        assert_eq!(a.monitoring(&"0101".parse().unwrap(), "postsortering").feedback, 3);
+        assert!(a.drift_window(&"0202".parse().unwrap(), "postsortering").is_empty());
+        assert_eq!(a.drift_keys(), [("0101".parse::<crate::Tenant>().unwrap(), "postsortering".to_string())]);
         drop(a);
         // Rebuilt from the log on open.
         let b = Audit::open(dir.path(), cfg()).unwrap();
-        assert_eq!(b.drift_window("0101", "postsortering"), w);
+        assert_eq!(b.drift_window(&"0101".parse().unwrap(), "postsortering"), w);
     }
 
     #[test]
@@ -167,7 +168,7 @@ mod tests {
         assert!(a.append(bad).unwrap_err().to_string().contains("known_tokens exceeds"));
         let cov = Coverage { content_tokens: 12, known_tokens: 3 };
         a.append(rec(&a, "r2", "affald", Some(cov))).unwrap();
-        assert_eq!(a.get("0101", "r2").unwrap().unwrap().prediction.coverage, Some(cov));
+        assert_eq!(a.get(&"0101".parse().unwrap(), "r2").unwrap().unwrap().prediction.coverage, Some(cov));
         let details = serde_json::json!({"coverage": {"content_tokens": 12, "known_tokens": 3}});
         assert_eq!(Coverage::from_details(&details), Some(cov));
         for bad in [

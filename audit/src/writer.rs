@@ -22,7 +22,7 @@ use crate::index::State;
 use crate::record::{encode, AdminRecord, FeedbackRecord, PredictionRecord, PurgeRecord, Record};
 use crate::storage::{segment_name, sync_dir, write_anchor, Anchor};
 use crate::time::{format_rfc3339, DAY_MS};
-use crate::{AuditError, Clock, Result};
+use crate::{AuditError, Clock, Result, Tenant};
 
 /// Proof that a record is durable: its place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -282,7 +282,7 @@ impl Writer {
         let mut done: Vec<(Record, Loc, Reply)> = Vec::with_capacity(appends.len());
         {
             let st = read(&self.shared.state);
-            let mut batch_ids: HashSet<(String, String)> = HashSet::new();
+            let mut batch_ids: HashSet<(Tenant, String)> = HashSet::new();
             for (p, reply) in appends {
                 let (seq, prev) = (self.next_seq, std::mem::take(&mut self.prev_hash));
                 let mut rec = match p {

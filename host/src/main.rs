@@ -88,7 +88,7 @@ enum Command {
     /// Validate a component on your own labelled sample (report.html and
     /// report.json), plan how many cases to label, compare municipalities.
     #[command(subcommand)]
-    Validate(komp_validate::cli::ValidateCommand),
+    Validate(commands::validate::ValidateCommand),
     #[command(flatten)]
     Registry(commands::registry::RegistryCommand),
     /// Push a signed component to an OCI registry (Wasm OCI artifact layout;
@@ -142,6 +142,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         // The server's configuration is resolved before logging starts, so
         // that `log_json` works from the file as well as from the flag.
+        Command::Serve(args) if args.print_config => args.resolve().and_then(|config| {
+            config.validate()?;
+            println!("{}", serde_json::to_string_pretty(&config)?);
+            Ok(())
+        }),
         Command::Serve(args) => match args.resolve() {
             Ok(config) => {
                 init_logging(config.log_json, "info");

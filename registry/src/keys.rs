@@ -33,13 +33,18 @@ pub enum Role {
     Approver,
 }
 
+/// A text that names no key [`Role`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown key role `{0}`: expected `publisher` or `approver`")]
+pub struct UnknownRole(pub String);
+
 impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
         match s {
             "publisher" => Ok(Role::Publisher),
             "approver" => Ok(Role::Approver),
-            other => Err(format!("unknown key role `{other}`: expected `publisher` or `approver`")),
+            other => Err(UnknownRole(other.chars().take(40).collect())),
         }
     }
 }

@@ -29,4 +29,4 @@ pub mod trust;
 pub use keys::{KeyPair, PublicKey, Role};
 pub use revocation::{ExpiryStatus, RevocationList, SignedRevocationList};
 pub use store::{Registry, StoreError};
-pub use trust::{verify, verify_bytes, TrustError, TrustPolicy, Verification};
+pub use trust::{verify, verify_bytes, InvalidPolicy, TrustError, TrustPolicy, Verification};

@@ -40,8 +40,22 @@ fn default_true() -> bool {
 pub enum PolicyError {
     #[error("cannot read trust policy {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("trust policy {path} is not valid: {reason}")]
-    Invalid { path: PathBuf, reason: String },
+    #[error("trust policy {path} is not valid: {source}")]
+    Invalid { path: PathBuf, source: InvalidPolicy },
+}
+
+/// Why a policy text is not a valid trust policy.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidPolicy {
+    /// Not the policy's JSON form (the error names line and column).
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// A key listed under one role whose key file says another.
+    #[error("key {key_id} ({owner}) is listed as {listed} but its file says {actual}")]
+    RoleMismatch { key_id: String, owner: String, listed: Role, actual: Role },
+    /// One key in both lists.
+    #[error("key {key_id} is listed both as publisher and approver; use one key per role")]
+    BothRoles { key_id: String },
 }
 
 impl Approvers for TrustPolicy {
@@ -53,8 +67,8 @@ impl Approvers for TrustPolicy {
 impl TrustPolicy {
     /// Parses and checks a policy: roles must match the list a key is in, and
     /// no key may be both publisher and approver (one key, one job).
-    pub fn from_json(text: &str) -> Result<TrustPolicy, String> {
-        let policy: TrustPolicy = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_json(text: &str) -> Result<TrustPolicy, InvalidPolicy> {
+        let policy: TrustPolicy = serde_json::from_str(text)?;
         policy.check()?;
         Ok(policy)
     }
@@ -62,21 +76,26 @@ impl TrustPolicy {
     /// Reads a policy file (see [`Self::from_json`]).
     pub fn load(path: &Path) -> Result<TrustPolicy, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.into(), source })?;
-        Self::from_json(&text).map_err(|reason| PolicyError::Invalid { path: path.into(), reason })
+        Self::from_json(&text).map_err(|source| PolicyError::Invalid { path: path.into(), source })
     }
 
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("serialises")
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), InvalidPolicy> {
         for (list, role) in [(&self.publishers, Role::Publisher), (&self.approvers, Role::Approver)] {
             if let Some(k) = list.iter().find(|k| k.role != role) {
-                return Err(format!("key {} ({}) is listed as {role} but its file says {}", k.key_id, k.owner, k.role));
+                return Err(InvalidPolicy::RoleMismatch {
+                    key_id: k.key_id.clone(),
+                    owner: k.owner.clone(),
+                    listed: role,
+                    actual: k.role,
+                });
             }
         }
         if let Some(k) = self.publishers.iter().find(|p| self.approvers.iter().any(|a| a.key_id == p.key_id)) {
-            return Err(format!("key {} is listed both as publisher and approver; use one key per role", k.key_id));
+            return Err(InvalidPolicy::BothRoles { key_id: k.key_id.clone() });
         }
         Ok(())
     }

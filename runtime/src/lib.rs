@@ -25,7 +25,7 @@ pub mod runtime;
 
 pub use config::RuntimeConfig;
 pub use error::{ErrorClass, ErrorKind, Fault, RuntimeError, VerifyError, Violation};
-pub use nn::ModelError;
+pub use nn::{ModelError, TensorError};
 pub use prediction::{FeatureWeight, LabelScore, Prediction};
 pub use runtime::{ArtifactVerifier, InstallReport, InstalledComponent, PredictionOutcome, Runtime};
 

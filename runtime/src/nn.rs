@@ -534,26 +534,52 @@ fn elem_size(ty: TensorType) -> usize {
     }
 }
 
+/// Why a tensor cannot cross between `wasi:nn` and tract. The texts reach the
+/// component (as the `wasi:nn` error's data), so they say what was wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TensorError {
+    /// The dimensions multiply past the address space.
+    #[error("dimensions {dims:?} overflow")]
+    DimensionsOverflow { dims: Vec<u32> },
+    /// The data is not as long as the dimensions and element type say.
+    #[error("dimensions {dims:?} of {ty:?} need {expected} bytes, but {given} bytes were given")]
+    WrongLength { dims: Vec<u32>, ty: TensorType, expected: usize, given: usize },
+    /// An element type the tract backend does not take (fp16, bf16).
+    #[error("tensor type {ty:?} is not supported by the tract backend")]
+    UnsupportedType { ty: TensorType },
+    /// A model output dimension that `wasi:nn` (u32 dimensions) cannot carry.
+    #[error("dimension {dim} too large")]
+    DimensionTooLarge { dim: usize },
+    /// A model output element type that `wasi:nn` cannot carry.
+    #[error("model produced {datum:?}, which wasi:nn cannot carry")]
+    UnsupportedOutput { datum: DatumType },
+    /// tract refused the tensor (its error chain).
+    #[error("{reason}")]
+    Tract { reason: String },
+}
+
+impl TensorError {
+    fn tract(e: TractError) -> TensorError {
+        TensorError::Tract { reason: format!("{e:#}") }
+    }
+}
+
 /// Converts a `wasi:nn` tensor (little-endian bytes) to a tract tensor.
-pub fn to_tract(t: &Tensor) -> Result<tract_onnx::prelude::Tensor, String> {
+pub fn to_tract(t: &Tensor) -> Result<tract_onnx::prelude::Tensor, TensorError> {
     let shape: Vec<usize> = t.dims.iter().map(|d| *d as usize).collect();
-    let count = shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d)).ok_or("dimensions overflow")?;
-    let expected = count.checked_mul(elem_size(t.ty)).ok_or("dimensions overflow")?;
+    let overflow = || TensorError::DimensionsOverflow { dims: t.dims.clone() };
+    let count = shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d)).ok_or_else(overflow)?;
+    let expected = count.checked_mul(elem_size(t.ty)).ok_or_else(overflow)?;
     if expected != t.data.len() {
-        return Err(format!(
-            "dimensions {:?} of {:?} need {expected} bytes, but {} bytes were given",
-            t.dims,
-            t.ty,
-            t.data.len()
-        ));
+        return Err(TensorError::WrongLength { dims: t.dims.clone(), ty: t.ty, expected, given: t.data.len() });
     }
     fn build<T: Datum + Copy, const N: usize>(
         shape: &[usize],
         data: &[u8],
         f: fn([u8; N]) -> T,
-    ) -> Result<tract_onnx::prelude::Tensor, String> {
+    ) -> Result<tract_onnx::prelude::Tensor, TensorError> {
         let v: Vec<T> = data.chunks_exact(N).map(|c| f(c.try_into().expect("chunk"))).collect();
-        tract_onnx::prelude::Tensor::from_shape(shape, &v).map_err(|e| format!("{e:#}"))
+        tract_onnx::prelude::Tensor::from_shape(shape, &v).map_err(TensorError::tract)
     }
     match t.ty {
         TensorType::Fp32 => build(&shape, &t.data, f32::from_le_bytes),
@@ -561,19 +587,22 @@ pub fn to_tract(t: &Tensor) -> Result<tract_onnx::prelude::Tensor, String> {
         TensorType::I32 => build(&shape, &t.data, i32::from_le_bytes),
         TensorType::I64 => build(&shape, &t.data, i64::from_le_bytes),
         TensorType::U8 => build(&shape, &t.data, u8::from_le_bytes),
-        other => Err(format!("tensor type {other:?} is not supported by the tract backend")),
+        ty @ (TensorType::Fp16 | TensorType::Bf16) => Err(TensorError::UnsupportedType { ty }),
     }
 }
 
 /// Converts a tract tensor to a `wasi:nn` tensor.
-pub fn from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, String> {
-    let dims: Vec<u32> =
-        t.shape().iter().map(|d| u32::try_from(*d).map_err(|_| "dimension too large")).collect::<Result<_, _>>()?;
+pub fn from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, TensorError> {
+    let dims: Vec<u32> = t
+        .shape()
+        .iter()
+        .map(|d| u32::try_from(*d).map_err(|_| TensorError::DimensionTooLarge { dim: *d }))
+        .collect::<Result<_, _>>()?;
     fn bytes<T: Datum + Copy, const N: usize>(
         t: &tract_onnx::prelude::Tensor,
         f: fn(T) -> [u8; N],
-    ) -> Result<Vec<u8>, String> {
-        let s = t.try_as_plain_ram().and_then(|v| v.as_slice::<T>()).map_err(|e| format!("{e:#}"))?;
+    ) -> Result<Vec<u8>, TensorError> {
+        let s = t.try_as_plain_ram().and_then(|v| v.as_slice::<T>()).map_err(TensorError::tract)?;
         let mut out = Vec::with_capacity(s.len() * N);
         for v in s {
             out.extend_from_slice(&f(*v));
@@ -590,12 +619,12 @@ pub fn from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, String> {
             TensorType::U8,
             t.try_as_plain_ram()
                 .and_then(|v| v.as_slice::<bool>())
-                .map_err(|e| format!("{e:#}"))?
+                .map_err(TensorError::tract)?
                 .iter()
                 .map(|b| *b as u8)
                 .collect(),
         ),
-        other => return Err(format!("model produced {other:?}, which wasi:nn cannot carry")),
+        datum => return Err(TensorError::UnsupportedOutput { datum }),
     };
     Ok(Tensor { dims, ty, data })
 }

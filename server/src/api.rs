@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use komp_audit::Tenant;
 use komp_runtime::runtime::{InstalledComponent, PredictionOutcome};
 use komp_runtime::RuntimeError;
 use serde::{Deserialize, Serialize};
@@ -347,7 +348,7 @@ async fn predict_and_audit(
     s.metrics
         .predictions
         .get_or_create(&super::metrics::PredictionLabels {
-            tenant: p.tenant.clone(),
+            tenant: p.tenant.to_string(),
             component: name.clone(),
             outcome: outcome_label,
         })
@@ -431,7 +432,7 @@ pub async fn feedback(
     Ok(Json(json!({ "request_id": request_id, "recorded": true, "seq": receipt.seq })))
 }
 
-fn update_feedback_gauges(s: &SharedState, tenant: &str, component: &str) {
+fn update_feedback_gauges(s: &SharedState, tenant: &Tenant, component: &str) {
     let m = s.audit.monitoring(tenant, component);
     let labels = super::metrics::FeedbackLabels { tenant: tenant.to_string(), component: component.to_string() };
     s.metrics.feedback_agreement.get_or_create(&labels).set(m.agreement_rate.unwrap_or(0.0));

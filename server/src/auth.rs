@@ -14,7 +14,7 @@ use std::sync::RwLock;
 use std::time::SystemTime;
 
 /// What a token may do. Each role is its own set of rights; `admin` has all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Case systems: predict, give feedback, read the catalog.
@@ -27,10 +27,41 @@ pub enum Role {
     Admin,
 }
 
+/// A text that names no [`Role`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}: expected one of caller, publisher, auditor, admin")]
+pub struct UnknownRole(pub String);
+
 impl Role {
+    /// Every role, in the order of their rights.
+    pub const ALL: [Role; 4] = [Role::Caller, Role::Publisher, Role::Auditor, Role::Admin];
+
+    /// The role's name, as in `tokens.json` and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Caller => "caller",
+            Role::Publisher => "publisher",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+
     /// Whether a token with this role may act as `needed`.
     pub fn allows(self, needed: Role) -> bool {
         self == needed || self == Role::Admin
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownRole(s.chars().take(40).collect()))
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -38,7 +69,7 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Principal {
     pub token_id: String,
-    pub tenant: String,
+    pub tenant: Tenant,
     pub role: Role,
 }
 
@@ -47,7 +78,7 @@ pub struct TokenEntry {
     pub id: String,
     /// Hex sha256 of the whole token.
     pub sha256: String,
-    pub tenant: String,
+    pub tenant: Tenant,
     pub role: Role,
     pub created: String,
     #[serde(default)]
@@ -60,7 +91,7 @@ struct TokenFile {
 }
 
 /// A tenant is a kommunekode: four ASCII digits (one definition, shared with the audit log).
-pub use komp_audit::valid_tenant;
+pub use komp_audit::{InvalidTenant, Tenant};
 
 /// The token store of a data directory.
 pub struct TokenStore {
@@ -157,16 +188,11 @@ impl TokenStore {
     /// The principal of a bearer token, if it is known.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
         let state = self.state.read().expect("lock");
-        state.tokens.get(&hash(token)).map(|e| Principal {
-            token_id: e.id.clone(),
-            tenant: e.tenant.clone(),
-            role: e.role,
-        })
+        state.tokens.get(&hash(token)).map(|e| Principal { token_id: e.id.clone(), tenant: e.tenant, role: e.role })
     }
 
     /// Creates a token, stores its hash and returns the token (shown once).
-    pub fn create(&self, tenant: &str, role: Role, note: &str) -> anyhow::Result<(TokenEntry, String)> {
-        anyhow::ensure!(valid_tenant(tenant), "tenant {tenant:?} is not a kommunekode (four digits, e.g. 0751)");
+    pub fn create(&self, tenant: &Tenant, role: Role, note: &str) -> anyhow::Result<(TokenEntry, String)> {
         let mut secret = [0u8; 24];
         getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
         let mut id_bytes = [0u8; 4];
@@ -176,9 +202,9 @@ impl TokenStore {
         let entry = TokenEntry {
             id,
             sha256: hash(&token),
-            tenant: tenant.to_string(),
+            tenant: *tenant,
             role,
-            created: crate::time::now_rfc3339(),
+            created: komp_audit::now_rfc3339(),
             note: note.to_string(),
         };
         let mut file = self.read_file()?;
@@ -220,7 +246,7 @@ mod tests {
     fn a_change_within_one_mtime_tick_is_not_missed() {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::open(dir.path()).unwrap();
-        let (_, token) = store.create("0751", Role::Caller, "t").unwrap();
+        let (_, token) = store.create(&"0751".parse().unwrap(), Role::Caller, "t").unwrap();
         assert!(store.authenticate(&token).is_some());
         let path = dir.path().join("tokens.json");
         let before = std::fs::metadata(&path).unwrap().modified().unwrap();

@@ -1,6 +1,7 @@
 //! Server configuration: a JSON file, overridden by environment variables
 //! and flags (see `komp serve --help`), with safe defaults.
 
+use komp_audit::Tenant;
 use komp_runtime::RuntimeConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -33,7 +34,7 @@ pub struct ServerConfig {
     /// Log as JSON lines instead of text.
     pub log_json: bool,
     /// Per-tenant settings by kommunekode.
-    pub tenants: BTreeMap<String, TenantConfig>,
+    pub tenants: BTreeMap<Tenant, TenantConfig>,
     /// Trust policy file (JSON): which publisher and approver keys this host
     /// trusts. Required unless `dev` is set.
     pub trust_policy: Option<PathBuf>,
@@ -177,7 +178,6 @@ impl ServerConfig {
             );
         }
         for (code, t) in &self.tenants {
-            anyhow::ensure!(super::auth::valid_tenant(code), "tenant {code:?} is not a kommunekode (four digits)");
             if let Some(r) = t.rate_limit_per_second {
                 anyhow::ensure!(r > 0.0, "tenant {code}: rate_limit_per_second must be positive");
             }

@@ -17,7 +17,6 @@ pub mod oip;
 pub mod openapi;
 pub mod operating_points;
 pub mod run;
-pub mod time;
 pub mod v2;
 pub mod validation;
 pub mod web;
@@ -30,6 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use config::ServerConfig;
+use komp_audit::Tenant;
 use komp_runtime::runtime::Runtime;
 use komp_runtime::{ErrorKind, RuntimeError, VerifyError};
 use std::collections::HashMap;
@@ -45,7 +45,7 @@ pub struct AppState {
     pub config: ServerConfig,
     pub metrics: metrics::Metrics,
     pub slots: Arc<Semaphore>,
-    pub buckets: Mutex<HashMap<String, Bucket>>,
+    pub buckets: Mutex<HashMap<Tenant, Bucket>>,
     /// The local registry (a copy of upstream, plus seeds).
     pub registry: Arc<komp_registry::Registry>,
     /// Trust policy and current revocations, consulted before every install;
@@ -214,7 +214,7 @@ impl AppState {
     }
 
     /// Whether `tenant` may use `component` (its allow-list; empty = all).
-    pub fn allowed(&self, tenant: &str, component: &str) -> bool {
+    pub fn allowed(&self, tenant: &Tenant, component: &str) -> bool {
         match self.config.tenants.get(tenant) {
             Some(t) if !t.components.is_empty() => t.components.iter().any(|c| c == component),
             _ => true,
@@ -254,7 +254,10 @@ impl AppState {
         } else {
             self.metrics
                 .rate_limited
-                .get_or_create(&metrics::FeedbackLabels { tenant: p.tenant.clone(), component: component.to_string() })
+                .get_or_create(&metrics::FeedbackLabels {
+                    tenant: p.tenant.to_string(),
+                    component: component.to_string(),
+                })
                 .inc();
             let wait = ((1.0 - b.tokens) / rate).ceil().max(1.0) as u64;
             let mut e = ApiError::new(

@@ -64,7 +64,7 @@ pub async fn openapi(State(s): State<SharedState>, headers: HeaderMap) -> Result
     };
     let json_ok = |description: &str| json!({ "description": description, "content": { "application/json": { "schema": { "type": "object" } } } });
     let components = s.runtime.components();
-    let visible = components.iter().filter(|c| tenant.as_deref().is_some_and(|t| s.allowed(t, &c.manifest().name)));
+    let visible = components.iter().filter(|c| tenant.as_ref().is_some_and(|t| s.allowed(t, &c.manifest().name)));
     let mut named = std::collections::BTreeSet::new();
     for c in visible {
         let m = c.manifest();
@@ -84,7 +84,7 @@ pub async fn openapi(State(s): State<SharedState>, headers: HeaderMap) -> Result
         paths.insert(format!("/v1/components/{}/predict", m.name), op);
     }
     // Each installed version of each visible component: its own schema.
-    for c in components.iter().filter(|c| tenant.as_deref().is_some_and(|t| s.allowed(t, &c.manifest().name))) {
+    for c in components.iter().filter(|c| tenant.as_ref().is_some_and(|t| s.allowed(t, &c.manifest().name))) {
         let m = c.manifest();
         paths.insert(format!("/v1/components/{}/{}/predict", m.name, m.version), json!({ "post": {
             "summary": format!("Predict with {} version {}", m.name, m.version),

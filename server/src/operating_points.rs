@@ -16,6 +16,7 @@ use super::{ApiError, SharedState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use komp_audit::Tenant;
 use komp_runtime::prediction::{rule_name, OperatingPointSource, OperatingPointUsed};
 use komp_runtime::runtime::InstalledComponent;
 use serde::{Deserialize, Serialize};
@@ -66,7 +67,7 @@ pub struct TenantFile {
 /// Every tenant's settings, read at start and written through.
 pub struct OperatingPoints {
     dir: PathBuf,
-    tenants: RwLock<HashMap<String, TenantFile>>,
+    tenants: RwLock<HashMap<Tenant, TenantFile>>,
 }
 
 impl OperatingPoints {
@@ -78,9 +79,9 @@ impl OperatingPoints {
         let mut tenants = HashMap::new();
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries.flatten() {
-                let tenant = e.file_name().to_string_lossy().to_string();
                 let path = e.path().join("operating-points.json");
-                if !super::auth::valid_tenant(&tenant) || !path.exists() {
+                let Ok(tenant) = Tenant::parse(&e.file_name().to_string_lossy()) else { continue };
+                if !path.exists() {
                     continue;
                 }
                 let bytes =
@@ -97,11 +98,11 @@ impl OperatingPoints {
         Ok(OperatingPoints { dir, tenants: RwLock::new(tenants) })
     }
 
-    pub fn setting(&self, tenant: &str, component: &str) -> Option<Setting> {
+    pub fn setting(&self, tenant: &Tenant, component: &str) -> Option<Setting> {
         self.tenants.read().expect("lock").get(tenant).and_then(|t| t.components.get(component)).cloned()
     }
 
-    pub fn history(&self, tenant: &str, component: &str) -> Vec<Change> {
+    pub fn history(&self, tenant: &Tenant, component: &str) -> Vec<Change> {
         self.tenants
             .read()
             .expect("lock")
@@ -112,7 +113,7 @@ impl OperatingPoints {
 
     /// Sets (`Some`) or clears (`None`) a tenant's setting and writes the file
     /// durably before the change is visible.
-    fn change(&self, tenant: &str, component: &str, setting: Option<Setting>, change: Change) -> anyhow::Result<()> {
+    fn change(&self, tenant: &Tenant, component: &str, setting: Option<Setting>, change: Change) -> anyhow::Result<()> {
         let mut tenants = self.tenants.write().expect("lock");
         let mut file = tenants.get(tenant).cloned().unwrap_or_default();
         match setting {
@@ -124,21 +125,21 @@ impl OperatingPoints {
             }
         }
         file.history.push(change);
-        let dir = self.dir.join(tenant);
+        let dir = self.dir.join(tenant.as_str());
         std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         komp_artifact::fsutil::write_atomic_mode(
             &dir.join("operating-points.json"),
             &serde_json::to_vec_pretty(&file)?,
             true,
         )?;
-        tenants.insert(tenant.to_string(), file);
+        tenants.insert(*tenant, file);
         Ok(())
     }
 
     /// The operating point a prediction of `c` for `tenant` uses: the
     /// tenant's setting when it is inside the range this version declares,
     /// else the component's default. `None` for a component without one.
-    pub fn in_use(&self, tenant: &str, c: &InstalledComponent) -> Option<OperatingPointUsed> {
+    pub fn in_use(&self, tenant: &Tenant, c: &InstalledComponent) -> Option<OperatingPointUsed> {
         let m = c.manifest();
         let op = m.operating_point.as_ref()?;
         let default = OperatingPointUsed {
@@ -157,7 +158,7 @@ impl OperatingPoints {
             }),
             Some(s) => {
                 tracing::warn!(
-                    tenant, component = %m.name, version = %m.version, threshold = s.threshold, min = op.min, max = op.max,
+                    tenant = %tenant, component = %m.name, version = %m.version, threshold = s.threshold, min = op.min, max = op.max,
                     "the tenant's operating point is outside the range this version declares; using the component's default"
                 );
                 Some(default)
@@ -171,7 +172,7 @@ impl OperatingPoints {
 /// decision moves, the scores do not.
 pub fn apply(
     s: &SharedState,
-    tenant: &str,
+    tenant: &Tenant,
     c: &InstalledComponent,
     outcome: &mut komp_runtime::runtime::PredictionOutcome,
 ) {
@@ -280,7 +281,7 @@ pub async fn put(
             ));
         }
     }
-    let now = super::time::now_rfc3339();
+    let now = komp_audit::now_rfc3339();
     let before = s.operating_points.setting(&p.tenant, &m.name).map(|x| x.threshold);
     let setting = Setting {
         threshold: body.threshold,
@@ -315,7 +316,7 @@ pub async fn delete(
     let before = s.operating_points.setting(&p.tenant, &name).map(|x| x.threshold);
     if before.is_some() {
         let change = Change {
-            at: super::time::now_rfc3339(),
+            at: komp_audit::now_rfc3339(),
             token_id: p.token_id.clone(),
             component: name.clone(),
             from: before,

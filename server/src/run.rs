@@ -266,8 +266,21 @@ async fn serve(
     timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let limits = komp_registry::http::ServeLimits { header_timeout: timeout, request_timeout: timeout };
-    komp_registry::http::serve(listener, app, limits, shutdown).await
+    let app =
+        app.layer(komp_registry::http::request_timeout(timeout)).layer(axum::middleware::map_response(timeout_body));
+    komp_registry::http::serve_connections(listener, app, timeout, shutdown).await
+}
+
+/// The request timeout's 408 comes from tower-http with an empty body; it
+/// gets the JSON error body like every other error. (Only the 408: the web
+/// pages' own error answers are HTML and stay so.)
+async fn timeout_body(resp: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = axum::http::StatusCode::REQUEST_TIMEOUT;
+    if resp.status() == status && !resp.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+        return super::ApiError::new(status, "the request took longer than this server allows").into_response();
+    }
+    resp
 }
 
 /// Publishes every `*.wasm` in `dir` that the registry does not have yet.

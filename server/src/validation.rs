@@ -4,7 +4,7 @@
 //! The auditor uploads a labelled sample (JSONL or CSV, by Content-Type);
 //! the host runs the exact installed, signed component over it in the
 //! sandbox (on the blocking pool) and computes the report with the same
-//! library code as `komp validate run` (`komp_validate::cli::validate_sample`).
+//! library code as `komp validate run` (`komp_validate::validate_sample`).
 //! Only the report is kept, per tenant, in
 //! `DATA_DIR/tenants/<tenant>/validation-reports/<id>/` (`entry.json`,
 //! `report.json`, `report.html`): the sample's texts are never written
@@ -20,6 +20,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use komp_audit::Tenant;
 use komp_validate::sample::{SampleFormat, SampleSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -80,18 +81,18 @@ impl ValidationReports {
 
     /// The folder of report `id` of `tenant` (`entry.json`, `report.json`,
     /// `report.html`); `id` must pass [`valid_id`].
-    pub(crate) fn report_dir(&self, tenant: &str, id: &str) -> PathBuf {
-        self.dir.join(tenant).join("validation-reports").join(id)
+    pub(crate) fn report_dir(&self, tenant: &Tenant, id: &str) -> PathBuf {
+        self.dir.join(tenant.as_str()).join("validation-reports").join(id)
     }
 
-    fn write_entry(&self, tenant: &str, e: &Entry) -> anyhow::Result<()> {
+    fn write_entry(&self, tenant: &Tenant, e: &Entry) -> anyhow::Result<()> {
         let dir = self.report_dir(tenant, &e.id);
         std::fs::create_dir_all(&dir).map_err(|err| anyhow::anyhow!("cannot create {}: {err}", dir.display()))?;
         komp_artifact::fsutil::write_atomic_mode(&dir.join("entry.json"), &serde_json::to_vec_pretty(e)?, true)?;
         Ok(())
     }
 
-    fn read_entry(&self, tenant: &str, id: &str) -> Option<Entry> {
+    fn read_entry(&self, tenant: &Tenant, id: &str) -> Option<Entry> {
         let bytes = std::fs::read(self.report_dir(tenant, id).join("entry.json")).ok()?;
         let mut e: Entry = serde_json::from_slice(&bytes).ok()?;
         if e.status == "running" && !self.running.lock().expect("lock").contains(id) {
@@ -102,8 +103,10 @@ impl ValidationReports {
     }
 
     /// The reports of `tenant` only, newest first (at most [`MAX_LISTED`]).
-    pub(crate) fn list(&self, tenant: &str) -> Vec<Entry> {
-        let Ok(dirs) = std::fs::read_dir(self.dir.join(tenant).join("validation-reports")) else { return Vec::new() };
+    pub(crate) fn list(&self, tenant: &Tenant) -> Vec<Entry> {
+        let Ok(dirs) = std::fs::read_dir(self.dir.join(tenant.as_str()).join("validation-reports")) else {
+            return Vec::new();
+        };
         let mut out: Vec<Entry> = dirs
             .flatten()
             .filter_map(|d| d.file_name().to_str().map(str::to_string))
@@ -129,7 +132,7 @@ fn new_id() -> Result<String, ApiError> {
 }
 
 /// The entry of report `id` of `tenant` (404 for another tenant's or an unknown id).
-pub fn find(s: &SharedState, tenant: &str, id: &str) -> Result<Entry, ApiError> {
+pub fn find(s: &SharedState, tenant: &Tenant, id: &str) -> Result<Entry, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("no validation report {id} for tenant {tenant}"));
     if !valid_id(id) {
         return Err(not_found());
@@ -236,7 +239,7 @@ pub async fn create(
         SampleFormat::Jsonl => "sample.jsonl",
         SampleFormat::Csv => "sample.csv",
     });
-    let settings = komp_validate::cli::RunSettings {
+    let settings = komp_validate::RunSettings {
         group_by,
         positive,
         resamples: komp_validate::stats::DEFAULT_RESAMPLES,
@@ -247,7 +250,7 @@ pub async fn create(
             .get(&p.tenant)
             .map(|t| t.name.clone())
             .filter(|n| !n.is_empty())
-            .or(Some(p.tenant.clone())),
+            .or(Some(p.tenant.to_string())),
     };
     let (m2, set2) = (manifest.clone(), settings.clone());
     let sample = tokio::task::spawn_blocking(move || -> Result<komp_validate::Sample, ApiError> {
@@ -293,7 +296,7 @@ pub async fn create(
             SampleFormat::Csv => "csv".into(),
         },
         n: sample.rows.len(),
-        created: super::time::now_rfc3339(),
+        created: komp_audit::now_rfc3339(),
         status: "running".into(),
         error: None,
         evaluated: None,
@@ -339,13 +342,8 @@ pub async fn create(
     let task = tokio::task::spawn_blocking(move || {
         let _slot = slot;
         let runtime = st.runtime.clone();
-        let result = komp_validate::cli::validate_sample(
-            &manifest,
-            component.digest(),
-            provenance,
-            sample,
-            &settings,
-            |input| {
+        let result =
+            komp_validate::validate_sample(&manifest, component.digest(), provenance, sample, &settings, |input| {
                 runtime
                     .predict_with(&component, input)
                     .map(|o| komp_validate::PredictionLike {
@@ -354,8 +352,7 @@ pub async fn create(
                         requires_human_review: o.prediction.requires_human_review,
                     })
                     .map_err(|e| e.to_string())
-            },
-        );
+            });
         finish(&st, &tenant, entry, result)
     });
     // Small samples are answered with the report; a long run answers 202
@@ -390,9 +387,9 @@ pub async fn create(
 /// Writes the report files (or the failure) and the final entry.
 fn finish(
     s: &SharedState,
-    tenant: &str,
+    tenant: &Tenant,
     mut entry: Entry,
-    result: Result<komp_validate::Evaluation, komp_validate::cli::RunError>,
+    result: Result<komp_validate::Evaluation, komp_validate::RunError>,
 ) -> (Entry, Value) {
     let dir = s.validation_reports.report_dir(tenant, &entry.id);
     let mut report = Value::Null;
@@ -426,7 +423,7 @@ fn finish(
     }
     s.validation_reports.running.lock().expect("lock").remove(&entry.id);
     tracing::info!(
-        tenant, report = %entry.id, component = %entry.component, status = %entry.status, evaluated = ?entry.evaluated,
+        tenant = %tenant, report = %entry.id, component = %entry.component, status = %entry.status, evaluated = ?entry.evaluated,
         failed_rows = ?entry.failed_rows, "validation run finished"
     );
     (entry, report)

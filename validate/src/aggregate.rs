@@ -162,17 +162,15 @@ impl Aggregates {
     }
 
     /// Reads an aggregates file, or the `aggregates` of a full report.
-    pub fn from_json(text: &str) -> Result<Aggregates, String> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    pub fn from_json(text: &str) -> Result<Aggregates, CompareError> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(CompareError::NotJson)?;
         let inner = match v.get("format").and_then(|f| f.as_str()) {
             Some(crate::report::REPORT_FORMAT) => v.get("aggregates").cloned().unwrap_or_default(),
             Some(AGGREGATES_FORMAT) => v,
-            Some(other) => {
-                return Err(format!("unknown format {other:?}; expected a komp validation report or aggregates"))
-            }
-            None => return Err("no `format` field: not a komp validation report or aggregates file".into()),
+            Some(other) => return Err(CompareError::UnknownFormat { format: other.chars().take(80).collect() }),
+            None => return Err(CompareError::NoFormat),
         };
-        serde_json::from_value(inner).map_err(|e| format!("not a valid aggregates file: {e}"))
+        serde_json::from_value(inner).map_err(CompareError::NotAggregates)
     }
 
     fn name(&self, fallback: &str) -> String {
@@ -274,14 +272,32 @@ pub struct Comparison {
     pub notes: Vec<String>,
 }
 
+/// Why files cannot be read or compared as validation aggregates.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error("not valid JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("unknown format {format:?}; expected a komp validation report or aggregates")]
+    UnknownFormat { format: String },
+    #[error("no `format` field: not a komp validation report or aggregates file")]
+    NoFormat,
+    #[error("not a valid aggregates file: {0}")]
+    NotAggregates(serde_json::Error),
+    #[error("nothing to compare")]
+    Nothing,
+    #[error("{name} is a report on `{component}`, the first file on `{first}`: compare reports on one component")]
+    OtherComponent { name: String, component: String, first: String },
+}
+
 /// Lines the files up; files on different components are refused.
-pub fn compare(files: &[(String, Aggregates)]) -> Result<Comparison, String> {
-    let Some((_, first)) = files.first() else { return Err("nothing to compare".into()) };
+pub fn compare(files: &[(String, Aggregates)]) -> Result<Comparison, CompareError> {
+    let Some((_, first)) = files.first() else { return Err(CompareError::Nothing) };
     if let Some((name, a)) = files.iter().find(|(_, a)| a.component != first.component) {
-        return Err(format!(
-            "{name} is a report on `{}`, the first file on `{}`: compare reports on one component",
-            a.component, first.component
-        ));
+        return Err(CompareError::OtherComponent {
+            name: name.clone(),
+            component: a.component.clone(),
+            first: first.component.clone(),
+        });
     }
     let columns: Vec<(String, Vec<(String, Estimate)>)> = files.iter().map(|(n, a)| (a.name(n), a.rows())).collect();
     // Metric names in first-seen order across all files.
@@ -336,7 +352,7 @@ fn cell_text(e: Option<&Estimate>) -> String {
 }
 
 /// The comparison as a text table (value, 95% interval, n per cell).
-pub fn compare_table(files: &[(String, Aggregates)]) -> Result<String, String> {
+pub fn compare_table(files: &[(String, Aggregates)]) -> Result<String, CompareError> {
     let c = compare(files)?;
     let cells: Vec<Vec<String>> =
         c.cells.iter().map(|row| row.iter().map(|e| cell_text(e.as_ref())).collect()).collect();
@@ -369,7 +385,7 @@ pub fn compare_table(files: &[(String, Aggregates)]) -> Result<String, String> {
 
 /// The comparison as a self-contained HTML page; a cell whose interval does
 /// not overlap the first column's is marked.
-pub fn compare_html(files: &[(String, Aggregates)]) -> Result<String, String> {
+pub fn compare_html(files: &[(String, Aggregates)]) -> Result<String, CompareError> {
     use crate::html::escape;
     let c = compare(files)?;
     let mut h = String::new();

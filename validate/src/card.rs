@@ -165,10 +165,7 @@ mod tests {
         assert_eq!(verdict(None, Some(0.9), Neutral), Verdict::NoData);
     }
 
-    fn manifest(name: &str) -> komp_artifact::Manifest {
-        let path = format!("{}/../components/{name}/manifest.json", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use crate::test_support::manifest;
 
     #[test]
     fn kinds_of_the_standard_components() {

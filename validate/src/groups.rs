@@ -343,8 +343,7 @@ mod tests {
     }
 
     fn spec(name: &str) -> SampleSpec {
-        let path = format!("{}/../components/{name}/manifest.json", env!("CARGO_MANIFEST_DIR"));
-        SampleSpec::from_manifest(&serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+        SampleSpec::from_manifest(&crate::test_support::manifest(name))
     }
 
     #[test]

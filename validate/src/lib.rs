@@ -23,18 +23,18 @@
 //! | [`aggregate`] | counts-only export and `compare` |
 //! | [`plan`] | the sample-size planner |
 //! | [`plots`], [`html`] | `report.html` with inline SVG |
-//! | [`cli`] | the `komp validate` subcommands |
+//! | [`run`] | one validation run over a loaded sample (shared by `komp validate run` and the host) |
 
 pub mod aggregate;
 pub mod calibration;
 pub mod card;
-pub mod cli;
 pub mod groups;
 pub mod html;
 pub mod metrics;
 pub mod plan;
 pub mod plots;
 pub mod report;
+pub mod run;
 pub mod sample;
 pub mod stats;
 pub mod threshold;
@@ -43,5 +43,16 @@ pub use aggregate::Aggregates;
 pub use card::{ComponentInfo, Kind, Verdict};
 pub use groups::GroupSpec;
 pub use report::{evaluate, Evaluation, Options, PredictionLike, Report, RowError, ValidateError};
+pub use run::{validate_sample, RunError, RunSettings};
 pub use sample::{Sample, SampleError, SampleRow, SampleSpec};
 pub use stats::Estimate;
+
+/// What the unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// The standard component's manifest, compiled from its `komp.toml` as `komp build` does.
+    pub(crate) fn manifest(name: &str) -> komp_artifact::Manifest {
+        let source = format!("{}/../components/{name}/komp.toml", env!("CARGO_MANIFEST_DIR"));
+        komp_author::source::compile(std::path::Path::new(&source)).unwrap_or_else(|e| panic!("{e}")).manifest
+    }
+}

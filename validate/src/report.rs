@@ -331,7 +331,7 @@ where
     let mut report = Report {
         format: REPORT_FORMAT.into(),
         komp_version: env!("CARGO_PKG_VERSION").into(),
-        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        created: format!("{:.0}", jiff::Timestamp::now()),
         component: ComponentBinding {
             name: info.name.clone(),
             version: info.version.clone(),
@@ -438,10 +438,7 @@ mod tests {
     use super::*;
     use crate::sample::{self, SampleSpec};
 
-    fn manifest(name: &str) -> komp_artifact::Manifest {
-        let path = format!("{}/../components/{name}/manifest.json", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use crate::test_support::manifest;
 
     /// A stand-in for the component: "affald" when the body mentions skrald,
     /// else "skole"; it fails on an empty body.
@@ -571,8 +568,8 @@ mod tests {
         assert!(c.notes.iter().any(|n| n.starts_with("accuracy: Odense differs from aarhus")), "{:?}", c.notes);
         let mut other = a.clone();
         other.component = "underretning".into();
-        let err = crate::aggregate::compare_table(&[("x".into(), a), ("y".into(), other)]).unwrap_err();
+        let err = crate::aggregate::compare_table(&[("x".into(), a), ("y".into(), other)]).unwrap_err().to_string();
         assert!(err.contains("compare reports on one component"), "{err}");
-        assert!(Aggregates::from_json("{}").unwrap_err().contains("no `format` field"));
+        assert!(Aggregates::from_json("{}").unwrap_err().to_string().contains("no `format` field"));
     }
 }

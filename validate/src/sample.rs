@@ -465,8 +465,7 @@ mod tests {
     use super::*;
 
     fn spec(name: &str) -> SampleSpec {
-        let path = format!("{}/../components/{name}/manifest.json", env!("CARGO_MANIFEST_DIR"));
-        SampleSpec::from_manifest(&serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+        SampleSpec::from_manifest(&crate::test_support::manifest(name))
     }
 
     fn load_text(name: &str, text: &str, component: &str) -> Result<Sample, SampleError> {

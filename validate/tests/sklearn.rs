@@ -1,7 +1,7 @@
 //! The report's numbers against scikit-learn.
 //!
 //! A fixed, seeded set of predictions for each standard component (real
-//! label sets and model cards from `components/*/manifest.json`) is run
+//! label sets and model cards from `components/*/komp.toml`) is run
 //! through [`komp_validate::evaluate`]; the predictions and the report are
 //! written to `target/komp-validate-sklearn/`, and `sklearn_check.py`
 //! recomputes accuracy, precision/recall/F1, macro F1, the confusion matrix,
@@ -20,9 +20,10 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The standard component's manifest, compiled from its `komp.toml` as `komp build` does.
 fn manifest(name: &str) -> komp_artifact::Manifest {
-    let text = std::fs::read_to_string(root().join(format!("components/{name}/manifest.json"))).unwrap();
-    serde_json::from_str(&text).unwrap()
+    let source = root().join(format!("components/{name}/komp.toml"));
+    komp_author::source::compile(&source).unwrap_or_else(|e| panic!("{e}")).manifest
 }
 
 /// Softmax of noisy logits that favour the true label: a model that is right

@@ -2,10 +2,26 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use komp_audit::{Audit, AuditConfig, NewRecord, Outcome};
+use komp_audit::{Audit, AuditConfig, NewRecord, Outcome, Tenant};
 
+/// A kommunekode for the tests.
+pub fn t(code: &str) -> Tenant {
+    code.parse().expect("a kommunekode")
+}
+
+/// Opens the log in `dir`. Tests in this binary spawn processes (crash.rs) while others drop and
+/// reopen a log: a child forked in between holds a copy of the lock file's descriptor until it
+/// execs, so a reopen may briefly see the lock taken. It is retried for up to two seconds.
 pub fn open(dir: &Path) -> Audit {
-    Audit::open(dir, AuditConfig::default()).expect("open audit log")
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match Audit::open(dir, AuditConfig::default()) {
+            Err(komp_audit::AuditError::Locked(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other.expect("open audit log"),
+        }
+    }
 }
 
 pub fn rec(audit: &Audit, tenant: &str, request_id: &str, component: &str, label: &str) -> NewRecord {
@@ -13,7 +29,7 @@ pub fn rec(audit: &Audit, tenant: &str, request_id: &str, component: &str, label
     scores.insert("acute".to_string(), if label == "acute" { 0.8f32 } else { 0.2 });
     scores.insert("not_acute".to_string(), if label == "acute" { 0.2f32 } else { 0.8 });
     NewRecord {
-        tenant: tenant.into(),
+        tenant: t(tenant),
         token_id: "tok-1".into(),
         request_id: request_id.into(),
         component: component.into(),

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::rec;
+use common::{rec, t};
 use komp_audit::{Audit, AuditConfig, Decision, Feedback};
 
 const CHILD_ENV: &str = "KOMP_AUDIT_CRASH_CHILD";
@@ -73,8 +73,8 @@ fn crash_recovery() {
         acked.extend(acks);
 
         let a = Audit::open(d.path(), config()).unwrap_or_else(|e| panic!("cycle {cycle}: reopen failed: {e}"));
-        for (t, id) in &acked {
-            assert!(a.get(t, id).unwrap().is_some(), "cycle {cycle}: acknowledged {t}/{id} lost");
+        for (t_code, id) in &acked {
+            assert!(a.get(&t(t_code), id).unwrap().is_some(), "cycle {cycle}: acknowledged {t_code}/{id} lost");
         }
         let v = a.verify().unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
         assert_eq!(v.torn_tail_bytes, 0);
@@ -109,7 +109,7 @@ fn child(dir: &Path) -> ! {
                             final_label: None,
                             note: None,
                         };
-                        a.add_feedback(tenant, &id, fb).unwrap();
+                        a.add_feedback(&common::t(tenant), &id, fb).unwrap();
                     }
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "ACK {tenant} {id}").unwrap();

@@ -5,7 +5,7 @@ use crate::common;
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::{open, rec};
+use common::{open, rec, t};
 
 #[test]
 fn concurrent_appends_are_group_committed() {
@@ -78,7 +78,7 @@ fn verify_and_queries_run_while_appending() {
     while !writers.iter().all(|w| w.is_finished()) {
         a.verify().unwrap();
         komp_audit::verify_dir(d.path()).unwrap();
-        let page = a.query("0101", &komp_audit::Filter { limit: Some(50), ..Default::default() }).unwrap();
+        let page = a.query(&t("0101"), &komp_audit::Filter { limit: Some(50), ..Default::default() }).unwrap();
         assert!(page.windows(2).all(|w| w[0].seq() > w[1].seq()));
         checks += 1;
     }

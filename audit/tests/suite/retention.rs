@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{rec, segments};
+use common::{rec, segments, t};
 use komp_audit::*;
 
 const DAY: u64 = 86_400_000;
@@ -39,7 +39,7 @@ fn purge_deletes_expired_segments_and_verify_starts_at_anchor() {
         a.append(rec(&a, "0101", &format!("d1-{i}"), "c", "not_acute")).unwrap();
     }
     a.add_feedback(
-        "0101",
+        &t("0101"),
         "d0-1",
         Feedback { token_id: "cw".into(), decision: Decision::Overridden, final_label: Some("x".into()), note: None },
     )
@@ -62,9 +62,9 @@ fn purge_deletes_expired_segments_and_verify_starts_at_anchor() {
     assert_eq!(anchor.seq, 5);
     // day 1, day 100, and day 183 (which holds the purge record)
     assert_eq!(segments(d.path()).len(), 3);
-    assert!(a.get("0101", "d0-0").unwrap().is_none());
-    assert!(a.get("0101", "d1-0").unwrap().is_some());
-    let m = a.monitoring("0101", "c");
+    assert!(a.get(&t("0101"), "d0-0").unwrap().is_none());
+    assert!(a.get(&t("0101"), "d1-0").unwrap().is_some());
+    let m = a.monitoring(&t("0101"), "c");
     assert_eq!(
         (m.predictions, m.feedback, m.overridden),
         (5, 0, 0),
@@ -75,7 +75,7 @@ fn purge_deletes_expired_segments_and_verify_starts_at_anchor() {
     let v = a.verify().unwrap();
     assert_eq!(v.anchor.as_ref(), Some(&anchor));
     assert_eq!(v.first_seq, Some(6));
-    let purge = a.query("0101", &Filter::default()).unwrap();
+    let purge = a.query(&t("0101"), &Filter::default()).unwrap();
     assert!(purge.iter().all(|r| !matches!(r, Record::Purge(_))), "purge records belong to no tenant");
     // the purge record is in the chain
     let last = fs::read_to_string(segments(d.path()).last().unwrap()).unwrap();
@@ -95,7 +95,7 @@ fn purge_deletes_expired_segments_and_verify_starts_at_anchor() {
     let a = Audit::open(d.path(), cfg).unwrap();
     assert_eq!(a.head(), head);
     assert!(a.integrity().is_none());
-    assert_eq!(a.monitoring("0101", "c").predictions, 6);
+    assert_eq!(a.monitoring(&t("0101"), "c").predictions, 6);
     a.verify().unwrap();
 
     // tampering after the anchor is still caught
@@ -120,7 +120,7 @@ fn expired_active_segment_is_sealed_and_purged() {
     now.store(t0 + 365 * DAY, Ordering::SeqCst);
     let r = a.purge_expired(at(t0 + 365 * DAY)).unwrap();
     assert_eq!((r.segments, r.records), (1, 3));
-    assert!(a.query("0101", &Filter::default()).unwrap().is_empty());
+    assert!(a.query(&t("0101"), &Filter::default()).unwrap().is_empty());
     let v = a.verify().unwrap();
     assert_eq!((v.records, v.first_seq), (1, Some(4)), "only the purge record remains");
     a.append(rec(&a, "0101", "new", "c", "acute")).unwrap();
@@ -153,8 +153,8 @@ fn interrupted_purge_is_completed_on_open() {
     let a = Audit::open(d.path(), cfg.clone()).unwrap();
     assert!(!old_seg.exists(), "open finished the purge");
     assert!(d.path().join("anchor.json").exists());
-    assert!(a.get("0101", "old0").unwrap().is_none());
-    assert_eq!(a.monitoring("0101", "c").predictions, 1);
+    assert!(a.get(&t("0101"), "old0").unwrap().is_none());
+    assert_eq!(a.monitoring(&t("0101"), "c").predictions, 1);
     a.verify().unwrap();
     drop(a);
     // Crash after the anchor was written but before the deletion: leftover segment skipped.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use komp_audit::{export_dir, ms_system_time, parse_rfc3339, verify_dir};
+use komp_audit::{export_dir, ms_system_time, parse_rfc3339, verify_dir, Tenant};
 
 /// Offline operations on an audit log directory (safe while a host is writing to it).
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -23,7 +23,7 @@ pub enum AuditCommand {
         dir: PathBuf,
         /// Kommunekode (four digits).
         #[arg(long)]
-        tenant: String,
+        tenant: Tenant,
         /// Inclusive start, RFC 3339 or a date (2025-01-31).
         #[arg(long)]
         since: Option<String>,

@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// Log JSON lines instead of text.
     #[arg(long, env = "KOMP_LOG_JSON")]
     pub log_json: bool,
+    /// Print the configuration the file, the KOMP_* variables and the flags
+    /// give (JSON, after checking it) and exit without starting.
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 impl ServeArgs {

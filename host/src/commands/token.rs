@@ -1,8 +1,9 @@
 //! `komp token create|list|revoke`: bearer tokens, stored as hashes in the data directory.
 
 use anyhow::{bail, Result};
+use clap::builder::TypedValueParser as _;
 use clap::Subcommand;
-use komp_server::auth::TokenStore;
+use komp_server::auth::{Role, Tenant, TokenStore};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -11,11 +12,12 @@ pub enum TokenCommand {
     Create {
         #[arg(long, env = "KOMP_DATA_DIR", default_value = "komp-data")]
         data_dir: PathBuf,
-        /// Kommunekode of the municipality, e.g. 0751.
+        /// Kommunekode of the municipality: four digits, e.g. 0751.
         #[arg(long)]
-        tenant: String,
-        #[arg(long, value_enum)]
-        role: komp_server::auth::Role,
+        tenant: Tenant,
+        /// What the token may do.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Role::ALL.map(Role::as_str)).map(|s| s.parse::<Role>().expect("one of the possible values")))]
+        role: Role,
         /// Free text to remember what the token is for.
         #[arg(long, default_value = "")]
         note: String,

@@ -22,7 +22,7 @@ pub mod server;
 pub mod sync;
 
 pub use client::Client;
-pub use serve::{serve, ServeLimits};
+pub use serve::{request_timeout, serve, serve_connections, ServeLimits};
 pub use server::RegistryServer;
 pub use sync::{apply_upstream_revocations, sync_from, Offered, RevocationSync, SyncError, SyncReport, Withholding};
 

@@ -4,8 +4,8 @@
 //! or a body one byte a minute, holds its connection (and a task) forever,
 //! and enough of them exhaust file descriptors. Here every connection is
 //! HTTP/1.1 with a header-read timeout (hyper), and every request has a
-//! whole-request timeout, body included (tower-http, 408). This mirrors
-//! `serve` in `host/src/server/run.rs`.
+//! whole-request timeout, body included (tower-http, 408). `komp serve`
+//! (`komp_server::run`) uses the same loop.
 
 use axum::http::StatusCode;
 use axum::Router;
@@ -37,11 +37,27 @@ pub async fn serve(
     limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let app = router.layer(request_timeout(limits.request_timeout));
+    serve_connections(listener, app, limits.header_timeout, shutdown).await
+}
+
+/// The whole-request timeout of [`serve`] (408 with an empty body), for a
+/// caller that wraps it in its own layers (such as an error body) and serves
+/// with [`serve_connections`].
+pub fn request_timeout(timeout: Duration) -> tower_http::timeout::TimeoutLayer {
+    tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)
+}
+
+/// The connection loop of [`serve`] without its request timeout: HTTP/1.1
+/// with a header-read timeout, graceful shutdown. `app` must bound its
+/// requests itself (see [`request_timeout`]).
+pub async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
-    let app = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        limits.request_timeout,
-    ));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -60,7 +76,7 @@ pub async fn serve(
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
+            .header_read_timeout(header_timeout)
             .serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

@@ -194,10 +194,10 @@ fn policy_files_are_checked() {
     assert!(TrustPolicy::from_json(&text).unwrap().require_endorsement);
     // A publisher key listed as approver.
     let wrong = serde_json::json!({"approvers": [k.publisher.public()]}).to_string();
-    assert!(TrustPolicy::from_json(&wrong).unwrap_err().contains("is listed as approver"));
+    assert!(TrustPolicy::from_json(&wrong).unwrap_err().to_string().contains("is listed as approver"));
     // A key whose id does not match its bytes.
     let mut v = serde_json::to_value(k.publisher.public()).unwrap();
     v["key_id"] = "ed25519:0000000000000000".into();
     let bad = serde_json::json!({"publishers": [v]}).to_string();
-    assert!(TrustPolicy::from_json(&bad).unwrap_err().contains("does not match"));
+    assert!(TrustPolicy::from_json(&bad).unwrap_err().to_string().contains("does not match"));
 }

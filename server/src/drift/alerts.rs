@@ -7,10 +7,11 @@
 use crate::drift::{report, DriftReport, SignalState};
 use crate::metrics::{DriftLabels, FeedbackLabels, OverrideRateLabels};
 use crate::AppState;
+use komp_audit::Tenant;
 
 /// The drift report of `tenant`'s `component` now; updates its alert states (logging crossings)
 /// and its gauges.
-pub fn evaluate(s: &AppState, tenant: &str, component: &str) -> DriftReport {
+pub fn evaluate(s: &AppState, tenant: &Tenant, component: &str) -> DriftReport {
     let window = s.audit.drift_window(tenant, component);
     let reference_of = |version: &str| {
         let v = semver::Version::parse(version).ok()?;
@@ -30,11 +31,11 @@ pub fn evaluate(s: &AppState, tenant: &str, component: &str) -> DriftReport {
 /// it runs), so under load it runs about once per batch, not once per prediction; one committed
 /// after it has started queues the next, so the latest window is always evaluated. The
 /// monitoring endpoint and `/metrics` still evaluate synchronously.
-pub fn evaluate_soon(s: &crate::SharedState, tenant: &str, component: &str) {
+pub fn evaluate_soon(s: &crate::SharedState, tenant: &Tenant, component: &str) {
     if !s.drift_alerts.queue(tenant, component) {
         return;
     }
-    let (s, tenant, component) = (s.clone(), tenant.to_string(), component.to_string());
+    let (s, tenant, component) = (s.clone(), *tenant, component.to_string());
     tokio::spawn(async move {
         s.drift_alerts.dequeue(&tenant, &component);
         evaluate(&s, &tenant, &component);
@@ -48,7 +49,7 @@ pub fn evaluate_all(s: &AppState) {
     }
 }
 
-fn set_gauges(s: &AppState, tenant: &str, component: &str, r: &DriftReport) {
+fn set_gauges(s: &AppState, tenant: &Tenant, component: &str, r: &DriftReport) {
     let m = &s.metrics;
     for sig in &r.signals {
         let l = DriftLabels {

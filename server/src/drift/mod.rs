@@ -30,6 +30,7 @@ pub mod alerts;
 pub use alerts::{evaluate, evaluate_all, evaluate_soon};
 
 use komp_artifact::{Histogram, Reference};
+use komp_audit::Tenant;
 use komp_audit::{Decision, Observation};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -491,7 +492,7 @@ pub fn report(
 pub struct Alerts {
     active: Mutex<BTreeSet<(String, String, &'static str)>>,
     /// (tenant, component)s with an evaluation queued ([`evaluate_soon`]).
-    queued: Mutex<BTreeSet<(String, String)>>,
+    queued: Mutex<BTreeSet<(Tenant, String)>>,
 }
 
 /// A change of alert state found by [`Alerts::update`].
@@ -503,7 +504,7 @@ pub struct Crossing {
 
 impl Alerts {
     /// Records the report's alert states; logs and returns the crossings (tripped or cleared).
-    pub fn update(&self, tenant: &str, component: &str, r: &DriftReport) -> Vec<Crossing> {
+    pub fn update(&self, tenant: &Tenant, component: &str, r: &DriftReport) -> Vec<Crossing> {
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
         for s in &r.signals {
@@ -511,7 +512,7 @@ impl Alerts {
             let alert = s.state == SignalState::Alert;
             if alert && active.insert(key.clone()) {
                 tracing::warn!(
-                    tenant,
+                    tenant = %tenant,
                     component,
                     signal = s.signal,
                     measure = s.measure,
@@ -528,7 +529,7 @@ impl Alerts {
                 out.push(Crossing { signal: s.signal, tripped: true });
             } else if !alert && active.remove(&key) {
                 tracing::info!(
-                    tenant,
+                    tenant = %tenant,
                     component,
                     signal = s.signal,
                     value = s.value.unwrap_or(f64::NAN),
@@ -544,22 +545,22 @@ impl Alerts {
 
     /// Queues an evaluation of (tenant, component); false if one is queued already (it will see
     /// the window as it is when it runs, so it covers this caller too).
-    pub fn queue(&self, tenant: &str, component: &str) -> bool {
+    pub fn queue(&self, tenant: &Tenant, component: &str) -> bool {
         let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
-        queued.insert((tenant.to_string(), component.to_string()))
+        queued.insert((*tenant, component.to_string()))
     }
 
     /// Takes (tenant, component) off the queue, just before its evaluation reads the window: a
     /// prediction committed after this queues a new evaluation.
-    pub fn dequeue(&self, tenant: &str, component: &str) {
+    pub fn dequeue(&self, tenant: &Tenant, component: &str) {
         let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
-        queued.remove(&(tenant.to_string(), component.to_string()));
+        queued.remove(&(*tenant, component.to_string()));
     }
 
     /// Whether the alert of (tenant, component, signal) is tripped.
-    pub fn is_active(&self, tenant: &str, component: &str, signal: &str) -> bool {
+    pub fn is_active(&self, tenant: &Tenant, component: &str, signal: &str) -> bool {
         let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        active.iter().any(|(t, c, s)| t == tenant && c == component && *s == signal)
+        active.iter().any(|(t, c, s)| t == tenant.as_str() && c == component && *s == signal)
     }
 }
 
@@ -710,15 +711,18 @@ mod tests {
         let alerts = Alerts::default();
         let stable = report(&stream(200, false, NOW - 1000), |_| Some(reference()), &cfg, NOW);
         let shifted = report(&stream(200, true, NOW - 1000), |_| Some(reference()), &cfg, NOW);
-        assert!(alerts.update("0101", "x", &stable).is_empty());
-        let tripped = alerts.update("0101", "x", &shifted);
+        assert!(alerts.update(&"0101".parse().unwrap(), "x", &stable).is_empty());
+        let tripped = alerts.update(&"0101".parse().unwrap(), "x", &shifted);
         assert!(tripped.iter().all(|c| c.tripped) && tripped.iter().any(|c| c.signal == "labels"), "{tripped:?}");
-        assert!(alerts.update("0101", "x", &shifted).is_empty(), "logged once per crossing");
-        assert!(alerts.is_active("0101", "x", "labels") && !alerts.is_active("0202", "x", "labels"));
-        let cleared = alerts.update("0101", "x", &stable);
+        assert!(alerts.update(&"0101".parse().unwrap(), "x", &shifted).is_empty(), "logged once per crossing");
+        assert!(
+            alerts.is_active(&"0101".parse().unwrap(), "x", "labels")
+                && !alerts.is_active(&"0202".parse().unwrap(), "x", "labels")
+        );
+        let cleared = alerts.update(&"0101".parse().unwrap(), "x", &stable);
         assert_eq!(cleared.len(), tripped.len());
         assert!(cleared.iter().all(|c| !c.tripped));
-        assert!(!alerts.is_active("0101", "x", "labels"));
+        assert!(!alerts.is_active(&"0101".parse().unwrap(), "x", "labels"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::validation::Entry;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use komp_audit::Tenant;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
@@ -37,10 +38,10 @@ pub struct Accuracy {
 /// the accuracy of each finished one.
 pub async fn reports(
     ws: &WebState,
-    tenant: &str,
+    tenant: &Tenant,
     component: Option<&str>,
 ) -> Result<Vec<(Entry, Option<Accuracy>)>, WebError> {
-    let (app, tenant, component) = (ws.app.clone(), tenant.to_string(), component.map(str::to_string));
+    let (app, tenant, component) = (ws.app.clone(), *tenant, component.map(str::to_string));
     tokio::task::spawn_blocking(move || {
         app.validation_reports
             .list(&tenant)
@@ -56,7 +57,7 @@ pub async fn reports(
     .map_err(|e| WebError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
-fn accuracy(app: &crate::SharedState, tenant: &str, id: &str) -> Option<Accuracy> {
+fn accuracy(app: &crate::SharedState, tenant: &Tenant, id: &str) -> Option<Accuracy> {
     let bytes = std::fs::read(app.validation_reports.report_dir(tenant, id).join("report.json")).ok()?;
     let report: Value = serde_json::from_slice(&bytes).ok()?;
     let a = &report["classification"]["accuracy"];

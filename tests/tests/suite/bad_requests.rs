@@ -49,9 +49,11 @@ fn server() -> &'static TestServer {
             metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
             ..ServerConfig::default()
         };
-        config.tenants.insert("0751".into(), TenantConfig { name: "Aarhus".into(), ..TenantConfig::default() });
+        config
+            .tenants
+            .insert("0751".parse().unwrap(), TenantConfig { name: "Aarhus".into(), ..TenantConfig::default() });
         config.tenants.insert(
-            "0101".into(),
+            "0101".parse().unwrap(),
             TenantConfig {
                 name: "København".into(),
                 components: vec!["example-feedback".into()],
@@ -68,7 +70,7 @@ fn server() -> &'static TestServer {
             });
         });
         let (addr, state) = rx.recv_timeout(Duration::from_secs(180)).expect("server ready");
-        let token = |t: &str, r: Role| state.tokens.create(t, r, "bad-requests").unwrap().1;
+        let token = |t: &str, r: Role| state.tokens.create(&t.parse().unwrap(), r, "bad-requests").unwrap().1;
         let (caller, other_caller) = (token("0751", Role::Caller), token("0101", Role::Caller));
         let url = format!("http://{addr}");
         let predict = |tok: &str| {

@@ -93,7 +93,7 @@ fn audit_verify_and_export() {
     {
         let a = Audit::open(d.path(), AuditConfig::default()).unwrap();
         a.append(NewRecord {
-            tenant: "0101".into(),
+            tenant: "0101".parse().unwrap(),
             token_id: "tok-1".into(),
             request_id: "r".into(),
             component: "c".into(),
@@ -132,4 +132,143 @@ fn audit_verify_and_export() {
     let o = komp(&["audit", "verify", dir]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("seq 1"), "{}", text(&o));
+}
+
+/// The configuration `komp serve` would run with, from `--print-config`
+/// (the same merge as a real start): `file` as `--config`, exactly the
+/// `env` variables (nothing inherited), then `flags`.
+fn serve_config(
+    file: Option<&serde_json::Value>,
+    env: &[(&str, &str)],
+    flags: &[&str],
+) -> Result<serde_json::Value, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(komp_tests::komp_bin());
+    cmd.env_clear().envs(env.iter().copied()).args(["serve", "--print-config", "--dev"]);
+    if let Some(file) = file {
+        let path = dir.path().join("komp.json");
+        std::fs::write(&path, serde_json::to_vec(file).unwrap()).unwrap();
+        cmd.arg("--config").arg(&path);
+    }
+    let o = cmd.args(flags).output().expect("run komp serve --print-config");
+    if !o.status.success() {
+        return Err(text(&o));
+    }
+    Ok(serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&o))))
+}
+
+/// Layer 1: without a file, variables or flags, the defaults; a file
+/// replaces the defaults it names and keeps the others.
+#[test]
+fn serve_configuration_layer_file_over_defaults() {
+    let defaults = serve_config(None, &[], &[]).unwrap();
+    assert_eq!(defaults["listen"], "127.0.0.1:8080");
+    assert_eq!(defaults["log_json"], false);
+    let file = serde_json::json!({
+        "listen": "127.0.0.1:7001",
+        "max_concurrent_predictions": 3,
+        "log_json": true,
+        "tenants": { "0751": { "name": "Aarhus Kommune" } },
+    });
+    let c = serve_config(Some(&file), &[], &[]).unwrap();
+    assert_eq!(c["listen"], "127.0.0.1:7001");
+    assert_eq!(c["max_concurrent_predictions"], 3);
+    assert_eq!(c["log_json"], true);
+    assert_eq!(c["tenants"]["0751"]["name"], "Aarhus Kommune");
+    assert_eq!(c["max_body_bytes"], defaults["max_body_bytes"], "a setting the file does not name keeps its default");
+}
+
+/// Layer 2: a `KOMP_*` variable wins over the file; what it does not name
+/// stays as the file says.
+#[test]
+fn serve_configuration_layer_environment_over_file() {
+    let file = serde_json::json!({ "listen": "127.0.0.1:7001", "max_concurrent_predictions": 3, "data_dir": "/srv/from-file" });
+    let env = [("KOMP_LISTEN", "127.0.0.1:7002"), ("KOMP_MAX_CONCURRENT", "5")];
+    let c = serve_config(Some(&file), &env, &[]).unwrap();
+    assert_eq!(c["listen"], "127.0.0.1:7002");
+    assert_eq!(c["max_concurrent_predictions"], 5);
+    assert_eq!(c["data_dir"], "/srv/from-file");
+    // The file can itself come from the environment.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("env.json");
+    std::fs::write(&path, r#"{"request_timeout_ms": 1234}"#).unwrap();
+    let c = serve_config(None, &[("KOMP_CONFIG", path.to_str().unwrap())], &[]).unwrap();
+    assert_eq!(c["request_timeout_ms"], 1234);
+}
+
+/// Layer 3: a flag wins over its variable and over the file.
+#[test]
+fn serve_configuration_layer_flags_over_environment() {
+    let file = serde_json::json!({ "listen": "127.0.0.1:7001", "data_dir": "/srv/from-file" });
+    let env = [("KOMP_LISTEN", "127.0.0.1:7002"), ("KOMP_DATA_DIR", "/srv/from-env")];
+    let c = serve_config(Some(&file), &env, &["--listen", "127.0.0.1:7003", "--deadline-ms", "777"]).unwrap();
+    assert_eq!(c["listen"], "127.0.0.1:7003");
+    assert_eq!(c["data_dir"], "/srv/from-env", "a variable without a flag still wins over the file");
+    assert_eq!(c["runtime"]["deadline"], 777, "{}", c["runtime"]);
+}
+
+/// A tenant is a kommunekode, parsed where it enters: the configuration
+/// file and `komp token create` say what is wrong and what the valid form is.
+#[test]
+fn a_malformed_kommunekode_is_refused_where_it_enters() {
+    let file = serde_json::json!({ "tenants": { "751": {} } });
+    let err = serve_config(Some(&file), &[], &[]).unwrap_err();
+    assert!(err.contains("\"751\" is not a kommunekode") && err.contains("four digits"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let o = komp(&[
+        "token",
+        "create",
+        "--tenant",
+        "Aarhus",
+        "--role",
+        "caller",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("\"Aarhus\" is not a kommunekode") && t.contains("four digits, e.g. 0101"), "{t}");
+    let o =
+        komp(&["token", "create", "--tenant", "0751", "--role", "mayor", "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("caller, publisher, auditor, admin"), "{}", text(&o));
+}
+
+/// `"log_json": true` in the file takes effect: logging starts after the
+/// configuration is merged, so the real server logs JSON lines.
+#[test]
+fn log_json_from_the_configuration_file_takes_effect() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("komp.json");
+    let config = serde_json::json!({
+        "listen": "127.0.0.1:0",
+        "metrics_listen": null,
+        "data_dir": dir.path().join("data"),
+        "log_json": true,
+    });
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let mut child = Command::new(komp_tests::komp_bin())
+        .env_remove("KOMP_LOG_JSON")
+        .args(["serve", "--dev", "--config", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start komp serve");
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let serving = line.contains("komp is serving");
+        lines.push(line);
+        if serving || lines.len() > 50 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(lines.last().is_some_and(|l| l.contains("komp is serving")), "the server did not start: {lines:#?}");
+    for l in &lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+    }
 }

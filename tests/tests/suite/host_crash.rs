@@ -86,7 +86,7 @@ fn every_acknowledged_prediction_survives_sigkill() {
             komp_audit::Audit::open(data.join("audit"), komp_audit::AuditConfig::default()).expect("audit log reopens");
         for id in &acked {
             assert!(
-                audit.get("0751", id).unwrap().is_some(),
+                audit.get(&"0751".parse().unwrap(), id).unwrap().is_some(),
                 "cycle {cycle}: acknowledged prediction {id} has no audit record"
             );
         }

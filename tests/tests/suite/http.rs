@@ -32,7 +32,7 @@ impl TestServer {
             ..ServerConfig::default()
         };
         config.tenants.insert(
-            "0751".into(),
+            "0751".parse().unwrap(),
             TenantConfig {
                 name: "Aarhus Kommune".into(),
                 routing: [(
@@ -54,7 +54,7 @@ impl TestServer {
             },
         );
         config.tenants.insert(
-            "0101".into(),
+            "0101".parse().unwrap(),
             TenantConfig {
                 name: "København".into(),
                 components: vec!["example-feedback".into()],
@@ -91,7 +91,7 @@ impl TestServer {
     }
 
     fn token(&self, tenant: &str, role: Role) -> String {
-        self.state.tokens.create(tenant, role, "test").unwrap().1
+        self.state.tokens.create(&tenant.parse().unwrap(), role, "test").unwrap().1
     }
 
     fn stop(&mut self) {
@@ -462,6 +462,9 @@ fn a_prediction_cut_off_by_the_request_timeout_is_audited_and_holds_its_slot() {
     let started = Instant::now();
     let r = post(&s, "/v1/components/hostile/predict", Some(&caller), json!({"mode": "loop"}));
     assert_eq!(r.status, 408, "{}", String::from_utf8_lossy(&r.body));
+    // The timeout's answer is the JSON error body, like every other error.
+    assert!(r.header("content-type").is_some_and(|v| v.starts_with("application/json")), "{:?}", r.headers);
+    assert_eq!(r.json()["error"], "the request took longer than this server allows");
     // The sandbox is still running: its slot, the only one, is still taken.
     let busy = post(&s, "/v1/components/example-feedback/predict", Some(&caller), json!({"text": "tak"}));
     if started.elapsed() < Duration::from_millis(1500) {
