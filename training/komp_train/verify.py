@@ -105,6 +105,30 @@ def _raise_if(report: VerificationReport, what: str) -> VerificationReport:
     return report
 
 
+def _check_sampled_rows(path: str, P: np.ndarray, binary: bool, samples: int, row) -> tuple[float, float, int]:
+    """Runs every (N // samples)-th row through the ONNX reference evaluator. `row(i, top)` gives the row's feeds
+    and a function from the evaluator's outputs to the arrays of contribution differences (`top` is the row's top
+    class, None for a binary model). Returns the largest probability and contribution differences and the count."""
+    ref = _Reference(path)
+    ref_diff, contrib_diff, checked = 0.0, 0.0, 0
+    for i in _sample(len(P), samples):
+        top = None if binary else int(P[i].argmax())
+        feeds, contribution_diffs = row(i, top)
+        o = ref.run(feeds)
+        if binary:
+            ref_diff = max(ref_diff, float(np.abs(o["probability"][0, 0] - P[i])))
+        else:
+            ref_diff = max(ref_diff, float(np.abs(o["probabilities"] - P[i:i + 1]).max()))
+        contrib_diff = max([contrib_diff] + [float(d.max()) for d in contribution_diffs(o) if d.size])
+        checked += 1
+    return ref_diff, contrib_diff, checked
+
+
+def _weights(w: np.ndarray, top) -> np.ndarray:
+    """A binary model's weights, or a multiclass model's weights of class `top`."""
+    return w if top is None else w[..., top]
+
+
 def verify_text_classifier(model: ExportedTextClassifier, classifier, x_text: np.ndarray,
                            x_dense: np.ndarray | None = None, *, temperature: float | None = None,
                            platt: tuple[float, float] | None = None, samples: int = 40) -> VerificationReport:
@@ -125,26 +149,21 @@ def verify_text_classifier(model: ExportedTextClassifier, classifier, x_text: np
     dec = classifier.decision_function(X64)
     d_sk = _link_check(classifier, X64, dec, binary)
     d_cal = float(np.abs(P - _calibrated(dec, binary, temperature, platt)).max())
-    ref = _Reference(model.path)
-    ref_diff, contrib_diff, checked = 0.0, 0.0, 0
-    for i in _sample(len(P), samples):
+
+    def row(i, top):
         feeds = model.feeds(x_text[i], None if x_dense is None else x_dense[i])
-        o = ref.run(feeds)
         ids, vals = feeds["feature_ids"], feeds["feature_values"]
-        if binary:
-            ref_diff = max(ref_diff, float(np.abs(o["probability"][0, 0] - P[i])))
-            diffs = [np.abs(o["text_contributions"] - vals * model.w_text[ids])]
+        w_text = model.w_text[ids] if top is None else model.w_text[ids, top]
+
+        def diffs(o):
+            out = [np.abs(o["text_contributions" if binary else "contributions"] - vals * w_text)]
             if model.dense_input is not None:
-                diffs.append(np.abs(o[f"{model.dense_input}_contributions"][0] - feeds[model.dense_input][0] * model.w_dense))
-        else:
-            ref_diff = max(ref_diff, float(np.abs(o["probabilities"] - P[i:i + 1]).max()))
-            top = int(P[i].argmax())
-            diffs = [np.abs(o["contributions"] - vals * model.w_text[ids, top])]
-            if model.dense_input is not None:
-                diffs.append(np.abs(o[f"{model.dense_input}_contributions"][0]
-                                    - feeds[model.dense_input][0] * model.w_dense[:, top]))
-        contrib_diff = max([contrib_diff] + [float(d.max()) for d in diffs if d.size])
-        checked += 1
+                out.append(np.abs(o[f"{model.dense_input}_contributions"][0]
+                                  - feeds[model.dense_input][0] * _weights(model.w_dense, top)))
+            return out
+        return feeds, diffs
+
+    ref_diff, contrib_diff, checked = _check_sampled_rows(model.path, P, binary, samples, row)
     report = VerificationReport(d_sk, d_cal, ref_diff, contrib_diff, checked, P)
     return _raise_if(report, f"verify {model.path}")
 
@@ -162,20 +181,13 @@ def verify_tabular_classifier(model: ExportedTabularClassifier, classifier, x: n
     dec = classifier.decision_function(x64)
     d_sk = _link_check(classifier, x64, dec, binary)
     d_cal = float(np.abs(P - _calibrated(dec, binary, temperature, platt)).max())
-    ref = _Reference(model.path)
-    ref_diff, contrib_diff, checked = 0.0, 0.0, 0
-    for i in _sample(len(P), samples):
+
+    def row(i, top):
         feeds = model.feeds(x[i])
-        xi = feeds[model.input_name][0]
-        o = ref.run(feeds)
-        if binary:
-            ref_diff = max(ref_diff, float(np.abs(o["probability"][0, 0] - P[i])))
-            want = xi * model.w
-        else:
-            ref_diff = max(ref_diff, float(np.abs(o["probabilities"] - P[i:i + 1]).max()))
-            want = xi * model.w[:, int(P[i].argmax())]
-        contrib_diff = max(contrib_diff, float(np.abs(o["contributions"][0] - want).max()))
-        checked += 1
+        want = feeds[model.input_name][0] * _weights(model.w, top)
+        return feeds, lambda o: [np.abs(o["contributions"][0] - want)]
+
+    ref_diff, contrib_diff, checked = _check_sampled_rows(model.path, P, binary, samples, row)
     report = VerificationReport(d_sk, d_cal, ref_diff, contrib_diff, checked, P)
     return _raise_if(report, f"verify {model.path}")
 
