@@ -18,7 +18,7 @@
 //! own ([`REVOCATION_LIST_MEDIA_TYPE`]) at `HOST/NAMESPACE/komp_revocations:latest`
 //! (the underscore keeps it apart from every component name).
 //!
-//! - [`reference`] parses `oci://host[:port]/repository[:tag|@digest]`.
+//! - [`reference`](mod@reference) parses `oci://host[:port]/repository[:tag|@digest]`.
 //! - [`auth`] does anonymous, basic, bearer token service, docker `config.json`.
 //! - [`client`] speaks the distribution API with TLS, authentication and limits.
 //! - [`artifact`] pushes and pulls components and revocation lists.

@@ -146,7 +146,7 @@ impl TokenStore {
     }
 
     /// Re-reads the file if it changed. A `stat` is enough while the file is
-    /// older than [`RACY_WINDOW`]; a file modified more recently than that
+    /// older than `RACY_WINDOW`; a file modified more recently than that
     /// (relative to when it was read) is read and its content hash compared,
     /// so a revocation written within the same timestamp tick as the previous
     /// write is never missed. A broken file keeps the previous tokens (and

@@ -12,7 +12,7 @@ use komp_sdk::{ComponentInfo, Error, Guest, Prediction};
 pub const SEQ: usize = 128;
 pub const VOCAB: u64 = 30522;
 
-/// [CLS] + FNV-1a hashed lowercase words, padded with 0 to SEQ; mask 1 for real tokens.
+/// `[CLS]` + FNV-1a hashed lowercase words, padded with 0 to SEQ; mask 1 for real tokens.
 pub fn tokenize(text: &str) -> (Vec<i64>, Vec<i64>) {
     let mut ids = vec![0i64; SEQ];
     let mut mask = vec![0i64; SEQ];
