@@ -442,7 +442,8 @@ def postsortering() -> None:
         "group_results": group_results,
         "operating_point": operating_point,
         "limitations": (
-            "Synthetic data only: the phrasing is that of the template authors, so real mail (longer threads, "
+            "No real mail: the phrasing is that of the template authors and of the letters the project wrote by hand "
+            "(training/bank/), so real mail (longer threads, "
             "attachments referred to but not included, mixed subjects, local place and unit names) will be harder; "
             f"the test accuracy ({accuracy:.3f}) and the {pct(coverage)} automatic routing at {pct(acc_auto)} accuracy "
             "are not real-world numbers. " + real_txt + "Topics the templates do not contain are not recognised and are pushed into the "
@@ -845,7 +846,8 @@ def underretning() -> None:
         "group_results": group_results,
         "operating_point": operating_point,
         "limitations": (
-            "Synthetic data only: the situations, phrasing and reporter styles are those of the template authors; "
+            "No real notifications: the situations, phrasing and reporter styles are those of the template authors "
+            "and of the notifications the project wrote by hand (training/bank/); "
             "real notifications are longer, mix several worries, refer to earlier events and use local and "
             f"professional language the templates do not have. The test numbers (recall {recall:.3f}, precision "
             f"{precision:.3f}, ROC AUC {auc:.3f}) are not real-world numbers. " + real_txt + "Situations the templates do not contain "
