@@ -129,11 +129,14 @@ fn sparse(h: &HashedText) -> Result<[TValue; 2]> {
 
 /// What a twin needs of a component's training metadata
 /// (`components/models/<name>.meta.json`, which the component's build.rs
-/// turns into constants): labels and the out-of-distribution vocabulary.
+/// turns into constants): labels, the out-of-distribution vocabulary, and
+/// underretning's structured features and operating threshold.
 struct Meta {
     labels: Vec<String>,
     known_words: Vec<String>,
     english_known: bool,
+    structured: Vec<String>,
+    threshold: f32,
 }
 
 impl Meta {
@@ -150,6 +153,11 @@ impl Meta {
                 .unwrap_or_default(),
             known_words: strings(&m["out_of_distribution"]["known_words"]),
             english_known: m["out_of_distribution"]["english_known"].as_bool().unwrap_or(false),
+            structured: m["structured_features"]["definitions"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|d| d["name"].as_str().map(String::from)).collect())
+                .unwrap_or_default(),
+            threshold: m["operating_threshold"]["value"].as_f64().unwrap_or(0.5) as f32,
         })
     }
 
@@ -208,16 +216,28 @@ fn native_postsortering(plan: &Plan, meta: &Meta, known: &[&str], input: &str) -
 }
 
 /// The native twin of underretning (`components/underretning/src/lib.rs`).
-fn native_underretning(plan: &Plan, known: &[&str], input: &str) -> Result<usize> {
+fn native_underretning(plan: &Plan, meta: &Meta, known: &[&str], input: &str) -> Result<usize> {
     let v: Value = serde_json::from_str(input)?;
     let h = HashedText::new(v["text"].as_str().unwrap_or(""), 16384);
     let ood = komp_sdk::ood::check_tokens(h.all_tokens(), known, &komp_sdk::ood::OodLimits::default());
-    let mut s = [0.0f32; 16];
-    s[2] = 1.0;
-    s[4] = v["prior_notifications_12m"].as_i64().unwrap_or(0).clamp(0, 5) as f32 / 5.0;
-    s[5] = v["known_to_municipality"].as_bool().unwrap_or(false) as u8 as f32;
+    // The structured features by name, as the component computes them (components/underretning/src/lib.rs).
+    let age = v["child_age"].as_i64().unwrap_or(0).clamp(0, 17);
+    let reporter = format!("reporter_{}", v["reporter_type"].as_str().unwrap_or("other"));
+    let s: Vec<f32> = meta
+        .structured
+        .iter()
+        .map(|name| match name.as_str() {
+            "age_0_2" => (age <= 2) as u8 as f32,
+            "age_3_5" => (3..=5).contains(&age) as u8 as f32,
+            "age_6_12" => (6..=12).contains(&age) as u8 as f32,
+            "age_13_17" => (age >= 13) as u8 as f32,
+            "prior_notifications_capped" => v["prior_notifications_12m"].as_i64().unwrap_or(0).clamp(0, 5) as f32 / 5.0,
+            "known_to_municipality" => v["known_to_municipality"].as_bool().unwrap_or(false) as u8 as f32,
+            other => (other == reporter) as u8 as f32,
+        })
+        .collect();
     let [ids, values] = sparse(&h)?;
-    let out = plan.run(tvec!(ids, values, Tensor::from_shape(&[1, 16], &s)?.into()))?;
+    let out = plan.run(tvec!(ids, values, Tensor::from_shape(&[1, s.len()], &s)?.into()))?;
     let p = out[0].try_as_plain_ram()?.as_slice::<f32>()?.first().copied().unwrap_or(0.0);
     let mut reasons = h.word_contributions(out[1].try_as_plain_ram()?.as_slice::<f32>()?);
     for (i, c) in out[2].try_as_plain_ram()?.as_slice::<f32>()?.iter().enumerate() {
@@ -225,7 +245,7 @@ fn native_underretning(plan: &Plan, known: &[&str], input: &str) -> Result<usize
             reasons.push((format!("structured_{i}"), *c));
         }
     }
-    let acute = p >= 0.188;
+    let acute = p >= meta.threshold;
     let mut towards: Vec<&(String, f32)> = reasons.iter().filter(|(_, w)| *w > 0.0).collect();
     towards.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let flag_reasons: Vec<Value> = towards.iter().take(5).map(|(f, w)| json!({"reason": f, "weight": w})).collect();
@@ -234,7 +254,7 @@ fn native_underretning(plan: &Plan, known: &[&str], input: &str) -> Result<usize
         "acute": acute,
         "probability_acute": p,
         "risk_level": "medium",
-        "operating_threshold": 0.188,
+        "operating_threshold": meta.threshold,
         "explanation_direction": "positive weights push towards acute",
         "negated_words": negated,
         "past_words": past,
@@ -340,7 +360,7 @@ fn profile_loop(a: &Args, name: &str) -> Result<()> {
     let native = |input: &str| -> Result<usize> {
         match (name, &meta) {
             ("postsortering", Some(meta)) => native_postsortering(&plan, meta, &known, input),
-            ("underretning", _) => native_underretning(&plan, &known, input),
+            ("underretning", Some(meta)) => native_underretning(&plan, meta, &known, input),
             _ => native_feedback(&plan, input),
         }
     };
@@ -416,7 +436,7 @@ fn main() -> Result<()> {
         let native = |input: &str| -> Result<usize> {
             match (name.as_str(), &meta) {
                 ("postsortering", Some(meta)) => native_postsortering(&plan, meta, &known, input),
-                ("underretning", _) => native_underretning(&plan, &known, input),
+                ("underretning", Some(meta)) => native_underretning(&plan, meta, &known, input),
                 ("example-feedback", _) => native_feedback(&plan, input),
                 _ => native_encoder(&plan, input),
             }

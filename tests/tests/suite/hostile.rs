@@ -88,6 +88,20 @@ fn prediction(rt: &Runtime, mode: &str, arg: &str) -> serde_json::Value {
 }
 
 #[test]
+fn a_call_finds_nothing_of_the_previous_one() {
+    // Every call gets a fresh instance in a reused pool slot; whatever way the
+    // slot is reset (memset, madvise, or PAGEMAP_SCAN where the kernel has it:
+    // runtime/src/engine.rs), the next call sees pristine memory: its statics
+    // and 6 MiB of fresh heap, past the part kept resident.
+    let rt = runtime_with(&[&HOSTILE]);
+    for i in 0..4 {
+        let p = prediction(&rt, "remember", &format!("secret of call {i}"));
+        assert_eq!(p["details"]["before"], "", "call {i} saw an earlier call's static: {p}");
+        assert_eq!(p["details"]["nonzero_heap_bytes"], 0, "call {i} saw an earlier call's heap: {p}");
+    }
+}
+
+#[test]
 fn random_is_deterministic_per_component_and_input() {
     let rt = runtime_with(&[&HOSTILE]);
     let a = prediction(&rt, "random", "");

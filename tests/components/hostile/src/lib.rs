@@ -17,6 +17,10 @@ struct Request {
 
 struct Hostile;
 
+/// What the previous call of this instance stored (mode "remember"): a fresh
+/// instance per call must always find it empty.
+static REMEMBERED: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
 fn ok(details: serde_json::Value) -> Result<Prediction, Error> {
     PredictionBuilder::new(&["ok"], &[1.0])?.details(details).build()
 }
@@ -67,6 +71,22 @@ impl Guest for Hostile {
                     hoard.push(vec![1u8; 1 << 20]);
                     std::hint::black_box(&hoard);
                 }
+            }
+            "remember" => {
+                // What an earlier call left behind: in a static (the data
+                // segment and the heap behind it) and in fresh heap pages. A
+                // zeroed allocation this large comes from `memory.grow`, which
+                // the allocator trusts to be zero, so a slot that was not reset
+                // would show the 0xAB pattern the previous call wrote.
+                let before = REMEMBERED.lock().map(|s| s.clone()).unwrap_or_default();
+                let mut big = vec![0u8; 6 << 20];
+                let nonzero = big.iter().filter(|b| **b != 0).count();
+                big.fill(0xAB);
+                std::hint::black_box(&big);
+                if let Ok(mut s) = REMEMBERED.lock() {
+                    *s = r.arg.clone();
+                }
+                ok(json!({ "before": before, "nonzero_heap_bytes": nonzero }))
             }
             "recursion" => ok(json!({ "sum": recurse(u64::MAX) })),
             "panic" => panic!("hostile component panics on purpose"),
