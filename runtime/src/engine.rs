@@ -44,43 +44,37 @@ pub fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
         .max_memories_per_component(2)
         .max_tables_per_component(8)
         .max_memory_size(config.memory_cap)
-        // A fresh instance per call would otherwise page-fault in every page
-        // it touches (the slot is decommitted when returned); keeping the
-        // first 256 KiB resident turns that into a memset. Measured: ~90 page
-        // faults per prediction of the standard components before.
-        .linear_memory_keep_resident(256 << 10)
         .table_keep_resident(64 << 10);
-    // Where the kernel has `PAGEMAP_SCAN` (Linux >= 6.7), wasmtime resets only
-    // the pages a call dirtied, so keeping far more resident costs nothing for
-    // pages no call touches. Measured 2026-12-02 (release, postsortering,
-    // 20,000 calls in a loop, `perf stat`): with 256 KiB and a memset, 11 page
-    // faults per call remained and a call took 288 µs; with 4 MiB and
-    // `PAGEMAP_SCAN`, 0 page faults and 213 µs. Without the ioctl a 4 MiB
-    // memset per call would cost more than the faults, so older kernels keep
-    // the setting above.
-    if PoolingAllocationConfig::is_pagemap_scan_available() {
-        pool.pagemap_scan(wasmtime::Enabled::Yes).linear_memory_keep_resident(4 << 20);
-    }
-    // Profiling only, like `KOMP_PERFMAP`: the slot-reset settings the
-    // sandbox-overhead investigation compares (BENCHMARKS.md, "Where a
-    // sandboxed prediction's time goes"), without a rebuild per setting:
-    // `KOMP_POOL_KEEP_RESIDENT=<bytes>` replaces the size above, and
-    // `KOMP_POOL_PAGEMAP_SCAN=1` asks for `PAGEMAP_SCAN` (`0` turns it off, to
-    // compare with older kernels).
-    // Both change how a returned slot is cleaned, never whether: every call
-    // still gets memory in its pristine state.
-    if let Some(v) = std::env::var("KOMP_POOL_KEEP_RESIDENT").ok().and_then(|v| v.parse::<usize>().ok()) {
-        pool.linear_memory_keep_resident(v);
-    }
-    match std::env::var("KOMP_POOL_PAGEMAP_SCAN").as_deref() {
-        Ok("1") => {
-            pool.pagemap_scan(wasmtime::Enabled::Auto);
-        }
-        Ok("0") => {
-            pool.pagemap_scan(wasmtime::Enabled::No);
-        }
-        _ => {}
-    }
+    // How a returned slot is cleaned (never whether: every call gets memory in
+    // its pristine state). A fresh instance per call would otherwise
+    // page-fault in every page it touches, because the slot is decommitted
+    // when returned. Keeping the first 256 KiB resident turns that into a
+    // memset (measured: ~90 page faults per prediction of the standard
+    // components before). Where the kernel has `PAGEMAP_SCAN` (Linux >= 6.7),
+    // wasmtime resets only the pages a call dirtied, so keeping far more
+    // resident costs nothing for pages no call touches. Measured 2026-12-02
+    // (release, postsortering, 20,000 calls in a loop, `perf stat`): with
+    // 256 KiB and a memset, 11 page faults per call remained and a call took
+    // 288 µs; with 4 MiB and `PAGEMAP_SCAN`, 0 page faults and 213 µs. Without
+    // the ioctl a 4 MiB memset per call would cost more than the faults.
+    //
+    // Profiling only, like `KOMP_PERFMAP` (BENCHMARKS.md, "Slot reset
+    // measured"): `KOMP_POOL_PAGEMAP_SCAN=0|1` turns the ioctl off or asks for
+    // it where available, and `KOMP_POOL_KEEP_RESIDENT=<bytes>` replaces the
+    // size that goes with the choice.
+    let pagemap_scan = match std::env::var("KOMP_POOL_PAGEMAP_SCAN").as_deref() {
+        Ok("0") => false,
+        _ => PoolingAllocationConfig::is_pagemap_scan_available(),
+    };
+    let keep_resident = std::env::var("KOMP_POOL_KEEP_RESIDENT")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(if pagemap_scan { 4 << 20 } else { 256 << 10 });
+    pool.linear_memory_keep_resident(keep_resident).pagemap_scan(if pagemap_scan {
+        wasmtime::Enabled::Yes
+    } else {
+        wasmtime::Enabled::No
+    });
     c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     // The default 4 GiB reservation plus guard region lets Cranelift drop
     // explicit bounds checks on every load and store of a 32-bit memory;

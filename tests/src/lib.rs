@@ -91,6 +91,30 @@ pub fn packed_with(spec: &ComponentSpec, manifest: komp_artifact::Manifest) -> V
     komp_artifact::pack(&built_wasm(spec), manifest, &models(spec)).expect("pack").into_bytes()
 }
 
+/// The repository venv's Python (`training/setup.sh`) if it can import
+/// `modules` (comma-separated, as in `import a, b`). Without it a test skips
+/// and says so, unless `KOMP_REQUIRE_SKLEARN=1` (scripts/test.sh sets it once
+/// the venv is made), where it fails instead: `what` names the skipped test.
+pub fn venv_python(modules: &str, what: &str) -> Option<PathBuf> {
+    let python = root().join(".venv/bin/python");
+    let has = python.exists()
+        && std::process::Command::new(&python)
+            .args(["-c", &format!("import {modules}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if has {
+        return Some(python);
+    }
+    let required = std::env::var("KOMP_REQUIRE_SKLEARN").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "KOMP_REQUIRE_SKLEARN=1 but {} cannot import {modules}; run training/setup.sh",
+        python.display()
+    );
+    eprintln!("SKIPPED {what}: {} cannot import {modules} (run training/setup.sh)", python.display());
+    None
+}
+
 /// The `komp` binary built next to the test executables.
 pub fn komp_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");

@@ -29,17 +29,7 @@ const SEED: &str = "20261201";
 const TIME_BOUND: Duration = Duration::from_secs(420);
 
 fn schemathesis() -> Option<std::path::PathBuf> {
-    let venv = komp_tests::root().join(".venv/bin");
-    let python = venv.join("python");
-    let has = python.exists()
-        && Command::new(&python).args(["-c", "import schemathesis"]).output().is_ok_and(|o| o.status.success());
-    if has {
-        return Some(venv.join("st"));
-    }
-    let required = std::env::var("KOMP_REQUIRE_SKLEARN").is_ok_and(|v| v == "1");
-    assert!(!required, "KOMP_REQUIRE_SKLEARN=1 but {} has no schemathesis; run training/setup.sh", python.display());
-    eprintln!("SKIPPED api_contract: {} has no schemathesis (run training/setup.sh)", python.display());
-    None
+    komp_tests::venv_python("schemathesis", "api_contract").map(|python| python.with_file_name("st"))
 }
 
 /// Runs `st run` with `args`; panics with its output unless it passes in time.

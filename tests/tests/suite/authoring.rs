@@ -359,19 +359,7 @@ fn manifest_source_errors_point_at_file_and_line() {
 #[test]
 fn the_tutorial_runs_as_written() {
     // Step 4 retrains with the repository's venv (training/setup.sh).
-    let python = komp_tests::root().join(".venv/bin/python");
-    let has_komp_train =
-        Command::new(&python).args(["-c", "import komp_train"]).output().is_ok_and(|o| o.status.success());
-    if !has_komp_train {
-        let required = std::env::var("KOMP_REQUIRE_SKLEARN").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "KOMP_REQUIRE_SKLEARN=1 but {} cannot import komp_train; run training/setup.sh",
-            python.display()
-        );
-        eprintln!("SKIPPED the tutorial: {} cannot import komp_train (run training/setup.sh)", python.display());
-        return;
-    }
+    let Some(python) = komp_tests::venv_python("komp_train", "the tutorial") else { return };
     let doc = std::fs::read_to_string(komp_tests::root().join("docs/authoring.md")).unwrap();
     let script = shell_blocks(&doc);
     assert!(script.contains("train.py"), "the tutorial's retraining step is run too");

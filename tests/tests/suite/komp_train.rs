@@ -14,23 +14,6 @@ use komp_runtime::nn::LoadedModel;
 use std::process::Command;
 use tract_onnx::prelude::Tensor;
 
-fn python_with_komp_train() -> Option<std::path::PathBuf> {
-    let python = komp_tests::root().join(".venv/bin/python");
-    let has = python.exists()
-        && Command::new(&python).args(["-c", "import komp_train, pytest"]).output().is_ok_and(|o| o.status.success());
-    if has {
-        return Some(python);
-    }
-    let required = std::env::var("KOMP_REQUIRE_SKLEARN").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "KOMP_REQUIRE_SKLEARN=1 but {} cannot import komp_train; run training/setup.sh",
-        python.display()
-    );
-    eprintln!("SKIPPED komp_train: {} cannot import komp_train (run training/setup.sh)", python.display());
-    None
-}
-
 fn run(model: &LoadedModel, inputs: Vec<(&str, Tensor)>) -> std::collections::HashMap<String, Vec<f32>> {
     let named = inputs.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
     let out = model.run(named).unwrap_or_else(|e| panic!("tract refused the exported graph: {e}"));
@@ -47,7 +30,7 @@ fn close(a: f32, b: f64, tolerance: f64) -> bool {
 
 #[test]
 fn exported_graphs_run_in_tract_and_training_output_reads_as_the_manifest() {
-    let Some(python) = python_with_komp_train() else { return };
+    let Some(python) = komp_tests::venv_python("komp_train, pytest", "komp_train") else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(&python)
         .current_dir(komp_tests::root())
