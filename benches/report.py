@@ -260,8 +260,8 @@ def main() -> None:
         rows = jl(rt_)
         w("### Audit log start-up with 1 M retained records")
         w("")
-        w("`retention_bench open` in a fresh process per repetition, on a directory filled once with 1,000,000 records "
-          "(`retention_bench fill`: predictions of three tenants and two components, one feedback per ten). "
+        w("`retention_bench open` in a fresh process per repetition, on a directory filled once with 1,000,000 predictions and 100,000 feedback records "
+          "(`retention_bench fill`: three tenants, two components). "
           "Median (min–max) over the repetitions.")
         w("")
         w("| records | open (ms) | RSS before open | RSS after open | peak RSS | `get` of the oldest prediction (µs) |")
