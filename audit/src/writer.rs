@@ -87,11 +87,13 @@ pub const LATENCY_BUCKETS_US: [u64; 12] =
 /// Group-commit statistics, for Prometheus.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CommitStats {
-    /// Batches written and fsynced (= fsyncs of segment data).
+    /// Fsync groups made durable (= fsyncs of segment data; one group can hold several written
+    /// batches).
     pub commits: u64,
     /// Records made durable.
     pub records: u64,
-    /// Sum of write+fsync durations, µs (histogram `_sum`).
+    /// Sum of commit durations, µs (histogram `_sum`): from the start of the first write of an
+    /// fsync group to the end of its `fdatasync` (so it includes waiting for the sync thread).
     pub commit_micros_total: u64,
     pub last_batch_size: u64,
     pub max_batch_size: u64,
