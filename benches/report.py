@@ -272,9 +272,27 @@ def main() -> None:
     w("")
     ap_ = os.path.join(R, "audit-append.txt")
     if os.path.exists(ap_):
+        w("Lines starting `disk` wrote to ext4 with fdatasync per group commit, `tmpfs` to /dev/shm, run side by side "
+          "(disk, tmpfs, disk, ...), every writer count repeated in each repetition.")
+        w("")
         w("```")
         w(open(ap_).read().strip())
         w("```")
+        w("")
+    rt_ = os.path.join(R, "audit-retention.jsonl")
+    if os.path.exists(rt_):
+        rows = jl(rt_)
+        w("### Audit log start-up with 1 M retained records")
+        w("")
+        w("`retention_bench open` in a fresh process per repetition, on a directory filled once with 1,000,000 predictions and 100,000 feedback records "
+          "(`retention_bench fill`: three tenants, two components). "
+          "Median (min–max) over the repetitions.")
+        w("")
+        w("| records | open (ms) | RSS before open | RSS after open | peak RSS | `get` of the oldest prediction (µs) |")
+        w("|---|---|---|---|---|---|")
+        w(f"| {fmt(med([r['records'] for r in rows]))} | {spread([r['open_ms'] for r in rows])} | "
+          f"{med([r['rss_before_kb'] for r in rows]) / 1024:.1f} MiB | {spread([r['rss_after_kb'] / 1024 for r in rows], 1, ' MiB')} | "
+          f"{spread([r['hwm_kb'] / 1024 for r in rows], 1, ' MiB')} | {spread([r['get_oldest_us'] for r in rows])} |")
         w("")
 
     # ---------------------------------------------------------------- targets

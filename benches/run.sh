@@ -205,13 +205,36 @@ fi
 
 if want audit; then
 # ---------------------------------------------------------------- (7b) audit append alone
-log "audit log alone: append_bench with 1 and 64 writers"
-cargo build --release -q -p komp-audit --example append_bench 2>/dev/null || true
+log "audit log alone: append_bench with 1, 8 and 64 writers, on disk and on tmpfs"
+cargo build --release -q -p komp-audit --example append_bench --example retention_bench 2>/dev/null || true
 if [ -x target/release/examples/append_bench ]; then
-    for t in 1 64; do
-        rm -rf "$OUT/audit-bench"
-        target/release/examples/append_bench "$t" $((6400 / t)) "$OUT/audit-bench" >"$OUT/append.out"
-        head -1 "$OUT/append.out" >>"$RES/audit-append.txt"
+    SHM=/dev/shm/komp-bench-append-$$
+    for rep in $(seq 1 "$REPS"); do
+        for t in 1 8 64; do
+            # disk and tmpfs side by side: the difference is the cost of fdatasync
+            for where in disk tmpfs; do
+                dir=$OUT/audit-bench
+                [ "$where" = tmpfs ] && dir=$SHM
+                rm -rf "$dir"
+                target/release/examples/append_bench "$t" $((6400 / t)) "$dir" >"$OUT/append.out"
+                echo "$where $(head -1 "$OUT/append.out")" >>"$RES/audit-append.txt"
+            done
+        done
+    done
+    rm -rf "$SHM" "$OUT/audit-bench"
+fi
+# ---------------------------------------------------------------- (7c) audit start-up with 1 M retained records
+if [ -x target/release/examples/retention_bench ]; then
+    RD=$OUT/audit-retention
+    if [ ! -f "$RD.filled" ]; then
+        log "audit log: filling a directory with 1,000,000 records (once; kept in $RD)"
+        rm -rf "$RD"
+        target/release/examples/retention_bench fill "$RD" 1000000
+        touch "$RD.filled"
+    fi
+    log "audit log: start-up and RSS with 1 M retained records, $REPS fresh processes"
+    for _ in $(seq 1 "$REPS"); do
+        target/release/examples/retention_bench open "$RD" >>"$RES/audit-retention.jsonl"
     done
 fi
 

@@ -30,6 +30,9 @@ pub(crate) struct SegmentInfo {
     pub last_time_ms: u64,
     /// Length of the valid part (up to the end of the last complete line).
     pub bytes: u64,
+    /// Length of the file: larger than `bytes` when the writer preallocated space (zeros) or a
+    /// crash left a torn tail.
+    pub file_len: u64,
 }
 
 /// Outcome of a walk.
@@ -43,7 +46,7 @@ pub(crate) struct Walk {
     pub leftover: u64,
     /// The newest purge record seen: (purge seq, through_seq, through_hash, through_time, segments).
     pub last_purge: Option<(u64, u64, String, u64, Vec<String>)>,
-    /// Trailing partial line of the last segment: (file, offset, bytes).
+    /// Torn tail of the last segment: (file, offset, bytes without trailing zeros).
     pub torn: Option<(PathBuf, u64, Vec<u8>)>,
     /// First break found (only in lenient mode; strict mode returns it as an error).
     pub first_break: Option<ChainBreak>,
@@ -91,8 +94,15 @@ pub(crate) fn walk(dir: &Path, strict: bool, mut sink: impl FnMut(&Record, Loc))
     let mut anchor_backed = anchor.is_none();
     let nfiles = files.len();
     for (i, (first_seq, path)) in files.into_iter().enumerate() {
-        let mut info =
-            SegmentInfo { first_seq, path: path.clone(), last: None, first_time_ms: None, last_time_ms: 0, bytes: 0 };
+        let mut info = SegmentInfo {
+            first_seq,
+            path: path.clone(),
+            last: None,
+            first_time_ms: None,
+            last_time_ms: 0,
+            bytes: 0,
+            file_len: 0,
+        };
         let mut line_no = 0u64;
         let mut brk: Option<ChainBreak> = None;
         let tail = scan_lines(&path, |off, line| {
@@ -156,9 +166,13 @@ pub(crate) fn walk(dir: &Path, strict: bool, mut sink: impl FnMut(&Record, Loc))
         if let Some(b) = brk {
             w.first_break.get_or_insert(b);
         }
-        if let Some((off, bytes)) = tail {
-            if i + 1 == nfiles {
-                w.torn = Some((path.clone(), off, bytes));
+        info.file_len = info.bytes;
+        if let Some(tail) = tail {
+            info.file_len = tail.off + tail.len;
+            if !tail.is_torn() {
+                // Preallocated space the writer has not used yet: nothing to recover.
+            } else if i + 1 == nfiles {
+                w.torn = Some((path.clone(), tail.off, tail.bytes));
             } else {
                 let b = ChainBreak {
                     seq: exp_seq,

@@ -258,6 +258,16 @@ impl Audit {
                 w.anchor = storage::read_anchor(&dir)?;
             }
         }
+        // A sealed segment is cut to its records before the next one is created, so only the
+        // last segment can have preallocated zeros at its end; trim any others left behind.
+        let nseg = w.segments.len();
+        for s in w.segments.iter_mut().take(nseg.saturating_sub(1)) {
+            if s.file_len > s.bytes {
+                let f = OpenOptions::new().write(true).open(&s.path).map_err(io_err(&s.path))?;
+                f.set_len(s.bytes).and_then(|_| f.sync_all()).map_err(io_err(&s.path))?;
+                s.file_len = s.bytes;
+            }
+        }
         if let Some(a) = &w.anchor {
             let before = w.segments.len();
             let mut keep = Vec::with_capacity(before);
@@ -286,13 +296,15 @@ impl Audit {
                 first_time_ms: None,
                 last_time_ms: 0,
                 bytes: 0,
+                file_len: 0,
             });
         }
         let active = w.segments.last_mut().unwrap();
         let file = Writer::open_segment(&active.path)?;
         sync_dir(&dir)?;
-        // Appends go to the end of the file; index offsets must agree with it.
-        active.bytes = file.metadata().map_err(io_err(&active.path))?.len();
+        // Records continue at the end of the last complete line (`active.bytes`, after the cut
+        // above); anything beyond it is preallocated zeros.
+        let prealloc_end = file.metadata().map_err(io_err(&active.path))?.len().max(active.bytes);
         let seg_day = active.first_time_ms.unwrap_or(head_time) / time::DAY_MS;
 
         let shared = Arc::new(Shared {
@@ -301,20 +313,24 @@ impl Audit {
             stats: Default::default(),
             head: Mutex::new((head_seq, head_hash.clone())),
             integrity: Mutex::new(w.first_break.clone()),
+            poisoned: Mutex::new(None),
+            durable_seq: std::sync::atomic::AtomicU64::new(head_seq),
         });
         let writer = Writer {
             shared: shared.clone(),
-            file,
+            file: Arc::new(file),
             segments: w.segments,
             seg_day,
             next_seq: head_seq + 1,
             prev_hash: head_hash,
             last_time_ms: head_time,
-            poisoned: None,
             max_segment_bytes: config.max_segment_bytes.max(1),
             max_batch: config.max_batch.max(1),
             retention_ms: config.retention.as_millis() as u64,
             clock: config.clock.clone(),
+            prealloc_end,
+            inflight: Default::default(),
+            inflight_ids: Default::default(),
         };
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()

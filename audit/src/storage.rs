@@ -48,9 +48,33 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
-/// Calls `f(offset, line)` for every complete (newline-terminated) line of `path`; returns the
-/// offset and bytes of a trailing partial line, if any (a torn write, or a write in progress).
-pub(crate) fn scan_lines(path: &Path, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<Option<(u64, Vec<u8>)>> {
+/// What follows the last complete line of a segment file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tail {
+    /// Where it starts: the end of the last complete line (the segment's logical length).
+    pub off: u64,
+    /// Its bytes with trailing zeros removed. Empty when the tail is all zeros, i.e. space the
+    /// writer preallocated and has not used yet (not a torn write, nothing to recover).
+    pub bytes: Vec<u8>,
+    /// Its length on disk, zeros included.
+    pub len: u64,
+}
+
+impl Tail {
+    /// True when something was written there that is not a complete record line: a torn write
+    /// from a crash (never acknowledged), or a write in progress.
+    pub fn is_torn(&self) -> bool {
+        !self.bytes.is_empty()
+    }
+}
+
+/// Calls `f(offset, line)` for every complete line of `path` and returns what follows them, if
+/// anything. A line is complete when it ends with a newline and holds no NUL byte: record lines
+/// are JSON, which never contains a raw NUL, while the writer's preallocated space is zeros. So
+/// the first line with a NUL (or without a newline) starts the tail, and the tail runs to the end
+/// of the file: a batch whose pages reached the disk out of order before a crash can leave a
+/// zeroed page followed by later lines, and none of that was acknowledged.
+pub(crate) fn scan_lines(path: &Path, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<Option<Tail>> {
     let file = File::open(path).map_err(io_err(path))?;
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut off = 0u64;
@@ -61,8 +85,12 @@ pub(crate) fn scan_lines(path: &Path, mut f: impl FnMut(u64, &[u8]) -> Result<()
         if n == 0 {
             return Ok(None);
         }
-        if buf.last() != Some(&b'\n') {
-            return Ok(Some((off, std::mem::take(&mut buf))));
+        if buf.last() != Some(&b'\n') || buf.contains(&0) {
+            r.read_to_end(&mut buf).map_err(io_err(path))?;
+            let len = buf.len() as u64;
+            let keep = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            buf.truncate(keep);
+            return Ok(Some(Tail { off, bytes: std::mem::take(&mut buf), len }));
         }
         f(off, &buf[..n - 1])?;
         off += n as u64;

@@ -1,16 +1,23 @@
-//! The single writer thread: group commit.
+//! The writer: pipelined group commit.
 //!
-//! Callers put their record on a channel and wait for the reply. The writer takes everything
-//! that is queued (up to `max_batch`), assigns seqs, chains the hashes, writes the whole batch
-//! with one `write` and makes it durable with one `fdatasync`, then updates the index and
-//! answers every caller. While one fsync is in flight the next batch accumulates, so under load
-//! the number of fsyncs grows much more slowly than the number of records.
+//! Callers put their record on a channel and wait for the reply. The writer thread takes
+//! everything that is queued (up to `max_batch`), assigns seqs, chains the hashes and writes the
+//! whole batch with one positional write into the active segment. A second thread, the sync
+//! thread, takes every written batch, makes them durable with one `fdatasync`, updates the index
+//! and answers every caller. So the next batch is encoded and written while the previous one
+//! syncs, and under load the number of fsyncs grows much more slowly than the number of
+//! records. Nobody is answered before the `fdatasync` that covers their record has returned.
+//!
+//! Segment files are preallocated with zeros ahead of the records ([`PREALLOC_CHUNK`]), so most
+//! commits overwrite existing space and `fdatasync` need not commit a size change to the file
+//! system journal. Readers and crash recovery stop at the first NUL byte (record lines never
+//! contain one); sealed segments are cut to their exact length.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -18,7 +25,7 @@ use serde::Serialize;
 
 use crate::chain::{Loc, SegmentInfo};
 use crate::error::{io_err, ChainBreak};
-use crate::index::State;
+use crate::index::{RequestKey, State};
 use crate::record::{encode, AdminRecord, FeedbackRecord, PredictionRecord, PurgeRecord, Record};
 use crate::storage::{segment_name, sync_dir, write_anchor, Anchor};
 use crate::time::{format_rfc3339, DAY_MS};
@@ -80,11 +87,13 @@ pub const LATENCY_BUCKETS_US: [u64; 12] =
 /// Group-commit statistics, for Prometheus.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CommitStats {
-    /// Batches written and fsynced (= fsyncs of segment data).
+    /// Fsync groups made durable (= fsyncs of segment data; one group can hold several written
+    /// batches).
     pub commits: u64,
     /// Records made durable.
     pub records: u64,
-    /// Sum of write+fsync durations, µs (histogram `_sum`).
+    /// Sum of commit durations, µs (histogram `_sum`): from the start of the first write of an
+    /// fsync group to the end of its `fdatasync` (so it includes waiting for the sync thread).
     pub commit_micros_total: u64,
     pub last_batch_size: u64,
     pub max_batch_size: u64,
@@ -155,6 +164,10 @@ pub(crate) struct Shared {
     pub head: Mutex<(u64, String)>,
     /// First chain break found by `open` (old damage; the log keeps working).
     pub integrity: Mutex<Option<ChainBreak>>,
+    /// Set when the log must stop accepting records (a failed fsync): why.
+    pub poisoned: Mutex<Option<String>>,
+    /// Highest seq that is durable and in the index.
+    pub durable_seq: AtomicU64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -167,29 +180,72 @@ pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Preallocation step of the active segment, in bytes (at most; smaller segments use a quarter
+/// of their size). The writer keeps the segment's size ahead of its contents by writing zeros
+/// this far past the end, so that most group commits overwrite space that already exists:
+/// `fdatasync` then flushes data only. Extending the file on every commit changes its size, a
+/// metadata update that makes each `fdatasync` commit the file system journal as well.
+/// Zeros are written rather than `fallocate`d: on ext4 a write into fallocated (unwritten)
+/// space converts the extent, which is again metadata that `fdatasync` must commit.
+pub(crate) const PREALLOC_CHUNK: u64 = 1 << 20;
+
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+/// A written batch on its way to the sync thread.
+struct SyncJob {
+    file: Arc<File>,
+    path: PathBuf,
+    records: Vec<(Record, Loc, Reply)>,
+    time: String,
+    written: Instant,
+}
+
 pub(crate) struct Writer {
     pub shared: Arc<Shared>,
-    pub file: File,
+    pub file: Arc<File>,
     /// All live segments, oldest first; the last one is the active segment.
     pub segments: Vec<SegmentInfo>,
     pub seg_day: u64,
     pub next_seq: u64,
     pub prev_hash: String,
     pub last_time_ms: u64,
-    pub poisoned: Option<String>,
     pub max_segment_bytes: u64,
     pub max_batch: usize,
     pub retention_ms: u64,
     pub clock: Clock,
+    /// Size of the active segment file: zeros from its logical end (`active().bytes`) to here.
+    pub prealloc_end: u64,
+    /// Request ids written but not yet durable (so not yet in the index), by the last seq of
+    /// their batch: duplicates must be refused against these too.
+    pub inflight: VecDeque<(u64, Vec<(Tenant, RequestKey)>)>,
+    pub inflight_ids: HashSet<(Tenant, RequestKey)>,
 }
 
 impl Writer {
-    /// Opens (or creates) the active segment for appending.
+    /// Opens (or creates) a segment for writing. Writes are positional (at the segment's
+    /// logical end), not appends: the file may be longer than its contents (preallocated).
     pub(crate) fn open_segment(path: &std::path::Path) -> Result<File> {
-        OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))
+        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io_err(path))
     }
 
+    /// The writer loop. Group commit is pipelined over two threads: this one takes what is
+    /// queued, assigns seqs, chains hashes and writes the batch; the sync thread takes every
+    /// written batch, makes them durable with one `fdatasync`, updates the index and answers
+    /// the callers. So the next batch is encoded and written while the previous one syncs, and
+    /// nobody hears back before the `fdatasync` that covers their record has returned.
     pub(crate) fn run(mut self, rx: mpsc::Receiver<Cmd>) {
+        let (sync_tx, sync_rx) = mpsc::channel::<SyncJob>();
+        let shared = self.shared.clone();
+        let syncer =
+            std::thread::Builder::new().name("komp-audit-sync".into()).spawn(move || sync_loop(shared, sync_rx));
+        let syncer = match syncer {
+            Ok(h) => Some(h),
+            Err(e) => {
+                // Every append is refused (poisoned): nothing could be made durable.
+                *lock(&self.shared.poisoned) = Some(format!("cannot start the audit sync thread: {e}"));
+                None
+            }
+        };
         let mut batch = Vec::new();
         while let Ok(cmd) = rx.recv() {
             batch.push(cmd);
@@ -205,15 +261,28 @@ impl Writer {
                     Cmd::Append(p, r) => appends.push((p, r)),
                     Cmd::Purge { now_ms, reply } => {
                         // keep order: what was queued before the purge commits first
-                        self.commit(std::mem::take(&mut appends));
-                        let r = self.purge(now_ms);
+                        self.commit(std::mem::take(&mut appends), &sync_tx);
+                        let r = self.purge(now_ms, &sync_tx);
                         let _ = reply.send(r);
                     }
                 }
             }
-            self.commit(appends);
+            self.commit(appends, &sync_tx);
         }
-        // Channel closed: Audit dropped. Everything acknowledged is already durable.
+        // Channel closed: Audit dropped. Let the sync thread finish what was written (its callers
+        // are still waiting), then give the active segment back its exact length.
+        drop(sync_tx);
+        if let Some(h) = syncer {
+            let _ = h.join();
+        }
+        if lock(&self.shared.poisoned).is_none() {
+            let bytes = self.active().bytes;
+            if self.prealloc_end > bytes {
+                if let Err(e) = self.file.set_len(bytes).and_then(|_| self.file.sync_all()) {
+                    tracing::warn!(error = %e, "audit: could not trim the preallocated end of the active segment");
+                }
+            }
+        }
     }
 
     fn active(&mut self) -> &mut SegmentInfo {
@@ -237,12 +306,30 @@ impl Writer {
         self.rotate(day)
     }
 
-    /// Starts a new segment named after the next seq. The old one is already fsynced.
+    /// Seals the active segment and starts a new one named after the next seq. Sealing cuts the
+    /// preallocated zeros off (sealed segments are exactly their records) and fsyncs the file
+    /// before the new segment exists. So after a crash only the last segment can end in zeros or
+    /// a torn batch: the old segment's last batch may still be waiting for the sync thread, and
+    /// it must not be lost behind a newer segment. (Its callers are still answered by the sync
+    /// thread, after its own `fdatasync`.)
     fn rotate(&mut self, day: u64) -> Result<()> {
+        let old = self.active().path.clone();
+        let bytes = self.active().bytes;
+        if self.prealloc_end > bytes {
+            self.file.set_len(bytes).map_err(io_err(&old))?;
+            self.prealloc_end = bytes;
+        }
+        if let Err(e) = self.file.sync_all() {
+            let msg = format!("fsync of {} failed: {e}", old.display());
+            tracing::error!(%msg, "audit log poisoned");
+            *lock(&self.shared.poisoned) = Some(msg);
+            return Err(io_err(&old)(e));
+        }
         let path = self.shared.dir.join(segment_name(self.next_seq));
         let file = Self::open_segment(&path)?;
         sync_dir(&self.shared.dir)?;
-        self.file = file;
+        self.file = Arc::new(file);
+        self.prealloc_end = 0;
         self.seg_day = day;
         self.segments.push(SegmentInfo {
             first_seq: self.next_seq,
@@ -251,15 +338,31 @@ impl Writer {
             first_time_ms: None,
             last_time_ms: 0,
             bytes: 0,
+            file_len: 0,
         });
         Ok(())
     }
 
-    fn commit(&mut self, appends: Vec<(Pending, Reply)>) {
+    /// Forgets in-flight request ids whose batches the sync thread has made durable (and put
+    /// into the index).
+    fn prune_inflight(&mut self) {
+        let durable = self.shared.durable_seq.load(Acquire);
+        while self.inflight.front().is_some_and(|(last, _)| *last <= durable) {
+            for id in self.inflight.pop_front().unwrap().1 {
+                self.inflight_ids.remove(&id);
+            }
+        }
+    }
+
+    fn poisoned(&self) -> Option<String> {
+        lock(&self.shared.poisoned).clone()
+    }
+
+    fn commit(&mut self, appends: Vec<(Pending, Reply)>, sync_tx: &mpsc::Sender<SyncJob>) {
         if appends.is_empty() {
             return;
         }
-        if let Some(p) = &self.poisoned {
+        if let Some(p) = self.poisoned() {
             for (_, r) in appends {
                 r.send(Err(AuditError::Unavailable(p.clone())));
             }
@@ -274,24 +377,24 @@ impl Writer {
             }
             return;
         }
+        self.prune_inflight();
         let time = format_rfc3339(now);
         let (start_seq, start_prev) = (self.next_seq, self.prev_hash.clone());
         let seg = self.active().first_seq;
         let base = self.active().bytes;
         let mut buf: Vec<u8> = Vec::with_capacity(appends.len() * 512);
         let mut done: Vec<(Record, Loc, Reply)> = Vec::with_capacity(appends.len());
+        let mut batch_ids: HashSet<(Tenant, RequestKey)> = HashSet::new();
         {
             let st = read(&self.shared.state);
-            let mut batch_ids: HashSet<(Tenant, String)> = HashSet::new();
             for (p, reply) in appends {
                 let (seq, prev) = (self.next_seq, std::mem::take(&mut self.prev_hash));
                 let mut rec = match p {
                     Pending::Prediction(mut r) => {
-                        let dup = st
-                            .tenants
-                            .get(&r.tenant)
-                            .is_some_and(|t| t.by_request.contains_key(&crate::index::RequestKey::of(&r.request_id)));
-                        if dup || !batch_ids.insert((r.tenant.clone(), r.request_id.clone())) {
+                        let id = (r.tenant.clone(), RequestKey::of(&r.request_id));
+                        let dup = st.tenants.get(&r.tenant).is_some_and(|t| t.by_request.contains_key(&id.1))
+                            || self.inflight_ids.contains(&id);
+                        if dup || !batch_ids.insert(id) {
                             self.prev_hash = prev;
                             reply.send(Err(AuditError::DuplicateRequestId));
                             continue;
@@ -325,52 +428,55 @@ impl Writer {
         if done.is_empty() {
             return;
         }
-        let t0 = Instant::now();
+        let written = Instant::now();
         let path = self.active().path.clone();
-        if let Err(e) = self.file.write_all(&buf) {
-            // Nothing was acknowledged: cut the partial batch off and carry on (e.g. disk full).
-            let rolled_back = self.file.set_len(base).and_then(|_| self.file.sync_data());
-            if let Err(e2) = rolled_back {
-                self.poisoned =
-                    Some(format!("write to {} failed ({e}) and could not be rolled back ({e2})", path.display()));
-                tracing::error!(error = %e2, "audit log poisoned");
+        if let Err(e) = self.file.write_all_at(&buf, base) {
+            // Nothing was acknowledged: blank the partial batch again (a later, shorter batch must
+            // not leave pieces of it behind) and carry on (e.g. disk full).
+            if let Err(e2) = write_zeros(&self.file, base, base + buf.len() as u64) {
+                let msg = format!("write to {} failed ({e}) and could not be rolled back ({e2})", path.display());
+                tracing::error!(%msg, "audit log poisoned");
+                *lock(&self.shared.poisoned) = Some(msg);
             }
             self.fail(start_seq, start_prev, done, format!("write to {} failed: {e}", path.display()));
             return;
         }
-        if let Err(e) = self.file.sync_data() {
-            // After a failed fsync the page cache state is unknown (Linux may drop the dirty pages
-            // and report success next time): stop accepting records until a restart re-reads disk.
-            let msg = format!("fsync of {} failed: {e}", path.display());
-            tracing::error!(%msg, "audit log poisoned");
-            self.poisoned = Some(msg.clone());
-            self.fail(start_seq, start_prev, done, msg);
-            return;
+        let end = base + buf.len() as u64;
+        if end > self.prealloc_end {
+            self.preallocate(end, &path);
         }
-        let us = t0.elapsed().as_micros() as u64;
         self.last_time_ms = now;
-        let last_hash = self.prev_hash.clone();
-        let last_seq = self.next_seq - 1;
+        let last = (self.next_seq - 1, self.prev_hash.clone());
         let a = self.active();
-        a.bytes += buf.len() as u64;
+        a.bytes = end;
         a.first_time_ms.get_or_insert(now);
         a.last_time_ms = now;
-        a.last = Some((last_seq, last_hash.clone()));
-        {
-            let mut st = write(&self.shared.state);
-            for (rec, loc, _) in &done {
-                st.apply(rec, *loc);
-            }
+        a.last = Some(last.clone());
+        if !batch_ids.is_empty() {
+            self.inflight_ids.extend(batch_ids.iter().cloned());
+            self.inflight.push_back((last.0, batch_ids.into_iter().collect()));
         }
-        *lock(&self.shared.head) = (last_seq, last_hash);
-        self.shared.stats.record(done.len() as u64, us);
-        for (rec, _, reply) in done {
-            let request_id = match &rec {
-                Record::Prediction(p) => p.request_id.clone(),
-                Record::Feedback(f) => f.request_id.clone(),
-                Record::Purge(_) | Record::Admin(_) => String::new(),
-            };
-            reply.send(Ok(Receipt { seq: rec.seq(), hash: rec.hash().to_string(), time: time.clone(), request_id }));
+        let job = SyncJob { file: self.file.clone(), path, records: done, time, written };
+        if let Err(mpsc::SendError(job)) = sync_tx.send(job) {
+            // The sync thread is gone (it cannot be, short of a panic): nothing can become durable.
+            let msg = "audit sync thread stopped".to_string();
+            *lock(&self.shared.poisoned) = Some(msg.clone());
+            self.fail(start_seq, start_prev, job.records, msg);
+        }
+    }
+
+    /// Extends the active segment with zeros up to the next multiple of the preallocation step
+    /// past `end`. Best effort: if it fails (disk full) the records are still written, and the
+    /// file simply grows with each commit, as it would without preallocation.
+    fn preallocate(&mut self, end: u64, path: &std::path::Path) {
+        let chunk = (self.max_segment_bytes / 4).clamp(4096, PREALLOC_CHUNK);
+        let target = end.div_ceil(chunk) * chunk;
+        match write_zeros(&self.file, end, target) {
+            Ok(()) => self.prealloc_end = target,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "audit: could not preallocate segment space");
+                self.prealloc_end = end;
+            }
         }
     }
 
@@ -386,9 +492,9 @@ impl Writer {
     /// Retention: deletes the oldest whole segments whose newest record is older than the
     /// retention period. Order: (1) durable purge record, (2) anchor file, (3) delete files.
     /// A crash between the steps is finished by the next `open`.
-    fn purge(&mut self, now_ms: u64) -> Result<PurgeReport> {
-        if let Some(p) = &self.poisoned {
-            return Err(AuditError::Unavailable(p.clone()));
+    fn purge(&mut self, now_ms: u64, sync_tx: &mpsc::Sender<SyncJob>) -> Result<PurgeReport> {
+        if let Some(p) = self.poisoned() {
+            return Err(AuditError::Unavailable(p));
         }
         let cutoff = now_ms.saturating_sub(self.retention_ms);
         let active = self.active();
@@ -422,7 +528,7 @@ impl Writer {
                 hash: String::new(),
             };
             let (tx, rx) = mpsc::sync_channel(1);
-            self.commit(vec![(Pending::Purge(rec), Reply::Sync(tx))]);
+            self.commit(vec![(Pending::Purge(rec), Reply::Sync(tx))], sync_tx);
             let receipt = rx.recv().map_err(|_| AuditError::Unavailable("purge record lost".into()))??;
             let anchor = Anchor { seq: through_seq, hash: through_hash, time_ms: through_time, purge_seq: receipt.seq };
             write_anchor(&self.shared.dir, &anchor)?;
@@ -444,5 +550,90 @@ impl Writer {
 
     fn anchor_seq_floor(&self, victims: &[SegmentInfo]) -> u64 {
         victims.first().map_or(1, |s| s.first_seq)
+    }
+}
+
+/// Writes zeros over `[from, to)` of `file`.
+fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    let mut off = from;
+    while off < to {
+        let n = (to - off).min(ZEROS.len() as u64) as usize;
+        file.write_all_at(&ZEROS[..n], off)?;
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// The sync thread: makes written batches durable and only then answers their callers.
+///
+/// It takes every batch that is waiting and issues one `fdatasync` per file among them (a
+/// rotation can put two segments in one group). `fdatasync` covers every write that completed
+/// before it was called, and a batch reaches this thread only after its write completed. If an
+/// `fdatasync` fails, the log is poisoned: after a failed fsync Linux may drop the dirty pages
+/// and report success next time, so every batch from then on is refused until a restart
+/// re-reads the disk.
+fn sync_loop(shared: Arc<Shared>, rx: mpsc::Receiver<SyncJob>) {
+    while let Ok(job) = rx.recv() {
+        let mut jobs = vec![job];
+        while let Ok(j) = rx.try_recv() {
+            jobs.push(j);
+        }
+        let mut failure = lock(&shared.poisoned).clone();
+        if failure.is_none() {
+            let mut synced: Vec<*const File> = Vec::with_capacity(2);
+            for j in &jobs {
+                if synced.contains(&Arc::as_ptr(&j.file)) {
+                    continue;
+                }
+                if let Err(e) = j.file.sync_data() {
+                    let msg = format!("fsync of {} failed: {e}", j.path.display());
+                    tracing::error!(%msg, "audit log poisoned");
+                    *lock(&shared.poisoned) = Some(msg.clone());
+                    failure = Some(msg);
+                    break;
+                }
+                synced.push(Arc::as_ptr(&j.file));
+            }
+        }
+        if let Some(msg) = failure {
+            shared.stats.failed.fetch_add(1, Relaxed);
+            for j in jobs {
+                for (_, _, r) in j.records {
+                    r.send(Err(AuditError::Unavailable(msg.clone())));
+                }
+            }
+            continue;
+        }
+        let us = jobs[0].written.elapsed().as_micros() as u64;
+        let n: usize = jobs.iter().map(|j| j.records.len()).sum();
+        let last = jobs.last().and_then(|j| j.records.last()).map(|(r, _, _)| (r.seq(), r.hash().to_string()));
+        {
+            let mut st = write(&shared.state);
+            for j in &jobs {
+                for (rec, loc, _) in &j.records {
+                    st.apply(rec, *loc);
+                }
+            }
+        }
+        if let Some(last) = last {
+            shared.durable_seq.store(last.0, Release);
+            *lock(&shared.head) = last;
+        }
+        shared.stats.record(n as u64, us);
+        for j in jobs {
+            for (rec, _, reply) in j.records {
+                let request_id = match &rec {
+                    Record::Prediction(p) => p.request_id.clone(),
+                    Record::Feedback(f) => f.request_id.clone(),
+                    Record::Purge(_) | Record::Admin(_) => String::new(),
+                };
+                reply.send(Ok(Receipt {
+                    seq: rec.seq(),
+                    hash: rec.hash().to_string(),
+                    time: j.time.clone(),
+                    request_id,
+                }));
+            }
+        }
     }
 }

@@ -6,4 +6,5 @@ mod common;
 mod crash;
 mod group_commit;
 mod log;
+mod prealloc;
 mod retention;

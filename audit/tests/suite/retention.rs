@@ -79,7 +79,7 @@ fn purge_deletes_expired_segments_and_verify_starts_at_anchor() {
     assert!(purge.iter().all(|r| !matches!(r, Record::Purge(_))), "purge records belong to no tenant");
     // the purge record is in the chain
     let last = fs::read_to_string(segments(d.path()).last().unwrap()).unwrap();
-    let p: Record = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    let p: Record = serde_json::from_str(last.trim_end_matches('\0').lines().last().unwrap()).unwrap();
     match p {
         Record::Purge(p) => {
             assert_eq!((p.through_seq, p.seq), (5, anchor.purge_seq));
