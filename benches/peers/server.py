@@ -48,7 +48,7 @@ REVIEW_BELOW = POST_META["review_threshold"]["value"]
 STRUCTURED = UNDER_META["structured_features"]["order"]
 THRESHOLD = UNDER_META["operating_threshold"]["value"]
 CUTS = UNDER_META["risk_levels"]["cut_points"]
-REPORTERS = ["school", "daycare", "health_visitor", "police", "hospital", "gp", "relative", "anonymous", "social_services", "other"]
+REPORTERS = ["school", "daycare", "health_visitor", "police", "hospital", "gp", "relative", "anonymous", "social_services", "neighbour", "other"]
 
 app = FastAPI()
 
@@ -63,16 +63,18 @@ def sparse(text: str) -> tuple[dict, np.ndarray]:
 def word_contributions(text: str, ids: np.ndarray, contributions: np.ndarray) -> list[tuple[str, float]]:
     """Same grouping as komp_sdk::text::HashedText::word_contributions (one contribution per id)."""
     by_id = dict(zip(ids.tolist(), contributions.tolist()))
-    toks = kf.content_tokens(text)
+    marked = kf.marked_content_tokens(text)
+    toks = [t for t, _ in marked]
+    suffix = {"n": " (nægtet)", "h": " (fortid)", "w": ""}
     feats: list[tuple[int, float, str, str]] = []
-    for i, t in enumerate(toks):
-        feats.append((i, 1.0, "w=" + t, t))
+    for i, (t, m) in enumerate(marked):
+        feats.append((i, 1.0, m + "=" + t, t + suffix[m]))
     for i, (a, b) in enumerate(zip(toks, toks[1:])):
         feats.append((i, 1.0, "b=" + a + " " + b, a + " " + b))
-    for i, t in enumerate(toks):
+    for i, (t, m) in enumerate(marked):
         w = "<" + t + ">"
         for j in range(len(w) - 2):
-            feats.append((i, 0.5, "c=" + w[j:j + 3], t))
+            feats.append((i, 0.5, "c=" + w[j:j + 3], t + suffix[m]))
     raw: dict[int, float] = {}
     rows = []
     for _, wt, f, key in feats:
