@@ -73,14 +73,60 @@ pub struct VerifyReport {
     pub leftover_records: u64,
 }
 
-pub(crate) fn walk(dir: &Path, strict: bool, mut sink: impl FnMut(&Record, Loc)) -> Result<Walk> {
+pub(crate) fn walk(dir: &Path, strict: bool, sink: impl FnMut(&Record, Loc)) -> Result<Walk> {
+    walk_from(dir, list_segments(dir)?, None, strict, &mut Records(sink))
+}
+
+/// What a walk hands its records to.
+pub(crate) trait Sink {
+    /// A record whose hash and link were checked (in lenient mode: or that follows a break).
+    fn record(&mut self, rec: &Record, loc: Loc) -> Result<()>;
+    /// Called after each segment (`is_last`: the last file of the walk).
+    fn segment_end(&mut self, _segment: &SegmentInfo, _is_last: bool) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A sink that only looks at records.
+pub(crate) struct Records<F>(pub F);
+
+impl<F: FnMut(&Record, Loc)> Sink for Records<F> {
+    fn record(&mut self, rec: &Record, loc: Loc) -> Result<()> {
+        (self.0)(rec, loc);
+        Ok(())
+    }
+}
+
+/// Where a walk over the later segments of a log starts: after the record `seq` with `hash`
+/// (committed at `time_ms`), whose segments the caller has checked another way.
+#[derive(Debug, Clone)]
+pub(crate) struct Start {
+    pub seq: u64,
+    pub hash: String,
+    pub time_ms: u64,
+    /// The anchor (if any) is vouched for by a purge record before this point.
+    pub anchor_vouched: bool,
+}
+
+/// Walks `files` (in order). With `start`, they continue the chain after that record; without,
+/// they are the whole log (after the anchor, if any).
+pub(crate) fn walk_from(
+    dir: &Path,
+    files: Vec<(u64, PathBuf)>,
+    start: Option<Start>,
+    strict: bool,
+    sink: &mut impl Sink,
+) -> Result<Walk> {
     let anchor = read_anchor(dir)?;
-    let files = list_segments(dir)?;
-    let (mut exp_seq, mut prev) = match &anchor {
-        Some(a) => (a.seq + 1, a.hash.clone()),
-        None => (1, GENESIS_HASH.to_string()),
+    let (mut exp_seq, mut prev) = match (&start, &anchor) {
+        (Some(s), _) => (s.seq + 1, s.hash.clone()),
+        (None, Some(a)) => (a.seq + 1, a.hash.clone()),
+        (None, None) => (1, GENESIS_HASH.to_string()),
     };
-    let mut head_time = anchor.as_ref().map_or(0, |a| a.time_ms);
+    let mut head_time = match &start {
+        Some(s) => s.time_ms,
+        None => anchor.as_ref().map_or(0, |a| a.time_ms),
+    };
     let mut w = Walk {
         anchor: anchor.clone(),
         segments: Vec::with_capacity(files.len()),
@@ -91,7 +137,7 @@ pub(crate) fn walk(dir: &Path, strict: bool, mut sink: impl FnMut(&Record, Loc))
         torn: None,
         first_break: None,
     };
-    let mut anchor_backed = anchor.is_none();
+    let mut anchor_backed = anchor.is_none() || start.as_ref().is_some_and(|s| s.anchor_vouched);
     let nfiles = files.len();
     for (i, (first_seq, path)) in files.into_iter().enumerate() {
         let mut info = SegmentInfo {
@@ -160,8 +206,7 @@ pub(crate) fn walk(dir: &Path, strict: bool, mut sink: impl FnMut(&Record, Loc))
             info.first_time_ms.get_or_insert(rec.time_ms());
             info.last_time_ms = rec.time_ms();
             info.last = Some((seq, prev.clone()));
-            sink(&rec, Loc { seg: first_seq, off, len: line.len() as u32 });
-            Ok(())
+            sink.record(&rec, Loc { seg: first_seq, off, len: line.len() as u32 })
         })?;
         if let Some(b) = brk {
             w.first_break.get_or_insert(b);
@@ -186,6 +231,7 @@ pub(crate) fn walk(dir: &Path, strict: bool, mut sink: impl FnMut(&Record, Loc))
                 w.first_break.get_or_insert(b);
             }
         }
+        sink.segment_end(&info, i + 1 == nfiles)?;
         w.segments.push(info);
     }
     if !anchor_backed {

@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::chain::Loc;
 use crate::record::{Decision, Record};
-use crate::Tenant;
+use crate::{Result, Tenant};
 
 /// Record kinds a query can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -23,7 +23,7 @@ pub enum Kind {
     Admin,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
     pub seq: u64,
     pub time_ms: u64,
@@ -35,7 +35,7 @@ pub(crate) struct Entry {
 /// A request id as a 16-byte key: the index holds one per retained prediction, so it must be
 /// small. Ids made by [`crate::new_request_id`] (32 hex digits) map losslessly; any other id
 /// maps to the first 16 bytes of its SHA-256 (a collision would need ~2^64 ids).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct RequestKey([u8; 16]);
 
 impl RequestKey {
@@ -52,38 +52,92 @@ impl RequestKey {
         k.copy_from_slice(&d[..16]);
         RequestKey(k)
     }
+    pub fn bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+    /// From 16 bytes of an index file.
+    pub fn from_slice(b: &[u8]) -> RequestKey {
+        RequestKey(b.try_into().expect("a request key is 16 bytes"))
+    }
 }
 
-#[derive(Debug)]
-pub(crate) struct PredInfo {
+/// What the index knows of a prediction without reading its record.
+#[derive(Debug, Clone)]
+pub(crate) struct PredFacts {
     pub seq: u64,
+    pub loc: Loc,
     pub component: Arc<str>,
     /// Interned: labels come from a component's small label set.
     pub label: Option<Arc<str>>,
     pub ok: bool,
     pub human_review: bool,
-    /// Seqs of feedback records, oldest first.
-    pub feedback: Vec<u64>,
-    /// Latest feedback (the one that counts): decision and final label (interned).
-    pub latest: Option<(Decision, Arc<str>)>,
+}
+
+/// A feedback record as the index knows it.
+#[derive(Debug, Clone)]
+pub(crate) struct FbInfo {
+    pub seq: u64,
+    pub loc: Loc,
+    pub decision: Decision,
+    /// Interned.
+    pub final_label: Arc<str>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct TenantIndex {
-    /// All of this tenant's records, in seq order.
+    /// All of this tenant's records in the segment, in seq order.
     pub entries: Vec<Entry>,
-    pub by_request: HashMap<RequestKey, PredInfo>,
+    /// Its predictions in the segment.
+    pub preds: HashMap<RequestKey, PredFacts>,
+    /// Its feedback records in the segment, by the request they are about (oldest first).
+    pub feedback: HashMap<RequestKey, Vec<FbInfo>>,
 }
 
-impl TenantIndex {
-    pub fn find(&self, seq: u64) -> Option<&Entry> {
-        self.entries.binary_search_by_key(&seq, |e| e.seq).ok().map(|i| &self.entries[i])
+/// The index of one segment held in memory: the active segment's, and a sealed segment's until
+/// its index file is written.
+#[derive(Debug, Default)]
+pub(crate) struct MemIndex {
+    pub tenants: HashMap<Tenant, TenantIndex>,
+    /// `prev_hash` of the segment's first record (kept in the index file's header).
+    pub first_prev_hash: Option<String>,
+}
+
+/// The index of one live segment.
+#[derive(Debug)]
+pub(crate) enum SegIndex {
+    Memory(MemIndex),
+    Disk(Arc<crate::sealed::SealedIndex>),
+}
+
+impl SegIndex {
+    fn pred(&self, tenant: &Tenant, key: &RequestKey) -> Result<Option<PredFacts>> {
+        match self {
+            SegIndex::Memory(m) => Ok(m.tenants.get(tenant).and_then(|t| t.preds.get(key)).cloned()),
+            SegIndex::Disk(d) => d.pred(tenant, key),
+        }
+    }
+    fn feedback(&self, tenant: &Tenant, key: &RequestKey) -> Result<Vec<FbInfo>> {
+        match self {
+            SegIndex::Memory(m) => {
+                Ok(m.tenants.get(tenant).and_then(|t| t.feedback.get(key)).cloned().unwrap_or_default())
+            }
+            SegIndex::Disk(d) => d.feedback(tenant, key),
+        }
+    }
+    /// The tenant's records in this segment, in seq order.
+    pub fn entries<'a>(&'a self, tenant: &Tenant) -> Result<std::borrow::Cow<'a, [Entry]>> {
+        match self {
+            SegIndex::Memory(m) => {
+                Ok(std::borrow::Cow::Borrowed(m.tenants.get(tenant).map_or(&[][..], |t| &t.entries[..])))
+            }
+            SegIndex::Disk(d) => Ok(std::borrow::Cow::Owned(d.entries(tenant)?)),
+        }
     }
 }
 
 /// Prediction-versus-decision statistics for one (tenant, component): the drift signal the
 /// signature projects lacked. Counts cover the records still retained.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Monitoring {
     /// Prediction records (successful or not).
     pub predictions: u64,
@@ -113,6 +167,39 @@ impl Monitoring {
         }
         self
     }
+    /// Adds (`sign` 1) or removes (`sign` -1) the counts of `other`: a segment's contribution.
+    pub(crate) fn add(&mut self, other: &Monitoring, sign: i64) {
+        let add = |v: &mut u64, o: u64| *v = v.saturating_add_signed(sign * o as i64);
+        add(&mut self.predictions, other.predictions);
+        add(&mut self.errors, other.errors);
+        add(&mut self.human_review, other.human_review);
+        add(&mut self.feedback, other.feedback);
+        add(&mut self.accepted, other.accepted);
+        add(&mut self.overridden, other.overridden);
+        for (l, n) in &other.label_counts {
+            let c = self.label_counts.entry(l.clone()).or_default();
+            add(c, *n);
+            if *c == 0 {
+                self.label_counts.remove(l);
+            }
+        }
+        for (p, m) in &other.override_pairs {
+            let mine = self.override_pairs.entry(p.clone()).or_default();
+            for (f, n) in m {
+                let c = mine.entry(f.clone()).or_default();
+                add(c, *n);
+                if *c == 0 {
+                    mine.remove(f);
+                }
+            }
+            if mine.is_empty() {
+                self.override_pairs.remove(p);
+            }
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.predictions == 0 && self.feedback == 0
+    }
     fn decision(&mut self, predicted: &str, d: &(Decision, Arc<str>), sign: i64) {
         let add = |v: &mut u64| *v = v.saturating_add_signed(sign);
         add(&mut self.feedback);
@@ -134,20 +221,34 @@ impl Monitoring {
     }
 }
 
-/// All in-memory state derived from the log.
+/// The newest purge record seen: (purge seq, through_seq, through_hash, through_time, segments).
+pub(crate) type LastPurge = (u64, u64, String, u64, Vec<String>);
+
+/// All state derived from the log: the per-segment indexes (in memory for the active segment,
+/// on disk for sealed ones), the monitoring counters and the drift windows.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    pub tenants: HashMap<Tenant, TenantIndex>,
-    /// (tenant, component) -> counters (rates filled in on read).
+    /// One index per live segment, by first seq; the last one is the active segment's.
+    pub segments: BTreeMap<u64, SegIndex>,
+    /// (tenant, component) -> counters over the retained records (rates filled in on read).
     pub monitoring: BTreeMap<(Tenant, String), Monitoring>,
+    /// What each live segment's predictions add to `monitoring` (their feedback included,
+    /// wherever it was recorded), so retention can take a whole segment's share away without
+    /// reading it. Small: one entry per (segment, tenant, component).
+    pub contributions: BTreeMap<u64, BTreeMap<(Tenant, String), Monitoring>>,
     /// Interned component names and labels, so index entries stay small.
     components: HashMap<String, Arc<str>>,
     /// Recent predictions per (tenant, component), for drift monitoring.
     pub windows: crate::window::Windows,
+    /// The newest purge record applied.
+    pub last_purge: Option<LastPurge>,
+    /// A durable record could not be indexed (a sealed segment's index file was unreadable):
+    /// no more index files or checkpoints are written, so the next start re-reads the records.
+    pub index_incomplete: bool,
 }
 
 impl State {
-    fn intern(&mut self, c: &str) -> Arc<str> {
+    pub fn intern(&mut self, c: &str) -> Arc<str> {
         if let Some(a) = self.components.get(c) {
             return a.clone();
         }
@@ -156,24 +257,80 @@ impl State {
         a
     }
 
-    /// Adds a committed record.
-    pub fn apply(&mut self, rec: &Record, loc: Loc) {
+    fn mem(&mut self, seg: u64) -> &mut MemIndex {
+        let s = self.segments.entry(seg).or_insert_with(|| SegIndex::Memory(MemIndex::default()));
+        match s {
+            SegIndex::Memory(m) => m,
+            // A record is only ever applied to the active segment, which is in memory; a
+            // sealed segment never receives records again.
+            SegIndex::Disk(_) => unreachable!("records are applied to the active segment only"),
+        }
+    }
+
+    /// Applies `f` to the counters of (tenant, component) and to the share of segment `seg`.
+    fn count(&mut self, seg: u64, tenant: &Tenant, component: &str, f: impl Fn(&mut Monitoring)) {
+        f(self.monitoring.entry((*tenant, component.to_string())).or_default());
+        f(self.contributions.entry(seg).or_default().entry((*tenant, component.to_string())).or_default());
+    }
+
+    /// The tenant's prediction with this key, in whichever live segment holds it.
+    pub fn find_pred(&self, tenant: &Tenant, key: &RequestKey) -> Result<Option<PredFacts>> {
+        for s in self.segments.values().rev() {
+            if let Some(p) = s.pred(tenant, key)? {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Feedback records on the tenant's prediction `key` (which lives in segment `from_seg`),
+    /// oldest first.
+    pub fn feedback_of(&self, tenant: &Tenant, key: &RequestKey, from_seg: u64) -> Result<Vec<FbInfo>> {
+        let mut out = Vec::new();
+        for s in self.segments.range(from_seg..).map(|(_, s)| s) {
+            out.extend(s.feedback(tenant, key)?);
+        }
+        Ok(out)
+    }
+
+    /// The latest decision on the tenant's prediction `key` (in segment `from_seg`).
+    fn latest_decision(
+        &self,
+        tenant: &Tenant,
+        key: &RequestKey,
+        from_seg: u64,
+    ) -> Result<Option<(Decision, Arc<str>)>> {
+        for s in self.segments.range(from_seg..).rev().map(|(_, s)| s) {
+            if let Some(f) = s.feedback(tenant, key)?.last() {
+                return Ok(Some((f.decision, f.final_label.clone())));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Adds a committed record (always to the active segment, `loc.seg`). Fails only if a
+    /// sealed segment's index file cannot be read (feedback on an older prediction).
+    pub fn apply(&mut self, rec: &Record, loc: Loc) -> Result<()> {
+        let seg = loc.seg;
+        let m = self.mem(seg);
+        m.first_prev_hash.get_or_insert_with(|| rec.prev_hash().to_string());
         match rec {
             Record::Prediction(p) => {
                 let component = self.intern(&p.component);
-                let m = self.monitoring.entry((p.tenant.clone(), p.component.clone())).or_default();
-                m.predictions += 1;
                 let ok = p.outcome == "ok";
-                if !ok {
-                    m.errors += 1;
-                }
-                if p.requires_human_review {
-                    m.human_review += 1;
-                }
-                if let (true, Some(l)) = (ok, &p.label) {
-                    *m.label_counts.entry(l.clone()).or_default() += 1;
-                }
                 let label = p.label.as_deref().map(|l| self.intern(l));
+                self.count(seg, &p.tenant, &p.component, |m| {
+                    m.predictions += 1;
+                    if !ok {
+                        m.errors += 1;
+                    }
+                    if p.requires_human_review {
+                        m.human_review += 1;
+                    }
+                    if let (true, Some(l)) = (ok, &p.label) {
+                        *m.label_counts.entry(l.clone()).or_default() += 1;
+                    }
+                });
                 if let (true, Some(l)) = (ok, &label) {
                     let version = self.intern(&p.version);
                     let o = crate::window::Observation {
@@ -187,7 +344,7 @@ impl State {
                     };
                     self.windows.push(&p.tenant, &p.component, o);
                 }
-                let t = self.tenants.entry(p.tenant.clone()).or_default();
+                let t = self.mem(seg).tenants.entry(p.tenant).or_default();
                 t.entries.push(Entry {
                     seq: p.seq,
                     time_ms: p.time_ms,
@@ -195,86 +352,75 @@ impl State {
                     component: component.clone(),
                     loc,
                 });
-                t.by_request.insert(
+                t.preds.insert(
                     RequestKey::of(&p.request_id),
-                    PredInfo {
-                        seq: p.seq,
-                        component,
-                        label,
-                        ok,
-                        human_review: p.requires_human_review,
-                        feedback: Vec::new(),
-                        latest: None,
-                    },
+                    PredFacts { seq: p.seq, loc, component, label, ok, human_review: p.requires_human_review },
                 );
             }
             Record::Feedback(f) => {
                 let component = self.intern(&f.component);
                 let final_label = self.intern(&f.final_label);
-                let t = self.tenants.entry(f.tenant.clone()).or_default();
-                t.entries.push(Entry { seq: f.seq, time_ms: f.time_ms, kind: Kind::Feedback, component, loc });
+                let key = RequestKey::of(&f.request_id);
                 // The prediction may have been purged by retention; then the feedback only stays
                 // queryable and no longer counts.
-                if let Some(p) = t.by_request.get_mut(&RequestKey::of(&f.request_id)) {
-                    p.feedback.push(f.seq);
-                    self.windows.decide(&f.tenant, &f.component, p.seq, f.decision);
-                    let new = (f.decision, final_label);
-                    let old = p.latest.replace(new.clone());
-                    let predicted = p.label.as_deref().unwrap_or_default().to_string();
-                    let m = self.monitoring.entry((f.tenant.clone(), f.component.clone())).or_default();
-                    if let Some(old) = old {
-                        m.decision(&predicted, &old, -1);
+                let counted = match self.find_pred(&f.tenant, &key)? {
+                    Some(p) => {
+                        let old = self.latest_decision(&f.tenant, &key, p.loc.seg)?;
+                        Some((p, old))
                     }
-                    m.decision(&predicted, &new, 1);
+                    None => None,
+                };
+                let t = self.mem(seg).tenants.entry(f.tenant).or_default();
+                t.entries.push(Entry { seq: f.seq, time_ms: f.time_ms, kind: Kind::Feedback, component, loc });
+                t.feedback.entry(key).or_default().push(FbInfo {
+                    seq: f.seq,
+                    loc,
+                    decision: f.decision,
+                    final_label: final_label.clone(),
+                });
+                if let Some((p, old)) = counted {
+                    self.windows.decide(&f.tenant, &f.component, p.seq, f.decision);
+                    let predicted = p.label.as_deref().unwrap_or_default().to_string();
+                    let new = (f.decision, final_label);
+                    self.count(p.loc.seg, &f.tenant, &f.component, |m| {
+                        if let Some(old) = &old {
+                            m.decision(&predicted, old, -1);
+                        }
+                        m.decision(&predicted, &new, 1);
+                    });
                 }
             }
             Record::Admin(a) => {
                 let component = self.intern(&a.component);
-                let t = self.tenants.entry(a.tenant.clone()).or_default();
+                let t = self.mem(seg).tenants.entry(a.tenant).or_default();
                 t.entries.push(Entry { seq: a.seq, time_ms: a.time_ms, kind: Kind::Admin, component, loc });
             }
-            Record::Purge(_) => {}
+            Record::Purge(p) => {
+                self.last_purge =
+                    Some((p.seq, p.through_seq, p.through_hash.clone(), p.through_time_ms, p.segments.clone()));
+            }
         }
+        Ok(())
     }
 
-    /// Forgets everything up to and including `through_seq` (retention).
+    /// Forgets every segment that starts at or before `through_seq` (retention deletes whole
+    /// segments, so they end there too), with their share of the counters.
     pub fn purge_through(&mut self, through_seq: u64) {
-        for (tenant, t) in self.tenants.iter_mut() {
-            let cut = t.entries.partition_point(|e| e.seq <= through_seq);
-            if cut == 0 {
-                continue;
-            }
-            t.entries.drain(..cut);
-            let monitoring = &mut self.monitoring;
-            t.by_request.retain(|_, p| {
-                if p.seq > through_seq {
-                    return true;
-                }
-                if let Some(m) = monitoring.get_mut(&(tenant.clone(), p.component.to_string())) {
-                    m.predictions -= 1;
-                    if !p.ok {
-                        m.errors -= 1;
-                    }
-                    if p.human_review {
-                        m.human_review -= 1;
-                    }
-                    if let (true, Some(l)) = (p.ok, &p.label) {
-                        if let Some(c) = m.label_counts.get_mut(&**l) {
-                            *c -= 1;
-                            if *c == 0 {
-                                m.label_counts.remove(&**l);
-                            }
-                        }
-                    }
-                    if let Some(d) = &p.latest {
-                        m.decision(p.label.as_deref().unwrap_or_default(), d, -1);
-                    }
-                }
-                false
-            });
+        let gone: Vec<u64> = self.segments.range(..=through_seq).map(|(k, _)| *k).collect();
+        for k in gone {
+            self.segments.remove(&k);
         }
-        self.tenants.retain(|_, t| !t.entries.is_empty());
-        self.monitoring.retain(|_, m| m.predictions > 0);
+        let gone: Vec<u64> = self.contributions.range(..=through_seq).map(|(k, _)| *k).collect();
+        for k in gone {
+            if let Some(share) = self.contributions.remove(&k) {
+                for (key, m) in share {
+                    if let Some(total) = self.monitoring.get_mut(&key) {
+                        total.add(&m, -1);
+                    }
+                }
+            }
+        }
+        self.monitoring.retain(|_, m| !m.is_empty());
         self.windows.purge_through(through_seq);
     }
 
@@ -309,7 +455,7 @@ mod tests {
         // One Entry per retained record and one PredInfo + key per retained prediction live in
         // memory for the whole retention period (183 days): keep them compact.
         assert!(std::mem::size_of::<Entry>() <= 64, "Entry is {} bytes", std::mem::size_of::<Entry>());
-        let pred = std::mem::size_of::<PredInfo>() + std::mem::size_of::<RequestKey>();
-        assert!(pred <= 112, "PredInfo + key is {pred} bytes");
+        let pred = std::mem::size_of::<PredFacts>() + std::mem::size_of::<RequestKey>();
+        assert!(pred <= 112, "PredFacts + key is {pred} bytes");
     }
 }

@@ -18,9 +18,12 @@
 //! See `README.md` for the on-disk format and the reasoning behind it.
 
 mod chain;
+mod checkpoint;
 mod error;
 mod index;
+mod load;
 mod record;
+mod sealed;
 mod storage;
 mod tenant;
 mod time;
@@ -54,11 +57,11 @@ pub use time::{format_rfc3339, ms_system_time, now_rfc3339, parse_rfc3339, syste
 pub use window::{Observation, DEFAULT_WINDOW};
 pub use writer::{CommitStats, PurgeReport, Receipt, LATENCY_BUCKETS_US};
 
-use chain::{walk, Loc};
+use chain::{walk_from, Loc};
 use error::io_err;
 use index::State;
 use storage::{load_or_create_key, scan_lines, segment_name, sync_dir, write_anchor, KEY_FILE, LOCK_FILE};
-use writer::{lock, read, Cmd, Pending, Reply, Shared, Writer};
+use writer::{lock, read, Cmd, Integrity, Pending, Reply, Shared, Writer};
 
 /// Minimum retention: the AI Act (art. 19, art. 26(6)) asks for logs to be kept at least six months.
 pub const MIN_RETENTION: Duration = Duration::from_secs(183 * 86_400);
@@ -208,7 +211,9 @@ impl fmt::Debug for Audit {
 impl Audit {
     /// Opens (creating if needed) the audit log in `dir`, recovering from any crash: a torn last
     /// line is moved to `DIR/recovered/` and cut off, an interrupted purge is completed, and the
-    /// index and monitoring counters are rebuilt. Old damage to the chain does not stop the log
+    /// index, monitoring counters and drift windows are restored: from the sealed segments'
+    /// index files and the checkpoint plus the active segment's records when those agree with the
+    /// segments, else from every record. Old damage to the chain does not stop the log
     /// (availability matters, and appending does not hide it); it is logged and available from
     /// [`Audit::integrity`]. Only one process may open a directory at a time.
     pub fn open(dir: impl AsRef<Path>, config: AuditConfig) -> Result<Audit> {
@@ -230,9 +235,35 @@ impl Audit {
         }
         let key = load_or_create_key(&config.key_file.clone().unwrap_or_else(|| dir.join(KEY_FILE)))?;
 
-        let mut state = State::default();
-        state.windows.max = config.drift_window;
-        let mut w = walk(&dir, false, |rec, loc| state.apply(rec, loc))?;
+        // 0. The state: from the sealed segments' index files and the checkpoint if they agree
+        //    with the segments (then only the segments after them are read), else from every
+        //    record, writing the index files as the walk goes.
+        let fresh = || {
+            let mut s = State::default();
+            s.windows.max = config.drift_window;
+            s
+        };
+        let mut state = fresh();
+        let files = storage::list_segments(&dir)?;
+        let anchor = storage::read_anchor(&dir)?;
+        let mut w;
+        let sealed = match load::from_index(&dir, &files, anchor.as_ref(), &mut state) {
+            Some(s) => {
+                w = walk_from(&dir, s.rest, Some(s.start), false, &mut load::Rebuild { dir: &dir, state: &mut state })?;
+                s.segments
+            }
+            None => {
+                state = fresh();
+                let idir = sealed::index_dir(&dir);
+                if idir.exists() {
+                    fs::remove_dir_all(&idir).map_err(io_err(&idir))?;
+                }
+                w = walk_from(&dir, files, None, false, &mut load::Rebuild { dir: &dir, state: &mut state })?;
+                Vec::new()
+            }
+        };
+        let check_in_background = !sealed.is_empty();
+        w.segments.splice(0..0, sealed);
         if let Some(b) = &w.first_break {
             tracing::error!(break_ = %b, "audit hash chain is broken (old damage); appending continues, run `komp audit verify`");
         }
@@ -275,6 +306,7 @@ impl Audit {
                 let wholly_old = s.first_seq <= a.seq && s.last.as_ref().is_none_or(|l| l.0 <= a.seq);
                 if wholly_old && s.first_seq != a.seq + 1 {
                     fs::remove_file(&s.path).map_err(io_err(&s.path))?;
+                    let _ = fs::remove_file(sealed::index_path(&dir, s.first_seq));
                 } else {
                     keep.push(s);
                 }
@@ -312,10 +344,14 @@ impl Audit {
             state: RwLock::new(state),
             stats: Default::default(),
             head: Mutex::new((head_seq, head_hash.clone())),
-            integrity: Mutex::new(w.first_break.clone()),
+            integrity: Mutex::new(Integrity { pending: check_in_background, first_break: w.first_break.clone() }),
+            integrity_checked: Default::default(),
             poisoned: Mutex::new(None),
             durable_seq: std::sync::atomic::AtomicU64::new(head_seq),
         });
+        // Every segment but the active one (those walked just now are checked again; cheap).
+        let checked: Vec<chain::SegmentInfo> = w.segments[..w.segments.len() - 1].to_vec();
+        let anchor = w.anchor.clone();
         let writer = Writer {
             shared: shared.clone(),
             file: Arc::new(file),
@@ -331,7 +367,31 @@ impl Audit {
             prealloc_end,
             inflight: Default::default(),
             inflight_ids: Default::default(),
+            pending_seal: None,
         };
+        if check_in_background {
+            // The sealed segments were taken from their index files; their records are checked
+            // here, off the start-up path, as a full walk would have checked them.
+            let (dir, checker) = (dir.clone(), shared.clone());
+            let spawned = std::thread::Builder::new().name("komp-audit-check".into()).spawn(move || {
+                let shared = checker;
+                let found = load::check_sealed(&dir, &checked, anchor.as_ref());
+                if let Some(b) = &found {
+                    tracing::error!(break_ = %b, "audit hash chain is broken (old damage); appending continues, run `komp audit verify`");
+                }
+                let mut i = lock(&shared.integrity);
+                // A break among the sealed segments comes before anything in the active one.
+                if found.is_some() {
+                    i.first_break = found;
+                }
+                i.pending = false;
+                shared.integrity_checked.notify_all();
+            });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "audit: cannot start the integrity check of sealed segments");
+                lock(&shared.integrity).pending = false;
+            }
+        }
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("komp-audit-writer".into())
@@ -418,9 +478,9 @@ impl Audit {
     }
 
     fn prepare_feedback(&self, tenant: &Tenant, request_id: &str, fb: Feedback) -> Result<FeedbackRecord> {
-        let st = read(&self.inner.shared.state);
-        let key = index::RequestKey::of(request_id);
-        let p = st.tenants.get(tenant).and_then(|t| t.by_request.get(&key)).ok_or(AuditError::NotFound)?;
+        let p = read(&self.inner.shared.state)
+            .find_pred(tenant, &index::RequestKey::of(request_id))?
+            .ok_or(AuditError::NotFound)?;
         let predicted = match (&p.label, p.ok) {
             (Some(l), true) => l.to_string(),
             _ => {
@@ -480,9 +540,10 @@ impl Audit {
     pub fn get(&self, tenant: &Tenant, request_id: &str) -> Result<Option<Case>> {
         let locs: Vec<Loc> = {
             let st = read(&self.inner.shared.state);
-            let Some(t) = st.tenants.get(tenant) else { return Ok(None) };
-            let Some(p) = t.by_request.get(&index::RequestKey::of(request_id)) else { return Ok(None) };
-            std::iter::once(p.seq).chain(p.feedback.iter().copied()).filter_map(|s| t.find(s)).map(|e| e.loc).collect()
+            let key = index::RequestKey::of(request_id);
+            let Some(p) = st.find_pred(tenant, &key)? else { return Ok(None) };
+            let feedback = st.feedback_of(tenant, &key, p.loc.seg)?;
+            std::iter::once(p.loc).chain(feedback.iter().map(|f| f.loc)).collect()
         };
         let mut case: Option<Case> = None;
         self.read_lines(&locs, |_, rec| {
@@ -499,42 +560,57 @@ impl Audit {
         Ok(case)
     }
 
-    fn select(&self, tenant: &Tenant, filter: &Filter, limit: usize) -> Vec<Loc> {
-        let st = read(&self.inner.shared.state);
-        let Some(t) = st.tenants.get(tenant) else { return Vec::new() };
-        let e = &t.entries[..];
-        // seq and time_ms both increase along `entries`, so bounds are binary searches.
-        let mut lo = 0;
-        let mut hi = e.len();
-        if let Some(s) = filter.since.map(system_time_ms) {
-            lo = lo.max(e.partition_point(|x| x.time_ms < s));
+    fn select(&self, tenant: &Tenant, filter: &Filter, limit: usize) -> Result<Vec<Loc>> {
+        let since = filter.since.map(system_time_ms);
+        let until = filter.until.map(system_time_ms);
+        // One part per segment, in the requested order. In-memory segments are paged under the
+        // lock (at most `limit` locations each); sealed ones outside the bounds are skipped, the
+        // others are read after the lock is released, so appends never wait for a query's reads.
+        enum Part {
+            Paged(Vec<Loc>),
+            Sealed(Arc<sealed::SealedIndex>),
         }
-        if let Some(u) = filter.until.map(system_time_ms) {
-            hi = hi.min(e.partition_point(|x| x.time_ms < u));
-        }
-        if let Some(a) = filter.after_seq {
+        let parts: Vec<Part> = {
+            let st = read(&self.inner.shared.state);
+            let part = |s: &index::SegIndex| match s {
+                index::SegIndex::Memory(_) => {
+                    let e = s.entries(tenant).unwrap_or_default();
+                    Some(Part::Paged(page(&e, filter, since, until, limit)))
+                }
+                index::SegIndex::Disk(d) => {
+                    let h = &d.header;
+                    let outside = since.is_some_and(|x| h.last_time_ms < x)
+                        || until.is_some_and(|u| h.first_time_ms >= u)
+                        || filter.after_seq.is_some_and(|a| match filter.order {
+                            Order::OldestFirst => h.last_seq <= a,
+                            Order::NewestFirst => h.first_seq >= a,
+                        });
+                    (!outside).then(|| Part::Sealed(d.clone()))
+                }
+            };
             match filter.order {
-                Order::OldestFirst => lo = lo.max(e.partition_point(|x| x.seq <= a)),
-                Order::NewestFirst => hi = hi.min(e.partition_point(|x| x.seq < a)),
+                Order::OldestFirst => st.segments.values().filter_map(part).collect(),
+                Order::NewestFirst => st.segments.values().rev().filter_map(part).collect(),
+            }
+        };
+        let mut out = Vec::new();
+        for p in parts {
+            let room = limit - out.len();
+            if room == 0 {
+                break;
+            }
+            match p {
+                Part::Paged(locs) => out.extend(locs.into_iter().take(room)),
+                Part::Sealed(d) => out.extend(page(&d.entries(tenant)?, filter, since, until, room)),
             }
         }
-        if lo >= hi {
-            return Vec::new();
-        }
-        let keep = |x: &&index::Entry| {
-            filter.kind.is_none_or(|k| k == x.kind) && filter.component.as_deref().is_none_or(|c| c == &*x.component)
-        };
-        let range = &e[lo..hi];
-        match filter.order {
-            Order::OldestFirst => range.iter().filter(keep).take(limit).map(|x| x.loc).collect(),
-            Order::NewestFirst => range.iter().rev().filter(keep).take(limit).map(|x| x.loc).collect(),
-        }
+        Ok(out)
     }
 
     /// The tenant's records (predictions and/or feedback) matching `filter`, one page.
     pub fn query(&self, tenant: &Tenant, filter: &Filter) -> Result<Vec<Record>> {
         let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-        let locs = self.select(tenant, filter, limit);
+        let locs = self.select(tenant, filter, limit)?;
         let mut out = Vec::with_capacity(locs.len());
         self.read_lines(&locs, |_, rec| {
             out.push(rec);
@@ -553,7 +629,7 @@ impl Audit {
         out: &mut dyn Write,
     ) -> Result<u64> {
         let filter = Filter { since, until, order: Order::OldestFirst, ..Default::default() };
-        let locs = self.select(tenant, &filter, usize::MAX);
+        let locs = self.select(tenant, &filter, usize::MAX)?;
         let mut n = 0;
         self.read_lines(&locs, |line, _| {
             out.write_all(line).and_then(|_| out.write_all(b"\n")).map_err(io_err("<export output>"))?;
@@ -607,8 +683,15 @@ impl Audit {
     }
 
     /// The first chain break `open` found, if any (old damage the log kept running with).
+    /// Segments sealed before the start are checked in the background after `open` returns;
+    /// this waits for that check.
     pub fn integrity(&self) -> Option<ChainBreak> {
-        lock(&self.inner.shared.integrity).clone()
+        let shared = &self.inner.shared;
+        let mut i = lock(&shared.integrity);
+        while i.pending {
+            i = shared.integrity_checked.wait(i).unwrap_or_else(|e| e.into_inner());
+        }
+        i.first_break.clone()
     }
 
     /// Recomputes every hash and link on disk, and checks that the last acknowledged record is
@@ -623,6 +706,36 @@ impl Audit {
         let (tx, rx) = mpsc::sync_channel(1);
         self.send(Cmd::Purge { now_ms: system_time_ms(now), reply: tx })?;
         rx.recv().map_err(|_| AuditError::Unavailable("audit writer stopped".into()))?
+    }
+}
+
+/// The locations of `filter`'s page among one segment's entries of a tenant (at most `room`).
+fn page(e: &[index::Entry], filter: &Filter, since: Option<u64>, until: Option<u64>, room: usize) -> Vec<Loc> {
+    // seq and time_ms both increase along `entries`, so bounds are binary searches.
+    let mut lo = 0;
+    let mut hi = e.len();
+    if let Some(s) = since {
+        lo = lo.max(e.partition_point(|x| x.time_ms < s));
+    }
+    if let Some(u) = until {
+        hi = hi.min(e.partition_point(|x| x.time_ms < u));
+    }
+    if let Some(a) = filter.after_seq {
+        match filter.order {
+            Order::OldestFirst => lo = lo.max(e.partition_point(|x| x.seq <= a)),
+            Order::NewestFirst => hi = hi.min(e.partition_point(|x| x.seq < a)),
+        }
+    }
+    if lo >= hi {
+        return Vec::new();
+    }
+    let keep = |x: &&index::Entry| {
+        filter.kind.is_none_or(|k| k == x.kind) && filter.component.as_deref().is_none_or(|c| c == &*x.component)
+    };
+    let range = &e[lo..hi];
+    match filter.order {
+        Order::OldestFirst => range.iter().filter(keep).take(room).map(|x| x.loc).collect(),
+        Order::NewestFirst => range.iter().rev().filter(keep).take(room).map(|x| x.loc).collect(),
     }
 }
 

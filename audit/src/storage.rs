@@ -7,6 +7,8 @@
 //! DIR/seg-00000000000000000001.jsonl   records seq 1.., one JSON line each
 //! DIR/seg-00000000000000052311.jsonl   next segment, named by its first seq
 //! DIR/recovered/                  torn tails cut off by crash recovery, kept for forensics
+//! DIR/index/                      derived: sealed segments' index files and the checkpoint
+//!                                 (`sealed.rs`, `checkpoint.rs`); rebuilt when missing
 //! ```
 
 use std::fs::{self, File, OpenOptions};

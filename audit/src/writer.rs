@@ -18,7 +18,7 @@ use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
-use std::sync::{mpsc, Arc, Mutex, RwLock};
+use std::sync::{mpsc, Arc, Condvar, Mutex, RwLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -163,11 +163,20 @@ pub(crate) struct Shared {
     /// Last acknowledged (seq, hash).
     pub head: Mutex<(u64, String)>,
     /// First chain break found by `open` (old damage; the log keeps working).
-    pub integrity: Mutex<Option<ChainBreak>>,
+    pub integrity: Mutex<Integrity>,
+    /// Signalled when the background check of the sealed segments is done.
+    pub integrity_checked: Condvar,
     /// Set when the log must stop accepting records (a failed fsync): why.
     pub poisoned: Mutex<Option<String>>,
     /// Highest seq that is durable and in the index.
     pub durable_seq: AtomicU64,
+}
+
+/// What is known about old damage to the chain.
+pub(crate) struct Integrity {
+    /// The sealed segments are still being checked in the background.
+    pub pending: bool,
+    pub first_break: Option<ChainBreak>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -193,6 +202,9 @@ static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 /// A written batch on its way to the sync thread.
 struct SyncJob {
+    /// A segment sealed before this batch: its index is written to disk before the batch is
+    /// applied, so the checkpoint written with it holds exactly that segment's records.
+    seal: Option<SegmentInfo>,
     file: Arc<File>,
     path: PathBuf,
     records: Vec<(Record, Loc, Reply)>,
@@ -219,6 +231,8 @@ pub(crate) struct Writer {
     /// their batch: duplicates must be refused against these too.
     pub inflight: VecDeque<(u64, Vec<(Tenant, RequestKey)>)>,
     pub inflight_ids: HashSet<(Tenant, RequestKey)>,
+    /// A sealed segment whose index the sync thread has not been told to write yet.
+    pub pending_seal: Option<SegmentInfo>,
 }
 
 impl Writer {
@@ -328,6 +342,10 @@ impl Writer {
         let path = self.shared.dir.join(segment_name(self.next_seq));
         let file = Self::open_segment(&path)?;
         sync_dir(&self.shared.dir)?;
+        let sealed = self.active().clone();
+        if sealed.last.is_some() {
+            self.pending_seal = Some(SegmentInfo { file_len: sealed.bytes, ..sealed });
+        }
         self.file = Arc::new(file);
         self.prealloc_end = 0;
         self.seg_day = day;
@@ -391,9 +409,17 @@ impl Writer {
                 let (seq, prev) = (self.next_seq, std::mem::take(&mut self.prev_hash));
                 let mut rec = match p {
                     Pending::Prediction(mut r) => {
-                        let id = (r.tenant.clone(), RequestKey::of(&r.request_id));
-                        let dup = st.tenants.get(&r.tenant).is_some_and(|t| t.by_request.contains_key(&id.1))
-                            || self.inflight_ids.contains(&id);
+                        let id = (r.tenant, RequestKey::of(&r.request_id));
+                        let indexed = match st.find_pred(&r.tenant, &id.1) {
+                            Ok(p) => p.is_some(),
+                            Err(e) => {
+                                // Uniqueness cannot be checked: refuse rather than risk a duplicate.
+                                self.prev_hash = prev;
+                                reply.send(Err(AuditError::Unavailable(format!("cannot check the request id: {e}"))));
+                                continue;
+                            }
+                        };
+                        let dup = indexed || self.inflight_ids.contains(&id);
                         if dup || !batch_ids.insert(id) {
                             self.prev_hash = prev;
                             reply.send(Err(AuditError::DuplicateRequestId));
@@ -456,7 +482,8 @@ impl Writer {
             self.inflight_ids.extend(batch_ids.iter().cloned());
             self.inflight.push_back((last.0, batch_ids.into_iter().collect()));
         }
-        let job = SyncJob { file: self.file.clone(), path, records: done, time, written };
+        let job =
+            SyncJob { seal: self.pending_seal.take(), file: self.file.clone(), path, records: done, time, written };
         if let Err(mpsc::SendError(job)) = sync_tx.send(job) {
             // The sync thread is gone (it cannot be, short of a panic): nothing can become durable.
             let msg = "audit sync thread stopped".to_string();
@@ -541,6 +568,8 @@ impl Writer {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io_err(&s.path)(e)),
             }
+            // Derived data: a leftover index file is ignored (and replaced) by the next open.
+            let _ = fs::remove_file(crate::sealed::index_path(&self.shared.dir, s.first_seq));
         }
         sync_dir(&self.shared.dir)?;
         self.segments.drain(..n);
@@ -607,11 +636,21 @@ fn sync_loop(shared: Arc<Shared>, rx: mpsc::Receiver<SyncJob>) {
         let us = jobs[0].written.elapsed().as_micros() as u64;
         let n: usize = jobs.iter().map(|j| j.records.len()).sum();
         let last = jobs.last().and_then(|j| j.records.last()).map(|(r, _, _)| (r.seq(), r.hash().to_string()));
-        {
+        for j in &jobs {
+            if let Some(seg) = &j.seal {
+                // Once a day or per 64 MiB: the sealed segment's index goes to disk and its
+                // memory is freed. If that fails the index stays in memory (still correct) and
+                // the next start rebuilds the file.
+                if let Err(e) = crate::load::seal_shared(&shared.dir, &shared.state, seg) {
+                    tracing::warn!(segment = %seg.path.display(), error = %e, "audit: could not write a segment index");
+                }
+            }
             let mut st = write(&shared.state);
-            for j in &jobs {
-                for (rec, loc, _) in &j.records {
-                    st.apply(rec, *loc);
+            for (rec, loc, _) in &j.records {
+                if let Err(e) = st.apply(rec, *loc) {
+                    // Durable, but not indexed: the next start re-reads it (see `index_incomplete`).
+                    tracing::error!(seq = rec.seq(), error = %e, "audit: could not index a durable record");
+                    st.index_incomplete = true;
                 }
             }
         }

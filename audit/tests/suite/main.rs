@@ -8,3 +8,4 @@ mod group_commit;
 mod log;
 mod prealloc;
 mod retention;
+mod sealed;

@@ -7,7 +7,7 @@ use crate::common;
 use std::fs;
 use std::sync::Arc;
 
-use common::{open, rec, segments};
+use common::{open, rec, segments, t};
 use komp_audit::*;
 
 fn lines_of(bytes: &[u8]) -> Vec<&[u8]> {
@@ -46,9 +46,9 @@ fn active_segment_is_preallocated_and_readers_stop_at_the_zeros() {
     let v = verify_dir(d.path()).unwrap();
     assert_eq!((v.records, v.torn_tail_bytes), (5, 0));
     let mut out = Vec::new();
-    assert_eq!(export_dir(d.path(), "0101", None, None, &mut out).unwrap(), 5);
+    assert_eq!(export_dir(d.path(), &t("0101"), None, None, &mut out).unwrap(), 5);
     assert_eq!(out, raw[..records]);
-    assert_eq!(a.query("0101", &Filter::default()).unwrap().len(), 5);
+    assert_eq!(a.query(&t("0101"), &Filter::default()).unwrap().len(), 5);
     // Closing gives the segment back its exact length.
     drop(a);
     assert_eq!(fs::read(&seg).unwrap(), raw[..records]);
@@ -71,7 +71,7 @@ fn zero_tail_after_a_crash_is_reused_and_appending_continues() {
     let raw = fs::read(&seg).unwrap();
     assert_eq!(raw[..full.len()], full[..]);
     assert!(raw[full.len()..].starts_with(b"{\"kind\":\"prediction\",\"seq\":5,"));
-    assert!(a.get("0101", "r0").unwrap().is_some() && a.get("0101", "after").unwrap().is_some());
+    assert!(a.get(&t("0101"), "r0").unwrap().is_some() && a.get(&t("0101"), "after").unwrap().is_some());
     assert_eq!(a.verify().unwrap().records, 5);
     drop(a);
     assert_eq!(lines_of(&fs::read(&seg).unwrap()).len(), 5);
@@ -120,8 +120,8 @@ fn batch_written_but_not_synced_is_cut_off_whole() {
     assert_eq!(a.head().0, 3);
     assert_eq!(fs::read(&seg).unwrap(), full[..acked], "everything from the hole on is cut off");
     assert_eq!(fs::read_dir(d.path().join("recovered")).unwrap().count(), 1);
-    assert!(a.get("0101", "r2").unwrap().is_some());
-    assert!(a.get("0101", "r4").unwrap().is_none(), "unacknowledged records past the hole are not in the index");
+    assert!(a.get(&t("0101"), "r2").unwrap().is_some());
+    assert!(a.get(&t("0101"), "r4").unwrap().is_none(), "unacknowledged records past the hole are not in the index");
     // The ids of the cut batch can be used again: those predictions were never answered.
     assert_eq!(a.append(rec(&a, "0101", "r4", "c", "acute")).unwrap().seq, 4);
     assert_eq!(a.verify().unwrap().records, 4);
