@@ -79,7 +79,13 @@ fn fill(dir: &str, n: usize) {
         h.join().unwrap();
     }
     let s = a.stats();
-    eprintln!("filled {} records in {:.1}s ({} fsyncs)", s.records, t0.elapsed().as_secs_f64(), s.commits);
+    eprintln!(
+        "filled {} records in {:.1}s ({} fsyncs, longest commit {} ms)",
+        s.records,
+        t0.elapsed().as_secs_f64(),
+        s.commits,
+        s.max_commit_micros / 1000
+    );
 }
 
 fn open(dir: &str) {

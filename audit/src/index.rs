@@ -257,13 +257,16 @@ impl State {
         a
     }
 
-    fn mem(&mut self, seg: u64) -> &mut MemIndex {
+    fn mem(&mut self, seg: u64) -> Result<&mut MemIndex> {
         let s = self.segments.entry(seg).or_insert_with(|| SegIndex::Memory(MemIndex::default()));
         match s {
-            SegIndex::Memory(m) => m,
-            // A record is only ever applied to the active segment, which is in memory; a
-            // sealed segment never receives records again.
-            SegIndex::Disk(_) => unreachable!("records are applied to the active segment only"),
+            SegIndex::Memory(m) => Ok(m),
+            // Records are only ever applied to the active segment, which is in memory; a sealed
+            // segment never receives records again.
+            SegIndex::Disk(d) => Err(crate::AuditError::Metadata {
+                path: d.path().to_path_buf(),
+                reason: format!("a record of segment {seg} arrived after the segment was sealed"),
+            }),
         }
     }
 
@@ -312,7 +315,7 @@ impl State {
     /// sealed segment's index file cannot be read (feedback on an older prediction).
     pub fn apply(&mut self, rec: &Record, loc: Loc) -> Result<()> {
         let seg = loc.seg;
-        let m = self.mem(seg);
+        let m = self.mem(seg)?;
         m.first_prev_hash.get_or_insert_with(|| rec.prev_hash().to_string());
         match rec {
             Record::Prediction(p) => {
@@ -344,7 +347,7 @@ impl State {
                     };
                     self.windows.push(&p.tenant, &p.component, o);
                 }
-                let t = self.mem(seg).tenants.entry(p.tenant).or_default();
+                let t = self.mem(seg)?.tenants.entry(p.tenant).or_default();
                 t.entries.push(Entry {
                     seq: p.seq,
                     time_ms: p.time_ms,
@@ -370,7 +373,7 @@ impl State {
                     }
                     None => None,
                 };
-                let t = self.mem(seg).tenants.entry(f.tenant).or_default();
+                let t = self.mem(seg)?.tenants.entry(f.tenant).or_default();
                 t.entries.push(Entry { seq: f.seq, time_ms: f.time_ms, kind: Kind::Feedback, component, loc });
                 t.feedback.entry(key).or_default().push(FbInfo {
                     seq: f.seq,
@@ -392,7 +395,7 @@ impl State {
             }
             Record::Admin(a) => {
                 let component = self.intern(&a.component);
-                let t = self.mem(seg).tenants.entry(a.tenant).or_default();
+                let t = self.mem(seg)?.tenants.entry(a.tenant).or_default();
                 t.entries.push(Entry { seq: a.seq, time_ms: a.time_ms, kind: Kind::Admin, component, loc });
             }
             Record::Purge(p) => {

@@ -385,6 +385,11 @@ impl SealedIndex {
         })
     }
 
+    /// The index file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Checks the tables against their checksum (the start-up integrity check reads them all).
     pub fn check_tables(&self) -> Result<()> {
         let n = self.tables_end - self.entries_off;
