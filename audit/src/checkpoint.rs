@@ -14,9 +14,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::io_err;
-use crate::index::{LastPurge, Monitoring, State};
+use crate::index::Monitoring;
 use crate::record::{Coverage, Decision};
 use crate::sealed::index_dir;
+use crate::state::{LastPurge, State};
 use crate::storage::sync_dir;
 use crate::window::Observation;
 use crate::{Result, Tenant};

@@ -24,6 +24,7 @@ mod index;
 mod load;
 mod record;
 mod sealed;
+mod state;
 mod storage;
 mod tenant;
 mod time;
@@ -59,7 +60,7 @@ pub use writer::{CommitStats, PurgeReport, Receipt, LATENCY_BUCKETS_US};
 
 use chain::{walk_from, Loc};
 use error::io_err;
-use index::State;
+use state::State;
 use storage::{load_or_create_key, scan_lines, segment_name, sync_dir, write_anchor, KEY_FILE, LOCK_FILE};
 use writer::{lock, read, Cmd, Integrity, Pending, Reply, Shared, Writer};
 
@@ -572,12 +573,12 @@ impl Audit {
         }
         let parts: Vec<Part> = {
             let st = read(&self.inner.shared.state);
-            let part = |s: &index::SegIndex| match s {
-                index::SegIndex::Memory(_) => {
+            let part = |s: &state::SegIndex| match s {
+                state::SegIndex::Memory(_) => {
                     let e = s.entries(tenant).unwrap_or_default();
                     Some(Part::Paged(page(&e, filter, since, until, limit)))
                 }
-                index::SegIndex::Disk(d) => {
+                state::SegIndex::Disk(d) => {
                     let h = &d.header;
                     let outside = since.is_some_and(|x| h.last_time_ms < x)
                         || until.is_some_and(|u| h.first_time_ms >= u)

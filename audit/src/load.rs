@@ -4,15 +4,14 @@
 //! the moment a segment was sealed), writing the index files as it goes.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use crate::chain::{walk_from, Loc, SegmentInfo, Sink, Start};
 use crate::error::ChainBreak;
-use crate::index::{SegIndex, State};
 use crate::record::{Record, GENESIS_HASH};
 use crate::sealed::{self, index_path, SealedIndex};
+use crate::state::{SegIndex, State};
 use crate::storage::Anchor;
-use crate::writer::{read, write};
 use crate::{checkpoint, AuditError, Result};
 
 /// A walk's sink that indexes every record and seals each segment but the last as soon as its
@@ -48,27 +47,6 @@ pub(crate) fn seal(dir: &Path, state: &mut State, segment: &SegmentInfo) -> Resu
     let idx = SealedIndex::load(&path, &mut |s| state.intern(s))?;
     state.segments.insert(segment.first_seq, SegIndex::Disk(Arc::new(idx)));
     checkpoint::save(dir, &checkpoint::encode(state, *last_seq, segment.first_seq))
-}
-
-/// [`seal`] on the shared state while the log runs: the index file is written under a read
-/// lock (queries go on), the swap and the checkpoint's snapshot take the write lock briefly.
-pub(crate) fn seal_shared(dir: &Path, state: &RwLock<State>, segment: &SegmentInfo) -> Result<()> {
-    let Some((last_seq, _)) = &segment.last else { return Ok(()) };
-    let path = {
-        let st = read(state);
-        if st.index_incomplete {
-            return Ok(());
-        }
-        let Some(SegIndex::Memory(mem)) = st.segments.get(&segment.first_seq) else { return Ok(()) };
-        sealed::write(dir, segment, mem)?
-    };
-    let snapshot = {
-        let mut st = write(state);
-        let idx = SealedIndex::load(&path, &mut |s| st.intern(s))?;
-        st.segments.insert(segment.first_seq, SegIndex::Disk(Arc::new(idx)));
-        checkpoint::encode(&st, *last_seq, segment.first_seq)
-    };
-    checkpoint::save(dir, &snapshot)
 }
 
 /// What the index files and the checkpoint give at start-up.

@@ -25,8 +25,9 @@ use serde::Serialize;
 
 use crate::chain::{Loc, SegmentInfo};
 use crate::error::{io_err, ChainBreak};
-use crate::index::{RequestKey, State};
+use crate::index::RequestKey;
 use crate::record::{encode, AdminRecord, FeedbackRecord, PredictionRecord, PurgeRecord, Record};
+use crate::state::State;
 use crate::storage::{segment_name, sync_dir, write_anchor, Anchor};
 use crate::time::{format_rfc3339, DAY_MS};
 use crate::{AuditError, Clock, Result, Tenant};
@@ -641,7 +642,7 @@ fn sync_loop(shared: Arc<Shared>, rx: mpsc::Receiver<SyncJob>) {
                 // Once a day or per 64 MiB: the sealed segment's index goes to disk and its
                 // memory is freed. If that fails the index stays in memory (still correct) and
                 // the next start rebuilds the file.
-                if let Err(e) = crate::load::seal_shared(&shared.dir, &shared.state, seg) {
+                if let Err(e) = seal_shared(&shared.dir, &shared.state, seg) {
                     tracing::warn!(segment = %seg.path.display(), error = %e, "audit: could not write a segment index");
                 }
             }
@@ -675,4 +676,25 @@ fn sync_loop(shared: Arc<Shared>, rx: mpsc::Receiver<SyncJob>) {
             }
         }
     }
+}
+
+/// [`crate::load::seal`] on the shared state while the log runs: the index file is written under
+/// a read lock (queries go on), the swap and the checkpoint's snapshot take the write lock briefly.
+fn seal_shared(dir: &std::path::Path, state: &RwLock<State>, segment: &SegmentInfo) -> Result<()> {
+    let Some((last_seq, _)) = &segment.last else { return Ok(()) };
+    let path = {
+        let st = read(state);
+        if st.index_incomplete {
+            return Ok(());
+        }
+        let Some(crate::state::SegIndex::Memory(mem)) = st.segments.get(&segment.first_seq) else { return Ok(()) };
+        crate::sealed::write(dir, segment, mem)?
+    };
+    let snapshot = {
+        let mut st = write(state);
+        let idx = crate::sealed::SealedIndex::load(&path, &mut |s| st.intern(s))?;
+        st.segments.insert(segment.first_seq, crate::state::SegIndex::Disk(Arc::new(idx)));
+        crate::checkpoint::encode(&st, *last_seq, segment.first_seq)
+    };
+    crate::checkpoint::save(dir, &snapshot)
 }
