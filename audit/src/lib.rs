@@ -256,8 +256,11 @@ impl Audit {
             None => {
                 state = fresh();
                 let idir = sealed::index_dir(&dir);
-                if idir.exists() {
+                // Derived files only: whatever is there is replaced as the walk seals segments.
+                if idir.is_dir() {
                     fs::remove_dir_all(&idir).map_err(io_err(&idir))?;
+                } else if idir.exists() {
+                    fs::remove_file(&idir).map_err(io_err(&idir))?;
                 }
                 w = walk_from(&dir, files, None, false, &mut load::Rebuild { dir: &dir, state: &mut state })?;
                 Vec::new()
