@@ -104,7 +104,12 @@ def main() -> None:
     w("")
     w(f"- **Date**: {a.started} (UTC, start of the run)")
     w(f"- **Command**: `{a.command}`")
-    w(f"- **Commit**: `{sh('git rev-parse --short HEAD')}`{' + uncommitted changes' if sh('git status --porcelain') else ''}")
+    # The commit the measured binaries were built from, recorded by run.sh when it started (the
+    # report may be rewritten later, from a later commit, with only the analysis changed).
+    cf = os.path.join(R, "commit.txt")
+    commit = open(cf).read().strip() if os.path.exists(cf) else \
+        f"`{sh('git rev-parse --short HEAD')}`{' + uncommitted changes' if sh('git status --porcelain') else ''}"
+    w(f"- **Commit**: {commit}")
     w(f"- **Machine**: {cpu}, {os.cpu_count()} logical CPUs, {mem} GiB RAM, {platform.system()} {platform.release()}")
     try:
         import importlib.metadata as md

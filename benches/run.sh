@@ -46,6 +46,9 @@ step_no() { local i=0; for s in $STEPS; do [ "$s" = "$1" ] && { echo $i; return;
 want() { [ "$(step_no "$1")" -ge "$(step_no "$FROM")" ]; }
 if [ "$FROM" = startup ]; then rm -rf "$RES"; fi
 mkdir -p "$RES"
+if [ "$FROM" = startup ]; then
+    echo "\`$(git rev-parse --short HEAD)\`$( [ -n "$(git status --porcelain)" ] && echo ' + uncommitted changes')" >"$RES/commit.txt"
+fi
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 log() { echo "[$(date +%T)] $*" >&2; }
 
