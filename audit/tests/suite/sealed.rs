@@ -295,3 +295,62 @@ fn a_segment_that_does_not_match_its_index_is_read_again() {
     assert_eq!(&b.file, victim);
     assert_ne!(answers(&a), expected, "the cut record is gone");
 }
+
+#[test]
+fn retention_takes_a_sealed_segments_whole_share_also_across_restarts() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    const DAY: u64 = 86_400_000;
+    let t0 = 1_735_689_600_000u64;
+    let now = Arc::new(AtomicU64::new(t0));
+    let n = now.clone();
+    let clock = Clock::new(move || UNIX_EPOCH + Duration::from_millis(n.load(Ordering::SeqCst)));
+    let cfg = AuditConfig { clock, key_file: Some(key_file()), ..Default::default() };
+    let d = tempfile::tempdir().unwrap();
+    let a = open_with(d.path(), cfg.clone());
+    let overridden = || Feedback {
+        token_id: "cw".into(),
+        decision: Decision::Overridden,
+        final_label: Some("x".into()),
+        note: None,
+    };
+    // one segment per day: 4 predictions a day of one tenant
+    for day in 0..4u64 {
+        now.store(t0 + day * DAY, Ordering::SeqCst);
+        for i in 0..4 {
+            a.append(rec(&a, "0101", &format!("d{day}-{i}"), "c", "acute")).unwrap();
+        }
+        // decisions arrive two days later, in a later segment than their predictions
+        if day >= 2 {
+            a.add_feedback(&t("0101"), &format!("d{}-0", day - 2), overridden()).unwrap();
+            a.add_feedback(&t("0101"), &format!("d{}-1", day - 2), overridden()).unwrap();
+        }
+    }
+    assert!(index_files(d.path()).len() >= 3);
+    let m = a.monitoring(&t("0101"), "c");
+    assert_eq!((m.predictions, m.feedback, m.overridden), (16, 4, 4));
+
+    // day 183.5: day 0 expires, with the decisions on its predictions (recorded on day 2)
+    now.store(t0 + 183 * DAY + DAY / 2, Ordering::SeqCst);
+    let r = a.purge_expired(UNIX_EPOCH + Duration::from_millis(t0 + 183 * DAY + DAY / 2)).unwrap();
+    assert_eq!(r.records, 4);
+    let expected = a.monitoring(&t("0101"), "c");
+    assert_eq!((expected.predictions, expected.feedback, expected.overridden), (12, 2, 2));
+    assert_eq!(expected.override_pairs["acute"]["x"], 2);
+    let window = a.drift_window(&t("0101"), "c");
+    assert!(window.iter().all(|o| o.seq > r.anchor.as_ref().unwrap().seq));
+    drop(a);
+
+    // after a restart from the checkpoint (written before the purge) and after a rebuild
+    let a = open_with(d.path(), cfg.clone());
+    assert_eq!(a.monitoring(&t("0101"), "c"), expected, "checkpoint older than the purge");
+    assert_eq!(a.drift_window(&t("0101"), "c"), window);
+    assert!(a.get(&t("0101"), "d0-0").unwrap().is_none());
+    assert_eq!(a.get(&t("0101"), "d1-1").unwrap().unwrap().feedback.len(), 1);
+    drop(a);
+    fs::remove_dir_all(d.path().join("index")).unwrap();
+    let a = open_with(d.path(), cfg);
+    assert_eq!(a.monitoring(&t("0101"), "c"), expected, "rebuilt from the records");
+    assert_eq!(a.drift_window(&t("0101"), "c"), window);
+    assert!(a.integrity().is_none());
+}
