@@ -1,7 +1,7 @@
 #!/bin/sh
 # The encoder probe of issue 12 (training/README.md, "An encoder probe"): does a pretrained
 # multilingual encoder help postsortering on the held-out hand-written bank? Not part of the
-# build or the tests; it never reads the realistic set. Writes to $E5_PROBE_DIR
+# build or the tests; it never reads the evaluation set kept apart from training. Writes to $E5_PROBE_DIR
 # (default target/e5-probe/), its own venv included. ~15 minutes on 2 cores.
 set -e
 HERE=$(cd "$(dirname "$0")" && pwd)
