@@ -142,6 +142,25 @@ fn tenant_bytes(t: &Tenant) -> [u8; 4] {
     t.as_str().as_bytes().try_into().expect("a tenant is four bytes")
 }
 
+/// The first 40 bytes of a prediction or feedback row: key, tenant, seq, offset, length.
+fn put_row_head(out: &mut Vec<u8>, key: &RequestKey, tenant: &Tenant, seq: u64, loc: Loc) {
+    out.extend_from_slice(key.bytes());
+    out.extend_from_slice(&tenant_bytes(tenant));
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&loc.off.to_le_bytes());
+    out.extend_from_slice(&loc.len.to_le_bytes());
+}
+
+fn le_u64(r: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(r[at..at + 8].try_into().expect("8 bytes"))
+}
+fn le_u32(r: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(r[at..at + 4].try_into().expect("4 bytes"))
+}
+fn le_u16(r: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes(r[at..at + 2].try_into().expect("2 bytes"))
+}
+
 fn tenant_of(b: &[u8]) -> Option<Tenant> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
@@ -247,22 +266,14 @@ pub(crate) fn write(dir: &Path, seg: &SegmentInfo, mem: &MemIndex) -> Result<Pat
     let mut tables = entries;
     for p in &preds {
         pred_bloom.insert(&p.key);
-        tables.extend_from_slice(p.key.bytes());
-        tables.extend_from_slice(&tenant_bytes(&p.tenant));
-        tables.extend_from_slice(&p.seq.to_le_bytes());
-        tables.extend_from_slice(&p.loc.off.to_le_bytes());
-        tables.extend_from_slice(&p.loc.len.to_le_bytes());
+        put_row_head(&mut tables, &p.key, &p.tenant, p.seq, p.loc);
         tables.extend_from_slice(&p.component.to_le_bytes());
         tables.extend_from_slice(&p.label.to_le_bytes());
         tables.extend_from_slice(&[p.flags, 0, 0, 0]);
     }
     for f in &fbs {
         fb_bloom.insert(&f.key);
-        tables.extend_from_slice(f.key.bytes());
-        tables.extend_from_slice(&tenant_bytes(&f.tenant));
-        tables.extend_from_slice(&f.seq.to_le_bytes());
-        tables.extend_from_slice(&f.loc.off.to_le_bytes());
-        tables.extend_from_slice(&f.loc.len.to_le_bytes());
+        put_row_head(&mut tables, &f.key, &f.tenant, f.seq, f.loc);
         tables.extend_from_slice(&f.final_label.to_le_bytes());
         tables.push(match f.decision {
             Decision::Accepted => 0,
@@ -418,16 +429,11 @@ impl SealedIndex {
         let buf = self.read(self.entries_off + start * ENTRY as u64, n as usize * ENTRY)?;
         buf.chunks_exact(ENTRY)
             .map(|r| {
-                let u64_at = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().expect("8"));
                 Ok(Entry {
-                    seq: u64_at(0),
-                    time_ms: u64_at(8),
-                    loc: Loc {
-                        seg: self.header.first_seq,
-                        off: u64_at(16),
-                        len: u32::from_le_bytes(r[24..28].try_into().expect("4")),
-                    },
-                    component: self.string(u16::from_le_bytes(r[28..30].try_into().expect("2")))?,
+                    seq: le_u64(r, 0),
+                    time_ms: le_u64(r, 8),
+                    loc: Loc { seg: self.header.first_seq, off: le_u64(r, 16), len: le_u32(r, 24) },
+                    component: self.string(le_u16(r, 28))?,
                     kind: match r[30] {
                         0 => Kind::Prediction,
                         1 => Kind::Feedback,
@@ -471,25 +477,28 @@ impl SealedIndex {
         Ok(out)
     }
 
+    /// The seq and location in the first 40 bytes of a prediction or feedback row, if the row is
+    /// `tenant`'s.
+    fn row_head(&self, r: &[u8], tenant: &Tenant) -> Option<(u64, Loc)> {
+        if tenant_of(&r[16..20]).as_ref() != Some(tenant) {
+            return None;
+        }
+        let loc = Loc { seg: self.header.first_seq, off: le_u64(r, 28), len: le_u32(r, 36) };
+        Some((le_u64(r, 20), loc))
+    }
+
     /// The tenant's prediction with this request key, if this segment holds it.
     pub fn pred(&self, tenant: &Tenant, key: &RequestKey) -> Result<Option<PredFacts>> {
         if !self.pred_bloom.may_contain(key) {
             return Ok(None);
         }
         for r in self.rows(key, &self.pred_fences, self.preds_off, self.header.n_preds)? {
-            if tenant_of(&r[16..20]).as_ref() != Some(tenant) {
-                continue;
-            }
-            let u64_at = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().expect("8"));
-            let label = u16::from_le_bytes(r[42..44].try_into().expect("2"));
+            let Some((seq, loc)) = self.row_head(&r, tenant) else { continue };
+            let label = le_u16(&r, 42);
             return Ok(Some(PredFacts {
-                seq: u64_at(20),
-                loc: Loc {
-                    seg: self.header.first_seq,
-                    off: u64_at(28),
-                    len: u32::from_le_bytes(r[36..40].try_into().expect("4")),
-                },
-                component: self.string(u16::from_le_bytes(r[40..42].try_into().expect("2")))?,
+                seq,
+                loc,
+                component: self.string(le_u16(&r, 40))?,
                 label: if label == NO_LABEL { None } else { Some(self.string(label)?) },
                 ok: r[44] & OK != 0,
                 human_review: r[44] & REVIEW != 0,
@@ -505,18 +514,11 @@ impl SealedIndex {
         }
         let mut out = Vec::new();
         for r in self.rows(key, &self.fb_fences, self.fbs_off, self.header.n_fbs)? {
-            if tenant_of(&r[16..20]).as_ref() != Some(tenant) {
-                continue;
-            }
-            let u64_at = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().expect("8"));
+            let Some((seq, loc)) = self.row_head(&r, tenant) else { continue };
             out.push(FbInfo {
-                seq: u64_at(20),
-                loc: Loc {
-                    seg: self.header.first_seq,
-                    off: u64_at(28),
-                    len: u32::from_le_bytes(r[36..40].try_into().expect("4")),
-                },
-                final_label: self.string(u16::from_le_bytes(r[40..42].try_into().expect("2")))?,
+                seq,
+                loc,
+                final_label: self.string(le_u16(&r, 40))?,
                 decision: if r[42] == 1 { Decision::Overridden } else { Decision::Accepted },
             });
         }
