@@ -1,10 +1,7 @@
 """Where the candidates win/lose against the shipped model on the held-out bank, by the bank's family tag."""
 import os
 import json, collections, numpy as np
-_HERE = os.path.dirname(os.path.abspath(__file__))
-TRAINING = os.path.normpath(os.path.join(_HERE, "..", ".."))
-D = os.environ.get("E5_PROBE_DIR", os.path.join(TRAINING, "..", "target", "e5-probe"))
-os.makedirs(D, exist_ok=True)
+from probe_paths import D, TRAINING  # noqa: E402  (also puts training/ on sys.path)
 rows = [json.loads(l) for l in open(os.path.join(D, "rows.jsonl"))]; HO = [r for r in rows if r["part"] == "bank_heldout"]
 P = np.load(os.path.join(D, "shipped_bank_heldout_P.npy")); base = P.argmax(1) == np.array([r["y"] for r in HO])
 res = {r["name"]: np.array(r["correct"]) for r in json.load(open(os.path.join(D, "results.json")))}

@@ -2,12 +2,7 @@
 Everything that is chosen (C, temperature, review threshold) is chosen on 5-fold out-of-fold predictions of the
 486 bank TRAIN letters; the held-out part is only scored. Own venv; imports komp_train's metrics read-only."""
 import sys, os, json
-_HERE = os.path.dirname(os.path.abspath(__file__))
-TRAINING = os.path.normpath(os.path.join(_HERE, "..", ".."))
-D = os.environ.get("E5_PROBE_DIR", os.path.join(TRAINING, "..", "target", "e5-probe"))
-os.makedirs(D, exist_ok=True)
-sys.dont_write_bytecode = True
-sys.path.insert(0, TRAINING)
+from probe_paths import D, TRAINING  # noqa: E402  (also puts training/ on sys.path)
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler

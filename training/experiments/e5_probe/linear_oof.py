@@ -3,12 +3,7 @@ on the bank TRAIN part (each fold: the shipped recipe = 19,200 generator rows we
 train part weight 30, C = 60), and the shipped model's held-out logits recovered as T_shipped * log P_shipped.
 Also writes the fold assignment shared with e5_probe.py. Project venv, PYTHONDONTWRITEBYTECODE=1."""
 import sys, os, json, time
-_HERE = os.path.dirname(os.path.abspath(__file__))
-TRAINING = os.path.normpath(os.path.join(_HERE, "..", ".."))
-D = os.environ.get("E5_PROBE_DIR", os.path.join(TRAINING, "..", "target", "e5-probe"))
-os.makedirs(D, exist_ok=True)
-sys.dont_write_bytecode = True
-sys.path.insert(0, TRAINING)
+from probe_paths import D, TRAINING  # noqa: E402  (also puts training/ on sys.path)
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 import train_postsortering as tp   # module level only reads data; main() is not called

@@ -1,12 +1,7 @@
 """Read-only use of training/: dump bank split, a generator sample, OOD flags and today's shipped model's
 held-out probabilities to $E5_PROBE_DIR/. Run with the project venv and PYTHONDONTWRITEBYTECODE=1."""
 import sys, os, json, time
-_HERE = os.path.dirname(os.path.abspath(__file__))
-TRAINING = os.path.normpath(os.path.join(_HERE, "..", ".."))
-D = os.environ.get("E5_PROBE_DIR", os.path.join(TRAINING, "..", "target", "e5-probe"))
-os.makedirs(D, exist_ok=True)
-sys.dont_write_bytecode = True
-sys.path.insert(0, TRAINING)
+from probe_paths import D, TRAINING  # noqa: E402  (also puts training/ on sys.path)
 import numpy as np
 import bank_data, gen_post, ood, kutil
 import eval_bank as eb
