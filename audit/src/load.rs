@@ -44,9 +44,16 @@ pub(crate) fn seal(dir: &Path, state: &mut State, segment: &SegmentInfo) -> Resu
         return Ok(());
     };
     let path = sealed::write(dir, segment, mem)?;
-    let idx = SealedIndex::load(&path, &mut |s| state.intern(s))?;
-    state.segments.insert(segment.first_seq, SegIndex::Disk(Arc::new(idx)));
-    checkpoint::save(dir, &checkpoint::encode(state, *last_seq, segment.first_seq))
+    let snapshot = swap_in(state, segment.first_seq, *last_seq, &path)?;
+    checkpoint::save(dir, &snapshot)
+}
+
+/// Replaces the in-memory index of the sealed segment `first_seq` by its index file at `path`,
+/// and returns the checkpoint as of the segment's last record, `last_seq`.
+pub(crate) fn swap_in(state: &mut State, first_seq: u64, last_seq: u64, path: &Path) -> Result<Vec<u8>> {
+    let idx = SealedIndex::load(path, &mut |s| state.intern(s))?;
+    state.segments.insert(first_seq, SegIndex::Disk(Arc::new(idx)));
+    Ok(checkpoint::encode(state, last_seq, first_seq))
 }
 
 /// What the index files and the checkpoint give at start-up.

@@ -690,11 +690,6 @@ fn seal_shared(dir: &std::path::Path, state: &RwLock<State>, segment: &SegmentIn
         let Some(crate::state::SegIndex::Memory(mem)) = st.segments.get(&segment.first_seq) else { return Ok(()) };
         crate::sealed::write(dir, segment, mem)?
     };
-    let snapshot = {
-        let mut st = write(state);
-        let idx = crate::sealed::SealedIndex::load(&path, &mut |s| st.intern(s))?;
-        st.segments.insert(segment.first_seq, crate::state::SegIndex::Disk(Arc::new(idx)));
-        crate::checkpoint::encode(&st, *last_seq, segment.first_seq)
-    };
+    let snapshot = crate::load::swap_in(&mut write(state), segment.first_seq, *last_seq, &path)?;
     crate::checkpoint::save(dir, &snapshot)
 }
