@@ -29,6 +29,7 @@
 pub mod nn;
 pub mod ood;
 pub mod prediction;
+pub mod sentencepiece;
 pub mod text;
 
 /// Guest bindings generated from `wit/world.wit` and the vendored `wasi:nn`.

@@ -10,6 +10,8 @@ One package for the standard components' training (training/train_*.py) and for 
   give calibrated probabilities and per-feature contributions).
 - `komp_train.verify`: the exported graph run by `onnx.reference` against numpy and scikit-learn.
 - `komp_train.metrics`: the model card's metrics (`card_metrics`), Wilson intervals, ECE, ROC AUC.
+- `komp_train.sentencepiece`: the SentencePiece Unigram tokeniser of XLM-R-family encoders (the Rust twin is
+  `komp_sdk::sentencepiece`).
 - `komp_train.output`: `write_training_output`, the `training-output.json` that `komp build` reads to fill
   the manifest's model-card metrics and golden vectors.
 

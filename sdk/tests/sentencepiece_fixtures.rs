@@ -1,0 +1,69 @@
+//! `komp_sdk::sentencepiece` cuts the fixture texts into exactly the pieces
+//! `komp_train.sentencepiece` gives (`components/models/sentencepiece-fixtures.json`,
+//! written from multilingual-e5-small's own vocabulary by
+//! `training/experiments/e5_probe/tokenizer_fixtures.py`, which also checks the
+//! piece counts against the encoder's engine): no train/serve skew.
+
+use komp_sdk::sentencepiece::{Unigram, VocabularyError, METASPACE};
+use serde_json::Value;
+
+fn fixtures() -> Value {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../components/models/sentencepiece-fixtures.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn tokenizer(f: &Value) -> Unigram {
+    let pieces = f["pieces"].as_array().unwrap().iter().zip(f["scores"].as_array().unwrap());
+    let pieces = pieces.map(|(p, s)| (p.as_str().unwrap().to_string(), s.as_f64().unwrap() as f32));
+    let norm = f["normalization"].as_object().unwrap().iter().map(|(k, v)| {
+        let mut c = k.chars();
+        let key = c.next().unwrap();
+        assert!(c.next().is_none(), "normalisation key {k:?}");
+        (key, v.as_str().unwrap().to_string())
+    });
+    let id = |k: &str| f[k].as_u64().unwrap() as u32;
+    Unigram::new(pieces, norm, id("bos"), id("eos"), id("unk")).unwrap()
+}
+
+#[test]
+fn pieces_equal_the_python_fixtures() {
+    let f = fixtures();
+    let tok = tokenizer(&f);
+    let cases = f["cases"].as_array().unwrap();
+    assert!(cases.len() > 100);
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        assert_eq!(tok.content(text), want, "pieces of {text:?}");
+        let want: Vec<i64> = serde_json::from_value(case["encoded"].clone()).unwrap();
+        assert_eq!(tok.encode(text, "query: ", 32), want, "encode of {text:?}");
+    }
+}
+
+#[test]
+fn normalisation_spaces_and_unknowns() {
+    let f = fixtures();
+    let tok = tokenizer(&f);
+    let m = METASPACE;
+    assert_eq!(tok.normalize("ﬁ\tx"), format!("{m}fi{m}x"));
+    assert_eq!(tok.normalize("a  \n b"), format!("{m}a{m}b"));
+    assert_eq!(tok.normalize(" a"), format!("{m}a"));
+    assert_eq!(tok.normalize(""), m.to_string());
+    let unk = f["unk"].as_u64().unwrap() as u32;
+    assert!(tok.content("ukendte tegn \u{e000} og \u{13000}").contains(&unk));
+    assert!(!tok.content("<s> </s> <unk> <pad>").contains(&unk), "the unknown piece's text is not matched");
+}
+
+#[test]
+fn bad_vocabularies_are_refused_with_the_reason() {
+    let v = |pieces: &[(&str, f32)]| pieces.iter().map(|(p, s)| (p.to_string(), *s)).collect::<Vec<_>>();
+    let none = std::iter::empty::<(char, String)>;
+    assert_eq!(Unigram::new(v(&[]), none(), 0, 0, 0).unwrap_err(), VocabularyError::Empty);
+    assert_eq!(Unigram::new(v(&[("a", 0.0), ("", 0.0)]), none(), 0, 0, 0).unwrap_err(), VocabularyError::EmptyPiece(1));
+    let err = Unigram::new(v(&[("a", 0.0), ("b", f32::NAN)]), none(), 0, 0, 0).unwrap_err();
+    assert!(err.to_string().starts_with("piece 1 (\"b\") has the score NaN"), "{err}");
+    let err = Unigram::new(v(&[("a", 0.0), ("b", 0.0)]), none(), 0, 1, 5).unwrap_err();
+    assert_eq!(err.to_string(), "unk = 5 is not a piece index (0..1)");
+}
