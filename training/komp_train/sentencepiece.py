@@ -13,7 +13,7 @@ the pieces komp feeds an exported encoder are the pieces the encoder was trained
    the unknown piece itself is never matched as text.
 
 `komp_sdk::sentencepiece` (Rust, for components) implements exactly this, and both are checked on the same
-fixtures (`components/models/sentencepiece-fixtures.json`, written by
+fixtures (`sdk/tests/fixtures/sentencepiece.json`, written by
 `training/experiments/e5_probe/tokenizer_fixtures.py` from the encoder's own vocabulary)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""komp_train.sentencepiece against the committed fixtures (components/models/sentencepiece-fixtures.json, written
+"""komp_train.sentencepiece against the committed fixtures (sdk/tests/fixtures/sentencepiece.json, written
 from the encoder's own vocabulary and checked against its engine's piece counts), and its refusals.
 
 Run: .venv/bin/python -m pytest -q training/tests (scripts/test.sh does). The Rust twin is checked on the same file
@@ -12,7 +12,7 @@ import pytest
 
 from komp_train.sentencepiece import METASPACE, TokenizerError, Unigram
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "components", "models", "sentencepiece-fixtures.json")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "sdk", "tests", "fixtures", "sentencepiece.json")
 
 
 @pytest.fixture(scope="module")

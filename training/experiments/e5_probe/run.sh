@@ -27,6 +27,6 @@ for f in pieces words; do "$VENV/bin/python" e5_probe.py --features $f | tee "$E
 # Round 2: the graph komp would ship (vocabulary cut to Danish/English, float16 weights), checked against the
 # package, then the probe again on its embeddings; e5-small-bench.onnx is for komp-sandbox --engine-only.
 E5_VOCAB_TOP=60000 E5_FP16=1 "$VENV/bin/python" e5_export.py | tee "$E5_PROBE_DIR/export.log"
-"$VENV/bin/python" tokenizer_fixtures.py            # rewrites components/models/sentencepiece-fixtures.json
+"$VENV/bin/python" tokenizer_fixtures.py            # rewrites sdk/tests/fixtures/sentencepiece.json
 "$VENV/bin/python" embed_cut.py
 "$VENV/bin/python" e5_probe.py --features e5cut | tee "$E5_PROBE_DIR/probe_e5cut.log"

@@ -1,4 +1,4 @@
-"""Write components/models/sentencepiece-fixtures.json: texts and the piece indices komp_train.sentencepiece gives
+"""Write sdk/tests/fixtures/sentencepiece.json: texts and the piece indices komp_train.sentencepiece gives
 them over the cut vocabulary of e5_export.py, for the Rust twin's test (sdk/tests/sentencepiece_fixtures.rs) and the
 Python one (training/tests/test_sentencepiece.py). Probe venv; after e5_export.py.
 
@@ -48,7 +48,7 @@ out = {"about": "komp_train.sentencepiece / komp_sdk::sentencepiece fixtures: a 
                 "`encoded` is encode(text, prefix=\"query: \", max_content=32)",
        "pieces": pieces, "scores": scores, "normalization": {c: cut.norm[c] for c in chars},
        "bos": small.bos, "eos": small.eos, "unk": small.unk, "cases": cases}
-path = os.path.join(TRAINING, "..", "components", "models", "sentencepiece-fixtures.json")
+path = os.path.join(TRAINING, "..", "sdk", "tests", "fixtures", "sentencepiece.json")
 with open(path, "w") as f:
     json.dump(out, f, ensure_ascii=False, separators=(",", ":"))
     f.write("\n")
