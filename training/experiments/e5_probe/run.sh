@@ -30,3 +30,4 @@ E5_VOCAB_TOP=60000 E5_FP16=1 "$VENV/bin/python" e5_export.py | tee "$E5_PROBE_DI
 "$VENV/bin/python" tokenizer_fixtures.py            # rewrites sdk/tests/fixtures/sentencepiece.json
 "$VENV/bin/python" embed_cut.py
 "$VENV/bin/python" e5_probe.py --features e5cut | tee "$E5_PROBE_DIR/probe_e5cut.log"
+"$VENV/bin/python" cascade.py --features e5cut | tee "$E5_PROBE_DIR/cascade_e5cut.log"
