@@ -66,3 +66,41 @@ fn bad_vocabularies_are_refused_with_the_reason() {
     let err = Unigram::new(v(&[("a", 0.0), ("b", 0.0)]), none(), 0, 1, 5).unwrap_err();
     assert_eq!(err.to_string(), "unk = 5 is not a piece index (0..1)");
 }
+
+/// Any text, however odd: no panic, and the pieces (an unknown one standing
+/// for one code point) spell exactly the normalised text.
+#[test]
+fn pieces_spell_the_normalised_text_for_any_input() {
+    let f = fixtures();
+    let tok = tokenizer(&f);
+    let pieces: Vec<&str> = f["pieces"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let unk = f["unk"].as_u64().unwrap() as u32;
+    // Code points from the fixtures' own texts, plus spaces, controls, marks, other scripts and the specials' text.
+    let mut alphabet: Vec<char> =
+        f["cases"].as_array().unwrap().iter().flat_map(|c| c["text"].as_str().unwrap().chars()).collect();
+    alphabet.extend([' ', ' ', '\t', '\n', '\u{0}', '\u{301}', '\u{2581}', '\u{e000}', '\u{10ffff}', '<', '>', 'ﬁ']);
+    alphabet.sort_unstable();
+    alphabet.dedup();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..2000 {
+        let len = (next() % 40) as usize;
+        let text: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+        let normalised: Vec<char> = tok.normalize(&text).chars().collect();
+        let mut at = 0;
+        for id in tok.content(&text) {
+            let spelled: Vec<char> =
+                if id == unk { vec![normalised[at]] } else { pieces[id as usize].chars().collect() };
+            assert_eq!(&normalised[at..at + spelled.len()], &spelled[..], "pieces of {text:?}");
+            at += spelled.len();
+        }
+        assert_eq!(at, normalised.len(), "pieces of {text:?} do not cover it");
+        let encoded = tok.encode(&text, "query: ", 8);
+        assert!(encoded.len() <= 10 && encoded[0] == f["bos"].as_i64().unwrap());
+    }
+}

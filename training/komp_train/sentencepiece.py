@@ -93,7 +93,8 @@ class Unigram:
             e = i
         return ids[::-1]
 
-    def encode(self, text: str, prefix: str = "", max_content: int = 510) -> list[int]:
+    def encode(self, text: str, prefix: str, max_content: int = 510) -> list[int]:
         """<s>, the first `max_content` pieces of `prefix + text`, </s> (multilingual-e5 wants the prefix
-        "query: " or "passage: "; 510 + 2 is its longest input)."""
+        "query: " or "passage: "; 510 + 2 is its longest input). The prefix has no default: an encoder fed text
+        without the prefix it was trained with gives other embeddings, and nothing would say so."""
         return [self.bos] + self.content(prefix + text)[:max_content] + [self.eos]

