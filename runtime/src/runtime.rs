@@ -506,9 +506,9 @@ impl Runtime {
             let loaded = match cached {
                 Some(m) => m,
                 None => {
-                    let m = Arc::new(LoadedModel::load(model_name, &digest, onnx).map_err(|source| {
+                    let m = LoadedModel::load_shared(model_name, &digest, onnx).map_err(|source| {
                         RuntimeError::Model { component: manifest.id(), model: model_name.to_string(), source }
-                    })?);
+                    })?;
                     self.models.lock().expect("lock").insert(digest, m.clone());
                     m
                 }

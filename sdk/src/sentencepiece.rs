@@ -53,6 +53,20 @@ pub enum VocabularyError {
         /// Its score.
         score: f32,
     },
+    /// A vocabulary file that is not valid JSON of the expected shape.
+    #[error("the vocabulary file is not valid: {0}")]
+    File(String),
+    /// A vocabulary file whose `pieces` and `scores` differ in length.
+    #[error("the vocabulary file has {pieces} pieces but {scores} scores")]
+    LengthMismatch {
+        /// Number of pieces.
+        pieces: usize,
+        /// Number of scores.
+        scores: usize,
+    },
+    /// A normalisation key that is not exactly one code point.
+    #[error("normalisation key {0:?} is not one code point")]
+    NormalizationKey(String),
     /// `bos`, `eos` or `unk` is not an index of the vocabulary.
     #[error("{name} = {index} is not a piece index (0..{})", .len - 1)]
     SpecialOutOfRange {
@@ -202,5 +216,71 @@ impl Unigram {
     /// Whether the vocabulary is empty (never: [`Unigram::new`] refuses that).
     pub fn is_empty(&self) -> bool {
         self.scores.is_empty()
+    }
+}
+
+/// The tokeniser of a pretrained encoder as a component bundles it: a vocabulary file
+/// (`training/encoder/build_encoder.py` writes one; `komp_train.encoder.Encoder` reads the same file in
+/// Python) holds the pieces with their scores, the normalisation map, the special pieces and how the encoder
+/// wants its input (the prefix in front of every text, the most content pieces per input).
+///
+/// ```
+/// let json = r#"{"pieces": ["<s>", "</s>", "<unk>", "\u2581hej"], "scores": [0, 0, 0, -2],
+///   "normalization": {"\t": " "}, "bos": 0, "eos": 1, "unk": 2, "prefix": "", "max_content": 254}"#;
+/// let tok = komp_sdk::sentencepiece::EncoderTokenizer::from_vocabulary_json(json).unwrap();
+/// assert_eq!(tok.token_ids("hej"), vec![0, 3, 1]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct EncoderTokenizer {
+    unigram: Unigram,
+    prefix: String,
+    max_content: usize,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VocabularyFile {
+    /// What the vocabulary belongs to (for people reading the file).
+    #[serde(default)]
+    #[allow(dead_code)]
+    model: Option<String>,
+    pieces: Vec<String>,
+    scores: Vec<f32>,
+    normalization: std::collections::BTreeMap<String, String>,
+    bos: u32,
+    eos: u32,
+    unk: u32,
+    prefix: String,
+    max_content: usize,
+}
+
+impl EncoderTokenizer {
+    /// Reads a vocabulary file; a wrong shape is refused with the field and the reason.
+    pub fn from_vocabulary_json(json: &str) -> Result<EncoderTokenizer, VocabularyError> {
+        let file: VocabularyFile = serde_json::from_str(json).map_err(|e| VocabularyError::File(e.to_string()))?;
+        if file.pieces.len() != file.scores.len() {
+            return Err(VocabularyError::LengthMismatch { pieces: file.pieces.len(), scores: file.scores.len() });
+        }
+        let mut normalization = Vec::with_capacity(file.normalization.len());
+        for (key, value) in file.normalization {
+            let mut chars = key.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => normalization.push((c, value)),
+                _ => return Err(VocabularyError::NormalizationKey(key)),
+            }
+        }
+        let unigram =
+            Unigram::new(file.pieces.into_iter().zip(file.scores), normalization, file.bos, file.eos, file.unk)?;
+        Ok(EncoderTokenizer { unigram, prefix: file.prefix, max_content: file.max_content })
+    }
+
+    /// The encoder's `token_ids` for `text`: `<s>`, the prefix and the text's first pieces, `</s>`.
+    pub fn token_ids(&self, text: &str) -> Vec<i64> {
+        self.unigram.encode(text, &self.prefix, self.max_content)
+    }
+
+    /// The tokeniser itself.
+    pub fn unigram(&self) -> &Unigram {
+        &self.unigram
     }
 }

@@ -4,7 +4,7 @@
 //! `training/experiments/e5_probe/tokenizer_fixtures.py`, which also checks the
 //! piece counts against the encoder's engine): no train/serve skew.
 
-use komp_sdk::sentencepiece::{Unigram, VocabularyError, METASPACE};
+use komp_sdk::sentencepiece::{EncoderTokenizer, Unigram, VocabularyError, METASPACE};
 use serde_json::Value;
 
 fn fixtures() -> Value {
@@ -65,6 +65,36 @@ fn bad_vocabularies_are_refused_with_the_reason() {
     assert!(err.to_string().starts_with("piece 1 (\"b\") has the score NaN"), "{err}");
     let err = Unigram::new(v(&[("a", 0.0), ("b", 0.0)]), none(), 0, 1, 5).unwrap_err();
     assert_eq!(err.to_string(), "unk = 5 is not a piece index (0..1)");
+}
+
+/// A component reads its encoder's vocabulary file (the shape
+/// training/encoder/build_encoder.py writes) into the same tokeniser.
+#[test]
+fn a_vocabulary_file_gives_the_same_pieces() {
+    let f = fixtures();
+    let mut file = serde_json::json!({
+        "pieces": f["pieces"], "scores": f["scores"], "normalization": f["normalization"],
+        "bos": f["bos"], "eos": f["eos"], "unk": f["unk"], "prefix": "query: ", "max_content": 32,
+    });
+    let tok = EncoderTokenizer::from_vocabulary_json(&file.to_string()).unwrap();
+    for case in f["cases"].as_array().unwrap() {
+        let want: Vec<i64> = serde_json::from_value(case["encoded"].clone()).unwrap();
+        assert_eq!(tok.token_ids(case["text"].as_str().unwrap()), want);
+    }
+    // Bad files are refused with what is wrong.
+    let err = |v: &Value| EncoderTokenizer::from_vocabulary_json(&v.to_string()).unwrap_err().to_string();
+    file["scores"].as_array_mut().unwrap().pop();
+    assert!(err(&file).contains("pieces but"), "{}", err(&file));
+    file["scores"] = f["scores"].clone();
+    file["normalization"]["ab"] = "x".into();
+    assert_eq!(err(&file), "normalisation key \"ab\" is not one code point");
+    file["normalization"] = f["normalization"].clone();
+    file["max_content"] = "many".into();
+    assert!(err(&file).starts_with("the vocabulary file is not valid: invalid type"), "{}", err(&file));
+    file["max_content"] = 32.into();
+    file["extra"] = 1.into();
+    assert!(err(&file).contains("unknown field `extra`"), "{}", err(&file));
+    assert!(EncoderTokenizer::from_vocabulary_json("").is_err());
 }
 
 /// Any text, however odd: no panic, and the pieces (an unknown one standing

@@ -26,7 +26,12 @@ pub const EXAMPLE_FEEDBACK: ComponentSpec = ComponentSpec {
 pub const POSTSORTERING: ComponentSpec = ComponentSpec {
     dir: "components/postsortering",
     crate_name: "postsortering",
-    models: &[("postsortering", "components/models/postsortering.onnx")],
+    models: &[
+        ("postsortering", "components/models/postsortering.onnx"),
+        // The pinned encoder, built by training/encoder/build_encoder.py (scripts/build-components.sh).
+        ("encoder", "components/models/e5-small-da-en.onnx"),
+        ("encoder-head", "components/models/postsortering-head.onnx"),
+    ],
     golden: None,
 };
 

@@ -5,6 +5,17 @@
 //! each municipality maps subjects to its own units in the host. Mail whose
 //! top probability is below the documented review threshold goes to manual
 //! sorting (`requires-human-review`).
+//!
+//! A cascade of two bundled models (training/post_cascade.py holds the same
+//! math): the linear bag-of-words model `postsortering` answers alone when its
+//! top probability is at least `CASCADE_BELOW`. Below that the pretrained
+//! encoder `encoder` (multilingual-e5-small, ~130 ms per letter in a release
+//! host) reads the letter too, the head `encoder-head` turns its embedding and
+//! the sender into probabilities, and the answer is the two models' average,
+//! re-tempered. The words in the explanation are always the linear model's
+//! (for its own top subject): the encoder's reasons are not a sum over words,
+//! so `details.encoder` says when it ran, what the linear model alone would
+//! have answered (`linear_label`) and whether the encoder changed the answer.
 
 use komp_sdk::nn::{Input, Model};
 use komp_sdk::prediction::PredictionBuilder;
@@ -54,7 +65,23 @@ impl Guest for Postsortering {
             Input::f32("feature_values", &[n], text.weights()),
             Input::f32("sender", &[1, SENDER_TYPES.len() as u32], &sender),
         ])?;
-        let probabilities = out.f32("probabilities")?;
+        let linear = out.f32("probabilities")?;
+        let linear_top = linear.iter().copied().fold(f32::MIN, f32::max);
+        let (probabilities, encoder) = if linear_top < CASCADE_BELOW {
+            let head = encoder_probabilities(&text_in, &sender)?;
+            let ensemble = ensemble(&linear, &head);
+            let changed = argmax(&ensemble) != argmax(&linear);
+            // The explanation's words are the linear model's, for `linear_label`.
+            let detail = serde_json::json!({
+                "ran": true,
+                "linear_top_score": linear_top,
+                "linear_label": LABELS[argmax(&linear)],
+                "changed_answer": changed,
+            });
+            (ensemble, detail)
+        } else {
+            (linear, serde_json::json!({ "ran": false, "linear_top_score": linear_top }))
+        };
         let mut explanation = text.word_contributions(&out.f32("contributions")?);
         for (i, c) in out.f32("sender_contributions")?.iter().enumerate() {
             if sender[i] != 0.0 {
@@ -72,6 +99,8 @@ impl Guest for Postsortering {
             "route": if manual { "manual-sorting" } else { "automatic" },
             "review_threshold": REVIEW_BELOW,
             "model_version": MODEL_VERSION,
+            // Whether the encoder ran (the linear model was unsure) and whether it changed the answer.
+            "encoder": encoder,
             // Counts the host's drift monitor compares with the manifest's reference (never the words).
             "coverage": { "content_tokens": ood.content_tokens, "known_tokens": ood.known_tokens },
         });
@@ -81,6 +110,36 @@ impl Guest for Postsortering {
         let builder = builder.review_below(REVIEW_BELOW).explanation(explanation, 10).details(details);
         if ood.reasons.is_empty() { builder } else { builder.always_review() }.build()
     }
+}
+
+/// The encoder's head: probabilities from multilingual-e5-small's embedding of
+/// the letter and the sender one-hot.
+fn encoder_probabilities(text: &str, sender: &[f32]) -> Result<Vec<f32>, Error> {
+    let tokenizer = komp_sdk::sentencepiece::EncoderTokenizer::from_vocabulary_json(ENCODER_VOCABULARY)
+        .map_err(|e| Error::Internal(format!("the bundled encoder vocabulary: {e}")))?;
+    let ids = tokenizer.token_ids(text);
+    let encoder = Model::load("encoder")?;
+    let mut features = encoder.run(&[Input::i64("token_ids", &[ids.len() as u32], &ids)])?.f32("embedding")?;
+    features.extend_from_slice(sender);
+    let head = Model::load("encoder-head")?;
+    head.run(&[Input::f32("features", &[1, features.len() as u32], &features)])?.f32("probabilities")
+}
+
+/// softmax(ln((linear + head) / 2) / T), in f64 as training/post_cascade.py computes it.
+fn ensemble(linear: &[f32], head: &[f32]) -> Vec<f32> {
+    let a: Vec<f64> = linear
+        .iter()
+        .zip(head)
+        .map(|(l, h)| ((f64::from(*l) + f64::from(*h)) / 2.0).ln() / ENSEMBLE_TEMPERATURE)
+        .collect();
+    let max = a.iter().copied().fold(f64::MIN, f64::max);
+    let e: Vec<f64> = a.iter().map(|v| (v - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|v| (v / sum) as f32).collect()
+}
+
+fn argmax(p: &[f32]) -> usize {
+    p.iter().enumerate().fold(0, |best, (i, v)| if *v > p[best] { i } else { best })
 }
 
 komp_sdk::export_component!(Postsortering with_types_in komp_sdk::bindings);

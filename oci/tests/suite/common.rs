@@ -308,7 +308,9 @@ async fn forward(
             })
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
-        let bytes = if m == "HEAD" { vec![] } else { resp.into_body().read_to_vec().unwrap() };
+        // No 10 MB cap (ureq's default): postsortering's layer carries a ~100 MB encoder.
+        let bytes =
+            if m == "HEAD" { vec![] } else { resp.into_body().with_config().limit(1 << 30).read_to_vec().unwrap() };
         (status, hs, bytes)
     })
     .await

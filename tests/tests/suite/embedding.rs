@@ -85,7 +85,7 @@ fn a_case_system_sorts_letters_with_signed_components_and_keeps_its_own_audit_tr
     assert!(stdout.contains(&format!("installed a-postsortering.wasm: postsortering@1.0.0 {digest}")), "{stdout}");
     assert!(
         stdout.contains(
-            "refused b-tampered.wasm: [invalid_artifact Component] invalid component file: model `postsortering`"
+            "refused b-tampered.wasm: [invalid_artifact Component] invalid component file: model `encoder-head`"
         ),
         "{stdout}"
     );

@@ -67,7 +67,7 @@ fn postsortering_reproduces_its_model_card() {
     let preds = predict_all("postsortering", &rows);
     let threshold = card_metric(&POSTSORTERING, "review_threshold") as f32;
     let labels: Vec<String> = komp_tests::manifest(&POSTSORTERING).labels.iter().map(|l| l.id.clone()).collect();
-    let (mut correct, mut routed, mut routed_correct) = (0usize, 0usize, 0usize);
+    let (mut correct, mut routed, mut routed_correct, mut encoder_ran) = (0usize, 0usize, 0usize, 0usize);
     let mut tp = vec![0usize; labels.len()];
     let mut fp = vec![0usize; labels.len()];
     let mut fn_ = vec![0usize; labels.len()];
@@ -81,6 +81,16 @@ fn postsortering_reproduces_its_model_card() {
         let ood = !row["expected"]["out_of_distribution"].as_array().unwrap().is_empty();
         assert_eq!(p.requires_human_review, top < threshold || ood);
         assert_eq!(p.requires_human_review, row["expected"]["needs_review"].as_bool().unwrap());
+        // The cascade: the encoder ran exactly where training ran it (the linear model was unsure).
+        let ran = row["expected"]["encoder_ran"].as_bool().unwrap();
+        assert_eq!(p.details["encoder"]["ran"], ran, "{}", p.details);
+        encoder_ran += ran as usize;
+        if ran {
+            let linear_top = p.details["encoder"]["linear_top_score"].as_f64().unwrap();
+            assert!(linear_top < card_metric(&POSTSORTERING, "cascade_below"), "{}", p.details);
+            let changed = p.details["encoder"]["linear_label"] != p.label.as_str();
+            assert_eq!(p.details["encoder"]["changed_answer"], changed, "{}", p.details);
+        }
         if ood {
             assert_eq!(p.details["out_of_distribution"]["reasons"], row["expected"]["out_of_distribution"]);
         }
@@ -110,6 +120,7 @@ fn postsortering_reproduces_its_model_card() {
         })
         .sum::<f64>()
         / labels.len() as f64;
+    assert_close("encoder share", encoder_ran as f64 / n as f64, card_metric(&POSTSORTERING, "encoder_share_test"), n);
     assert_close("accuracy", correct as f64 / n as f64, card_metric(&POSTSORTERING, "accuracy"), n);
     assert_close("macro F1", f1, card_metric(&POSTSORTERING, "macro_f1"), n);
     assert_close(
