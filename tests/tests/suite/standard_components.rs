@@ -384,3 +384,26 @@ fn hand_written_letters_get_sensible_subjects_with_readable_reasons() {
     assert!(q.requires_human_review, "a caseworker decides even when not acute");
     assert!(q.score("acute").unwrap() < p.score("acute").unwrap());
 }
+
+/// The encoder's worst case: the longest body the schema allows, about two
+/// subjects at once (so the linear model is unsure and the encoder runs). It
+/// answers within the runtime's default limits, goes to a person (too long to
+/// trust), and says that the encoder ran.
+#[test]
+fn the_longest_letter_runs_the_encoder_within_the_default_limits() {
+    let rt = komp_runtime::Runtime::new(RuntimeConfig::default()).unwrap();
+    rt.install(packed(&POSTSORTERING)).unwrap();
+    let sentence = "Vi har spørgsmål om skolen og om affaldet, og vi ved ikke hvem der skal svare. ";
+    let body: String = sentence.repeat(100_000 / sentence.chars().count());
+    assert!(body.chars().count() <= 100_000);
+    let input = serde_json::json!({ "subject": "Spørgsmål", "body": body }).to_string();
+    // The runtime ends a call at its deadline, so an answer is an answer within it.
+    let p = rt.predict("postsortering", None, &input).unwrap().prediction;
+    assert_eq!(p.details["encoder"]["ran"], true, "{}", p.details);
+    assert!(p.requires_human_review, "{}", p.details);
+    // A short letter the linear model is sure of does not run the encoder.
+    let sure = r#"{"subject":"Skraldespand ikke tømt","body":"Vores restaffald er ikke blevet hentet i to uger. Hvornår kommer skraldebilen?"}"#;
+    let q = rt.predict("postsortering", None, sure).unwrap().prediction;
+    assert_eq!(q.label, "affald");
+    assert_eq!(q.details["encoder"]["ran"], false, "{}", q.details);
+}
