@@ -430,7 +430,10 @@ def postsortering() -> None:
             f"topics and {meta['dataset']['families_per_class']} template families per topic; sender type (citizen, "
             "business, authority, internal; missing in about 12%) drawn with subject-dependent weights; replies and "
             "forwards, multi-question mails, distractor sentences naming another subject, signatures, disclaimers and "
-            "journal numbers. Model: " + meta["model"] + f". Calibration: {cal['method']} (temperature {cal['temperature']}). "
+            "journal numbers. Model: " + meta["model"] + ". The encoder's own weights were not trained by komp: "
+            "multilingual-e5-small was pretrained by its authors on public multilingual web text (MIT licence) and "
+            "is used unchanged; komp trained only the head on its output"
+            f". Calibration: {cal['method']} (temperature {cal['temperature']}). "
             "Generator and training: training/gen_post.py, training/post_data.py, training/train_postsortering.py; "
             "run training/train_all.sh to reproduce byte for byte." + bank_note(meta, "letters")
         ),
