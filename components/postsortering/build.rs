@@ -47,15 +47,23 @@ fn main() {
     let vocab =
         std::path::Path::new("../models").join(encoder["vocabulary"]["file"].as_str().expect("vocabulary file"));
     println!("cargo:rerun-if-changed={}", vocab.display());
-    if !vocab.exists() {
+    let component = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|a| a == "wasm32");
+    if vocab.exists() {
+        let vocab = std::fs::canonicalize(&vocab).expect("vocabulary path");
+        writeln!(out, "pub const ENCODER_VOCABULARY: &str = include_str!({:?});", vocab.display().to_string()).unwrap();
+    } else if component {
         panic!(
             "{} is missing: build the pinned encoder first (.venv/bin/python training/encoder/build_encoder.py; \
              scripts/build-components.sh does this)",
             vocab.display()
         );
+    } else {
+        // A native build of the crate (`cargo build --workspace` compiles every member, before
+        // scripts/build-components.sh has built the encoder) is only a compile check: no component comes
+        // of it, and its encoder path would refuse the empty vocabulary with an internal error.
+        println!("cargo:warning=the encoder vocabulary is not built yet; a native build cannot run the encoder");
+        writeln!(out, "pub const ENCODER_VOCABULARY: &str = \"\";").unwrap();
     }
-    let vocab = std::fs::canonicalize(&vocab).expect("vocabulary path");
-    writeln!(out, "pub const ENCODER_VOCABULARY: &str = include_str!({:?});", vocab.display().to_string()).unwrap();
     writeln!(out, "pub const KNOWN_WORDS: [&str; {}] = {:?};", known.len(), known).unwrap();
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("meta.rs");
     std::fs::write(dest, out).unwrap();
