@@ -7,8 +7,8 @@ models' calibrated probabilities, re-tempered. `components/postsortering/src/lib
     otherwise             ->   P_head = head([embedding, sender one-hot])  (postsortering-head.onnx, calibrated)
                                P = softmax(ln((P_lin + P_head) / 2) / T_ensemble)
 
-Why a cascade and not the ensemble for every letter: the encoder costs ~130 ms per letter in tract and the linear
-model ~0.2 ms. In the probe the cascade at CUT = 0.8 ran the encoder for ~30% of the held-out bank's letters and kept
+Why a cascade and not the ensemble for every letter: the encoder path costs ~170 ms per sandboxed call and the linear
+path ~0.15 ms (BENCHMARKS.md). In the probe the cascade at CUT = 0.8 ran the encoder for ~30% of the held-out bank's letters and kept
 most of the ensemble's gain (0.927 against 0.936; training/README.md, "Encoder probe, round 2"); as shipped it runs
 for 20% of them and lifts accuracy from 0.872 to 0.910 (round 4). CUT was read off the bank's train part
 (cross-validated), where the curve flattens; it is not tuned here."""
