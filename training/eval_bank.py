@@ -14,12 +14,12 @@ from onnx import numpy_helper
 import kutil
 import ood
 import validation_bank as vb
+from post_cascade import Cascade, sender_onehot
 from komp_train.calibration import softmax
 from komp_train.features import features
 from komp_train.metrics import ece, wilson
 
 DIM = 16384
-SENDERS = ["citizen", "business", "authority", "internal"]
 
 
 def inits(path: str) -> dict:
@@ -33,25 +33,21 @@ def post_scores(rows, models_dir):
     labels = [l["id"] for l in meta["labels"]]
     known = frozenset(meta["out_of_distribution"]["known_words"])
     thr = meta["review_threshold"]["value"]
-    out = []
-    P_lin = []
-    for s, lab, subj, body in rows:
-        text = subj + "\n" + body
-        xt = features(text, DIM, meta.get("request_marks", False)).astype(np.float32)
-        xs = np.zeros(4, np.float32)
-        if s in SENDERS:
-            xs[SENDERS.index(s)] = 1
+    english = meta["out_of_distribution"].get("english_known", False)
+    texts = [subj + "\n" + body for _, _, subj, body in rows]
+    P_lin = np.zeros((len(rows), len(labels)), np.float32)
+    for i, (s, _, _, _) in enumerate(rows):
+        xt = features(texts[i], DIM, meta.get("request_marks", False)).astype(np.float32)
+        xs = sender_onehot([s])[0]
         z = (xt @ w["W_text"] + xs @ w["W_sender"] + w["bias"].reshape(-1)).astype(np.float32)
-        P_lin.append(softmax(z[None])[0])
-        out.append((labels.index(lab), None, bool(ood.check(text, known, meta["out_of_distribution"].get("english_known", False)))))
+        P_lin[i] = softmax(z[None])[0]
     # the component's answer: the cascade (post_cascade.py) when the model has an encoder
-    P_lin = np.stack(P_lin) if P_lin else np.zeros((0, len(labels)), np.float32)
     if "encoder" in meta and len(rows):
-        from post_cascade import Cascade
-        P, _ = Cascade.from_models(models_dir).apply(P_lin, [r[2] + "\n" + r[3] for r in rows], [r[0] for r in rows])
+        P, _ = Cascade.from_models(models_dir).apply(P_lin, texts, [r[0] for r in rows])
     else:
         P = P_lin.astype(np.float64)
-    return [(o[0], P[i], o[2]) for i, o in enumerate(out)], labels, thr
+    out = [(labels.index(r[1]), P[i], bool(ood.check(texts[i], known, english))) for i, r in enumerate(rows)]
+    return out, labels, thr
 
 
 def post_report(rows, models_dir, name, verbose=False):

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-SENDERS = ["citizen", "business", "authority", "internal"]
+from gen_post import SENDER_TYPES as SENDERS   # the one-hot order of both models
 CUT = 0.8
 GRAPH = "e5-small-da-en.onnx"
 VOCAB = "e5-small-da-en.vocab.json"

@@ -12,6 +12,8 @@ pub fn root() -> PathBuf {
 pub struct ComponentSpec {
     pub dir: &'static str,
     pub crate_name: &'static str,
+    /// The models of a component packed from a `manifest.json`; a component
+    /// with a `komp.toml` (the standard ones) declares its models there.
     pub models: &'static [(&'static str, &'static str)],
     pub golden: Option<&'static str>,
 }
@@ -26,19 +28,14 @@ pub const EXAMPLE_FEEDBACK: ComponentSpec = ComponentSpec {
 pub const POSTSORTERING: ComponentSpec = ComponentSpec {
     dir: "components/postsortering",
     crate_name: "postsortering",
-    models: &[
-        ("postsortering", "components/models/postsortering.onnx"),
-        // The pinned encoder, built by training/encoder/build_encoder.py (scripts/build-components.sh).
-        ("encoder", "components/models/e5-small-da-en.onnx"),
-        ("encoder-head", "components/models/postsortering-head.onnx"),
-    ],
+    models: &[], // from komp.toml
     golden: None,
 };
 
 pub const UNDERRETNING: ComponentSpec = ComponentSpec {
     dir: "components/underretning",
     crate_name: "underretning",
-    models: &[("underretning", "components/models/underretning.onnx")],
+    models: &[], // from komp.toml
     golden: None,
 };
 
@@ -78,12 +75,15 @@ pub fn manifest(spec: &ComponentSpec) -> komp_artifact::Manifest {
     m
 }
 
-/// The model files of a component.
+/// The model files of a component: those its `komp.toml` declares, else `spec.models`.
 pub fn models(spec: &ComponentSpec) -> Vec<(String, Vec<u8>)> {
-    spec.models
-        .iter()
-        .map(|(name, path)| (name.to_string(), std::fs::read(root().join(path)).expect("model file")))
-        .collect()
+    let read = |path: &Path| std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let source = root().join(spec.dir).join(komp_author::source::SOURCE_FILE);
+    if source.exists() {
+        let compiled = komp_author::source::compile(&source).unwrap_or_else(|e| panic!("{e}"));
+        return compiled.models.iter().map(|m| (m.name.clone(), read(&m.path))).collect();
+    }
+    spec.models.iter().map(|(name, path)| (name.to_string(), read(&root().join(path)))).collect()
 }
 
 /// Packs a component like `komp pack` does.

@@ -70,13 +70,13 @@ impl Guest for Postsortering {
         let (probabilities, encoder) = if linear_top < CASCADE_BELOW {
             let head = encoder_probabilities(&text_in, &sender)?;
             let ensemble = ensemble(&linear, &head);
-            let changed = argmax(&ensemble) != argmax(&linear);
+            let linear_label = argmax(&linear);
             // The explanation's words are the linear model's, for `linear_label`.
             let detail = serde_json::json!({
                 "ran": true,
                 "linear_top_score": linear_top,
-                "linear_label": LABELS[argmax(&linear)],
-                "changed_answer": changed,
+                "linear_label": LABELS[linear_label],
+                "changed_answer": argmax(&ensemble) != linear_label,
             });
             (ensemble, detail)
         } else {
