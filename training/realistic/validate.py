@@ -1,16 +1,17 @@
-"""Check the hand-written realistic evaluation set against the component manifests.
+"""Check both hand-written realistic evaluation sets against the component manifests.
 
 Run from the repository root: python3 training/realistic/validate.py
-Checks: every line parses, ids unique, labels valid, minimum counts, inputs valid
-against each manifest's input_schema (underretning additionally accepts
-reporter_type "neighbour", which the schema is planned to accept).
+Checks, for the first set (training/realistic/*.jsonl) and the second (training/realistic/second/*.jsonl): every line
+parses, ids unique (also across the two sets), labels valid, minimum counts (issue 12: >= 240 letters with >= 15
+per subject, >= 100 notifications with >= 35 acute), inputs valid against each component's input schema.
 """
 import collections, copy, json, os, sys, tomllib
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(ROOT))
-MIN = {"postsortering": {"total": 272, "per_label": 17},
-       "underretning": {"total": 110, "acute": 40}}
+MIN = {"postsortering": {"total": 240, "per_label": 15},
+       "underretning": {"total": 100, "acute": 35}}
+SETS = {"first": ROOT, "second": os.path.join(ROOT, "second")}
 
 
 def manual_check(schema, inp):
@@ -36,12 +37,10 @@ def manual_check(schema, inp):
     return errs
 
 
-def check(name):
+def check(name, folder, seen):
     comp = os.path.join(REPO, "components", name)
     man = tomllib.load(open(os.path.join(comp, "komp.toml"), "rb"))
     schema = copy.deepcopy(json.load(open(os.path.join(comp, "input-schema.json"), encoding="utf-8")))
-    if name == "underretning":
-        schema["properties"]["reporter_type"]["enum"].append("neighbour")
     labels = {l["id"] for l in man["labels"]}
     try:
         import jsonschema
@@ -49,13 +48,13 @@ def check(name):
         validate = lambda inp: [e.message for e in validator.iter_errors(inp)]
     except ImportError:
         validate = lambda inp: manual_check(schema, inp)
-    ids, counts, bad = set(), collections.Counter(), 0
-    with open(os.path.join(ROOT, name + ".jsonl"), encoding="utf-8") as f:
+    counts, bad = collections.Counter(), 0
+    with open(os.path.join(folder, name + ".jsonl"), encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             row = json.loads(line)
             assert set(row) == {"id", "input", "label", "notes"}, (n, set(row))
-            assert row["id"] not in ids, f"duplicate id {row['id']}"
-            ids.add(row["id"])
+            assert row["id"] not in seen, f"duplicate id {row['id']}"
+            seen.add(row["id"])
             assert row["label"] in labels, (row["id"], row["label"])
             errs = validate(row["input"]) + manual_check(schema, row["input"])
             if errs:
@@ -63,7 +62,7 @@ def check(name):
                 print(name, row["id"], errs)
             counts[row["label"]] += 1
     total = sum(counts.values())
-    print(name, total, dict(sorted(counts.items())))
+    print(os.path.relpath(folder, REPO), name, total, dict(sorted(counts.items())))
     ok = bad == 0 and total >= MIN[name]["total"]
     if name == "postsortering":
         ok &= all(counts[l] >= MIN[name]["per_label"] for l in labels)
@@ -73,6 +72,9 @@ def check(name):
 
 
 if __name__ == "__main__":
-    ok = check("postsortering") & check("underretning")
+    seen = set()
+    ok = True
+    for folder in SETS.values():
+        ok &= check("postsortering", folder, seen) & check("underretning", folder, seen)
     print("OK" if ok else "FAILED")
     sys.exit(0 if ok else 1)
