@@ -1,12 +1,13 @@
-"""Report the exported models on the project's hand-written realistic set, never for tuning. Same math as the
-components (ONNX weights in float32, the same out-of-distribution rules and thresholds); 95% Wilson intervals.
+"""Report the exported models on the project's two hand-written realistic sets (training/realistic/README.md), never
+for tuning. Same math as the components (ONNX weights in float32, the same out-of-distribution rules and thresholds);
+95% Wilson intervals.
 
 Usage: eval_realistic.py [models_dir] [--write]
 
 With --write (train_all.sh does this after training) the numbers also go to <models_dir>/postsortering.realistic.json
-and underretning.realistic.json, which write_manifests.py puts into the model cards next to the synthetic test split
-(write_manifests.py reads only those two files, never the set itself). This script is reporting only: nothing it
-computes feeds back into training, calibration or thresholds."""
+and underretning.realistic.json, one entry per set, which write_manifests.py puts into the model cards next to the
+synthetic test split (write_manifests.py reads only those two files, never the sets themselves). This script is
+reporting only: nothing it computes feeds back into training, calibration or thresholds."""
 from __future__ import annotations
 
 import contextlib
@@ -23,22 +24,35 @@ import kutil
 from komp_train.metrics import ece, proportion as prop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SET_DIR = os.path.join(HERE, "realistic")
 WHAT = ("Hand-written by the komp project to look like what a municipal inbox receives; it is NOT real case data "
         "(no real citizen, child or case). Never used for training, calibration or choosing thresholds; only run "
         "and reported after the models are trained.")
+# The two sets (training/realistic/README.md): the folder under training/ and what each set's numbers can be taken for.
+SETS = {
+    "second": ("realistic/second",
+               "Independent: written for issue 12's round 5 by writers who had seen neither the first set, the "
+               "generators nor the models, and run once after every choice of that round was made."),
+    "first": ("realistic",
+              "Spent: round 4's results on this set are why round 5 looked at the cascade's cut again, so it no longer "
+              "measures independently. Still run and reported."),
+}
 
 
-def load(name):
-    return [json.loads(l) for l in open(os.path.join(SET_DIR, name + ".jsonl"), encoding="utf-8")]
+def load(which, name):
+    folder = os.path.join(HERE, SETS[which][0])
+    return [json.loads(l) for l in open(os.path.join(folder, name + ".jsonl"), encoding="utf-8")]
+
+
+def about(which: str) -> dict:
+    return {"what": WHAT, "set": which, "files": "training/" + SETS[which][0], "status": SETS[which][1]}
 
 
 def ci(m: dict) -> str:
     return f"{m['k']}/{m['n']} = {m['value']:.3f} ({m['wilson_95'][0]:.3f}-{m['wilson_95'][1]:.3f})"
 
 
-def postsortering(d: str) -> dict:
-    rows = load("postsortering")
+def postsortering(d: str, which: str) -> dict:
+    rows = load(which, "postsortering")
     post = [(r["input"].get("sender_type"), r["label"], r["input"]["subject"], r["input"]["body"]) for r in rows]
     out, labels, thr = eb.post_scores(post, d)
     y = np.array([o[0] for o in out]); P = np.stack([o[1] for o in out]); od = np.array([o[2] for o in out])
@@ -46,7 +60,7 @@ def postsortering(d: str) -> dict:
     n = len(y)
     auto = (conf >= np.float32(thr)) & ~od
     return {
-        "what": WHAT,
+        **about(which),
         "rows": n,
         "review_threshold": thr,
         "accuracy": prop(int((pred == y).sum()), n),
@@ -61,8 +75,8 @@ def postsortering(d: str) -> dict:
     }
 
 
-def underretning(d: str) -> dict:
-    rows = load("underretning")
+def underretning(d: str, which: str) -> dict:
+    rows = load(which, "underretning")
     und = [(r["input"]["reporter_type"], r["input"]["child_age"], r["input"]["prior_notifications_12m"],
             r["input"]["known_to_municipality"], r["label"] == "acute", r["input"]["text"]) for r in rows]
     meta = json.load(open(os.path.join(d, "underretning.meta.json")))
@@ -71,7 +85,7 @@ def underretning(d: str) -> dict:
         p, yy = eb.und_report(und, d, "realistic")
     flag = p >= thr
     return {
-        "what": WHAT,
+        **about(which),
         "rows": len(yy),
         "acute": int(yy.sum()),
         "threshold": thr,
@@ -85,19 +99,21 @@ def underretning(d: str) -> dict:
 
 
 def main(d: str, write: bool) -> None:
-    ps = postsortering(d)
-    print(f"postsortering ({ps['rows']} letters, review threshold {ps['review_threshold']}):")
-    for k in ("accuracy", "routed_without_review", "accuracy_of_routed", "wrong_with_top_at_least_0_9"):
-        print(f"  {k:28s} {ci(ps[k])}")
-    print(f"  out of distribution {ps['out_of_distribution']}   ECE {ps['ece']:.3f}  Brier {ps['brier']:.3f}")
-    us = underretning(d)
-    print(f"underretning ({us['rows']} notifications, {us['acute']} acute, threshold {us['threshold']}):")
-    print(f"  ROC AUC {us['roc_auc']:.3f}")
-    for k in ("recall_acute", "not_acute_flagged"):
-        print(f"  {k:28s} {ci(us[k])}")
-    print(f"  ECE {us['ece']:.3f}  Brier {us['brier']:.3f}")
+    report = {"postsortering": {}, "underretning": {}}
+    for which in SETS:
+        ps = report["postsortering"][which] = postsortering(d, which)
+        print(f"{which} set: postsortering ({ps['rows']} letters, review threshold {ps['review_threshold']}):")
+        for k in ("accuracy", "routed_without_review", "accuracy_of_routed", "wrong_with_top_at_least_0_9"):
+            print(f"  {k:28s} {ci(ps[k])}")
+        print(f"  out of distribution {ps['out_of_distribution']}   ECE {ps['ece']:.3f}  Brier {ps['brier']:.3f}")
+        us = report["underretning"][which] = underretning(d, which)
+        print(f"{which} set: underretning ({us['rows']} notifications, {us['acute']} acute, threshold {us['threshold']}):")
+        print(f"  ROC AUC {us['roc_auc']:.3f}")
+        for k in ("recall_acute", "not_acute_flagged"):
+            print(f"  {k:28s} {ci(us[k])}")
+        print(f"  ECE {us['ece']:.3f}  Brier {us['brier']:.3f}")
     if write:
-        for name, obj in (("postsortering", ps), ("underretning", us)):
+        for name, obj in report.items():
             with open(os.path.join(d, name + ".realistic.json"), "w", encoding="utf-8") as f:
                 json.dump(obj, f, ensure_ascii=False, indent=1, sort_keys=True)
                 f.write("\n")

@@ -100,6 +100,18 @@ pub fn packed_with(spec: &ComponentSpec, manifest: komp_artifact::Manifest) -> V
 /// `modules` (comma-separated, as in `import a, b`). Without it a test skips
 /// and says so, unless `KOMP_REQUIRE_SKLEARN=1` (scripts/test.sh sets it once
 /// the venv is made), where it fails instead: `what` names the skipped test.
+/// `n` rows of a standard component's held-out test split (`components/models/<file>`), evenly spread over the
+/// file (every subject appears), as the JSON objects training wrote: `input`, `label`, `expected`, ….
+pub fn spread_test_rows(file: &str, n: usize) -> Vec<serde_json::Value> {
+    let path = root().join("components/models").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= n, "{} has {} rows, fewer than {n}", path.display(), lines.len());
+    let rows: Vec<serde_json::Value> =
+        lines.iter().step_by(lines.len() / n).take(n).map(|l| serde_json::from_str(l).unwrap()).collect();
+    rows
+}
+
 pub fn venv_python(modules: &str, what: &str) -> Option<PathBuf> {
     let python = root().join(".venv/bin/python");
     let has = python.exists()

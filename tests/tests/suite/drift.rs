@@ -38,10 +38,7 @@ fn ok_json(method: &str, url: &str, token: &str, body: Option<&Value>) -> Value 
 
 /// Held-out test rows, evenly spread over the file (every subject appears).
 fn stable_rows() -> Vec<Value> {
-    let text = std::fs::read_to_string(komp_tests::root().join("components/models/postsortering.test.jsonl")).unwrap();
-    let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let step = rows.len() / N;
-    let picked: Vec<Value> = rows.into_iter().step_by(step).take(N).collect();
+    let picked = komp_tests::spread_test_rows("postsortering.test.jsonl", N);
     // The file is grouped by subject; a stable inbox is not. Interleave the subjects (the k-th
     // letter of every subject, then the (k+1)-th), so that every prefix of the stream, the first
     // `min_predictions` included, has the reference's mix.

@@ -151,8 +151,7 @@ fn operating_points_move_decisions_not_scores_and_validation_reports_stay_per_te
     assert_eq!(r["outputs"][0]["data"][0], "acute");
 
     // Validation over HTTP: the sample's texts are not kept, only the report.
-    let text = std::fs::read_to_string(komp_tests::root().join("components/models/postsortering.test.jsonl")).unwrap();
-    let rows: Vec<Value> = text.lines().step_by(60).take(40).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows = komp_tests::spread_test_rows("postsortering.test.jsonl", 40);
     let sample: String =
         rows.iter().map(|r| format!("{}\n", json!({ "input": r["input"], "label": r["label"] }))).collect();
     let vr_url = format!("{url}/v1/components/postsortering/validation-reports");

@@ -20,13 +20,10 @@ fn component(name: &str) -> PathBuf {
     p
 }
 
-/// 40 rows spread over the test set (every 60th), with an extra `district`
+/// 40 rows spread over the test set, with an extra `district`
 /// column; returns the rows as (input, label).
 fn sample(dir: &Path) -> (PathBuf, Vec<(serde_json::Value, String)>) {
-    let text = std::fs::read_to_string(komp_tests::root().join("components/models/postsortering.test.jsonl")).unwrap();
-    let rows: Vec<serde_json::Value> =
-        text.lines().step_by(60).take(40).map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(rows.len(), 40);
+    let rows = komp_tests::spread_test_rows("postsortering.test.jsonl", 40);
     let path = dir.join("sample.jsonl");
     let mut f = std::fs::File::create(&path).unwrap();
     let mut out = Vec::new();

@@ -214,12 +214,8 @@ fn policy_owner(role: &str) -> String {
 
 /// A validation report of postsortering made over the API by `auditor`; its id.
 fn validation_report(s: &ServeProcess, auditor: &str) -> String {
-    let text = std::fs::read_to_string(komp_tests::root().join("components/models/postsortering.test.jsonl")).unwrap();
-    let sample: String = text
-        .lines()
-        .step_by(60)
-        .take(40)
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let sample: String = komp_tests::spread_test_rows("postsortering.test.jsonl", 40)
+        .into_iter()
         .map(|r| format!("{}\n", json!({ "input": r["input"], "label": r["label"] })))
         .collect();
     let auth = format!("Bearer {auditor}");
