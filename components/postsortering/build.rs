@@ -1,7 +1,7 @@
 //! Turns the training metadata (components/models/postsortering.meta.json)
 //! into Rust constants, so labels, dimensions, the review threshold and the
 //! cascade's settings are never copied by hand between training and serving,
-//! and bundles the encoder's tokeniser vocabulary.
+//! and compiles in the encoder's tokeniser vocabulary (`vocabulary.rs`).
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -48,9 +48,13 @@ fn main() {
         std::path::Path::new("../models").join(encoder["vocabulary"]["file"].as_str().expect("vocabulary file"));
     println!("cargo:rerun-if-changed={}", vocab.display());
     let component = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|a| a == "wasm32");
-    if vocab.exists() {
-        let vocab = std::fs::canonicalize(&vocab).expect("vocabulary path");
-        writeln!(out, "pub const ENCODER_VOCABULARY: &str = include_str!({:?});", vocab.display().to_string()).unwrap();
+    // The vocabulary goes in as tables read in place (komp_sdk::sentencepiece::StaticVocabulary): the host
+    // gives every call a fresh instance, and parsing the 2.2 MB file on each call cost ~20 ms (BENCHMARKS.md).
+    let tables = if vocab.exists() {
+        let json = std::fs::read_to_string(&vocab).expect("read the encoder vocabulary");
+        komp_sdk::sentencepiece::VocabularyTables::from_vocabulary_json(&json)
+            .unwrap_or_else(|e| panic!("{}: {e}", vocab.display()))
+            .rust_source("ENCODER_VOCABULARY")
     } else if component {
         panic!(
             "{} is missing: build the pinned encoder first (.venv/bin/python training/encoder/build_encoder.py; \
@@ -60,10 +64,15 @@ fn main() {
     } else {
         // A native build of the crate (`cargo build --workspace` compiles every member, before
         // scripts/build-components.sh has built the encoder) is only a compile check: no component comes
-        // of it, and its encoder path would refuse the empty vocabulary with an internal error.
+        // of it, and its encoder path refuses the empty vocabulary with an internal error.
         println!("cargo:warning=the encoder vocabulary is not built yet; a native build cannot run the encoder");
-        writeln!(out, "pub const ENCODER_VOCABULARY: &str = \"\";").unwrap();
-    }
+        "pub static ENCODER_VOCABULARY: komp_sdk::sentencepiece::StaticVocabulary = \
+         komp_sdk::sentencepiece::StaticVocabulary { sorted_pieces: &[], scores: &[], normalization: &[], \
+         bos: 0, eos: 0, unk: 0, prefix: \"\", max_content: 0, max_chars: 0, unk_score: 0.0 };\n"
+            .to_string()
+    };
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out_dir.join("vocabulary.rs"), tables).unwrap();
     writeln!(out, "pub const KNOWN_WORDS: [&str; {}] = {:?};", known.len(), known).unwrap();
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("meta.rs");
     std::fs::write(dest, out).unwrap();

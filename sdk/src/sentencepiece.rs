@@ -83,14 +83,52 @@ pub enum VocabularyError {
 /// indexes the pieces) and call [`Unigram::encode`] per input.
 #[derive(Debug, Clone)]
 pub struct Unigram {
-    ids: HashMap<String, u32>,
-    scores: Vec<f64>,
-    normalization: HashMap<char, String>,
+    table: Table,
     max_chars: usize,
     unk_score: f64,
     bos: u32,
     eos: u32,
     unk: u32,
+}
+
+/// Where the pieces live: indexed at run time ([`Unigram::new`]), or compiled
+/// into the component and read in place ([`StaticVocabulary`]).
+#[derive(Debug, Clone)]
+enum Table {
+    Owned { ids: HashMap<String, u32>, scores: Vec<f64>, normalization: HashMap<char, String> },
+    Static(&'static StaticVocabulary),
+}
+
+impl Table {
+    fn id(&self, piece: &str) -> Option<u32> {
+        match self {
+            Table::Owned { ids, .. } => ids.get(piece).copied(),
+            Table::Static(v) => {
+                v.sorted_pieces.binary_search_by(|(p, _)| (*p).cmp(piece)).ok().map(|i| v.sorted_pieces[i].1)
+            }
+        }
+    }
+
+    fn score(&self, id: u32) -> f64 {
+        match self {
+            Table::Owned { scores, .. } => scores[id as usize],
+            Table::Static(v) => f64::from(v.scores[id as usize]),
+        }
+    }
+
+    fn normalized(&self, c: char) -> Option<&str> {
+        match self {
+            Table::Owned { normalization, .. } => normalization.get(&c).map(String::as_str),
+            Table::Static(v) => v.normalization.binary_search_by(|(k, _)| k.cmp(&c)).ok().map(|i| v.normalization[i].1),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Table::Owned { scores, .. } => scores.len(),
+            Table::Static(v) => v.scores.len(),
+        }
+    }
 }
 
 impl Unigram {
@@ -128,14 +166,34 @@ impl Unigram {
         }
         let unk_score = scores.iter().copied().fold(f64::INFINITY, f64::min) - 10.0;
         Ok(Unigram {
-            ids,
-            scores,
-            normalization: normalization.into_iter().collect(),
+            table: Table::Owned { ids, scores, normalization: normalization.into_iter().collect() },
             max_chars,
             unk_score,
             bos,
             eos,
             unk,
+        })
+    }
+
+    /// A tokeniser over tables compiled into the component: nothing is parsed
+    /// or indexed (see [`StaticVocabulary`]). Only the special pieces are
+    /// checked here; the tables are as [`VocabularyTables`] wrote them.
+    pub fn from_static(v: &'static StaticVocabulary) -> Result<Unigram, VocabularyError> {
+        if v.scores.is_empty() {
+            return Err(VocabularyError::Empty);
+        }
+        for (name, index) in [("bos", v.bos), ("eos", v.eos), ("unk", v.unk)] {
+            if index as usize >= v.scores.len() {
+                return Err(VocabularyError::SpecialOutOfRange { name, index, len: v.scores.len() });
+            }
+        }
+        Ok(Unigram {
+            table: Table::Static(v),
+            max_chars: v.max_chars,
+            unk_score: v.unk_score,
+            bos: v.bos,
+            eos: v.eos,
+            unk: v.unk,
         })
     }
 
@@ -148,7 +206,7 @@ impl Unigram {
             }
         };
         for c in text.chars() {
-            match self.normalization.get(&c) {
+            match self.table.normalized(c) {
                 Some(r) => r.chars().for_each(|r| push(r, &mut out)),
                 None => push(c, &mut out),
             }
@@ -171,8 +229,8 @@ impl Unigram {
                 continue;
             }
             for e in i + 1..=n.min(i + self.max_chars) {
-                if let Some(&k) = self.ids.get(&s[bounds[i]..bounds[e]]) {
-                    let score = best[i] + self.scores[k as usize];
+                if let Some(k) = self.table.id(&s[bounds[i]..bounds[e]]) {
+                    let score = best[i] + self.table.score(k);
                     if k != self.unk && score > best[e] {
                         best[e] = score;
                         back[e] = (i, Some(k));
@@ -210,12 +268,12 @@ impl Unigram {
 
     /// Number of pieces in the vocabulary.
     pub fn len(&self) -> usize {
-        self.scores.len()
+        self.table.len()
     }
 
     /// Whether the vocabulary is empty (never: [`Unigram::new`] refuses that).
     pub fn is_empty(&self) -> bool {
-        self.scores.is_empty()
+        self.table.len() == 0
     }
 }
 
@@ -254,24 +312,49 @@ struct VocabularyFile {
     max_content: usize,
 }
 
-impl EncoderTokenizer {
-    /// Reads a vocabulary file; a wrong shape is refused with the field and the reason.
-    pub fn from_vocabulary_json(json: &str) -> Result<EncoderTokenizer, VocabularyError> {
+impl VocabularyFile {
+    fn parse(json: &str) -> Result<VocabularyFile, VocabularyError> {
         let file: VocabularyFile = serde_json::from_str(json).map_err(|e| VocabularyError::File(e.to_string()))?;
         if file.pieces.len() != file.scores.len() {
             return Err(VocabularyError::LengthMismatch { pieces: file.pieces.len(), scores: file.scores.len() });
         }
-        let mut normalization = Vec::with_capacity(file.normalization.len());
-        for (key, value) in file.normalization {
+        Ok(file)
+    }
+
+    fn normalization(&self) -> Result<Vec<(char, String)>, VocabularyError> {
+        let mut normalization = Vec::with_capacity(self.normalization.len());
+        for (key, value) in &self.normalization {
             let mut chars = key.chars();
             match (chars.next(), chars.next()) {
-                (Some(c), None) => normalization.push((c, value)),
-                _ => return Err(VocabularyError::NormalizationKey(key)),
+                (Some(c), None) => normalization.push((c, value.clone())),
+                _ => return Err(VocabularyError::NormalizationKey(key.clone())),
             }
         }
-        let unigram =
-            Unigram::new(file.pieces.into_iter().zip(file.scores), normalization, file.bos, file.eos, file.unk)?;
-        Ok(EncoderTokenizer { unigram, prefix: file.prefix, max_content: file.max_content })
+        Ok(normalization)
+    }
+
+    fn unigram(&self) -> Result<Unigram, VocabularyError> {
+        let pieces = self.pieces.iter().cloned().zip(self.scores.iter().copied());
+        Unigram::new(pieces, self.normalization()?, self.bos, self.eos, self.unk)
+    }
+}
+
+impl EncoderTokenizer {
+    /// Reads a vocabulary file; a wrong shape is refused with the field and the reason.
+    pub fn from_vocabulary_json(json: &str) -> Result<EncoderTokenizer, VocabularyError> {
+        let file = VocabularyFile::parse(json)?;
+        Ok(EncoderTokenizer { unigram: file.unigram()?, prefix: file.prefix, max_content: file.max_content })
+    }
+
+    /// The tokeniser over a vocabulary compiled into the component (a build
+    /// script wrote it with [`VocabularyTables::rust_source`]): nothing is
+    /// parsed per call.
+    pub fn from_static(v: &'static StaticVocabulary) -> Result<EncoderTokenizer, VocabularyError> {
+        Ok(EncoderTokenizer {
+            unigram: Unigram::from_static(v)?,
+            prefix: v.prefix.to_string(),
+            max_content: v.max_content,
+        })
     }
 
     /// The encoder's `token_ids` for `text`: `<s>`, the prefix and the text's first pieces, `</s>`.
@@ -282,5 +365,143 @@ impl EncoderTokenizer {
     /// The tokeniser itself.
     pub fn unigram(&self) -> &Unigram {
         &self.unigram
+    }
+}
+
+/// A vocabulary compiled into a component and read in place.
+///
+/// Why: the host gives a component a fresh instance for every call, so a
+/// tokeniser built from the vocabulary file ([`EncoderTokenizer::from_vocabulary_json`])
+/// parses and indexes its ~75,000 pieces on every call: ~20 ms of
+/// postsortering's ~170 ms encoder path (BENCHMARKS.md). A build script turns
+/// the file into these tables once ([`VocabularyTables::rust_source`]);
+/// [`EncoderTokenizer::from_static`] only binary-searches them.
+///
+/// The fields are public so that generated code can write the tables as a
+/// `static`; write them with [`VocabularyTables`], not by hand (the pieces must
+/// be sorted and unique, `max_chars` and `unk_score` must match them).
+#[derive(Debug)]
+pub struct StaticVocabulary {
+    /// Every distinct piece with its index, sorted by the piece's bytes (a
+    /// repeated piece keeps its first index, as in [`Unigram::new`]).
+    pub sorted_pieces: &'static [(&'static str, u32)],
+    /// The score of every piece, by index.
+    pub scores: &'static [f32],
+    /// The normalisation map, sorted by code point.
+    pub normalization: &'static [(char, &'static str)],
+    /// `<s>`.
+    pub bos: u32,
+    /// `</s>`.
+    pub eos: u32,
+    /// The unknown piece.
+    pub unk: u32,
+    /// What the encoder wants in front of every text (`"query: "`).
+    pub prefix: &'static str,
+    /// The most content pieces per input.
+    pub max_content: usize,
+    /// The longest piece, in code points.
+    pub max_chars: usize,
+    /// The score of a code point that stands alone as the unknown piece.
+    pub unk_score: f64,
+}
+
+/// A vocabulary file's tables, checked, in the order a [`StaticVocabulary`]
+/// holds them: what a component's build script compiles in.
+///
+/// ```
+/// let json = r#"{"pieces": ["<s>", "</s>", "<unk>", "\u2581hej"], "scores": [0, 0, 0, -2],
+///   "normalization": {"\t": " "}, "bos": 0, "eos": 1, "unk": 2, "prefix": "", "max_content": 254}"#;
+/// let tables = komp_sdk::sentencepiece::VocabularyTables::from_vocabulary_json(json).unwrap();
+/// let source = tables.rust_source("ENCODER_VOCABULARY"); // a build script writes this to OUT_DIR
+/// assert!(source.starts_with("pub static ENCODER_VOCABULARY: komp_sdk::sentencepiece::StaticVocabulary"));
+/// let tok = komp_sdk::sentencepiece::EncoderTokenizer::from_static(tables.leak()).unwrap();
+/// assert_eq!(tok.token_ids("hej"), vec![0, 3, 1]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct VocabularyTables {
+    sorted_pieces: Vec<(String, u32)>,
+    scores: Vec<f32>,
+    normalization: Vec<(char, String)>,
+    bos: u32,
+    eos: u32,
+    unk: u32,
+    prefix: String,
+    max_content: usize,
+    max_chars: usize,
+    unk_score: f64,
+}
+
+impl VocabularyTables {
+    /// Reads and checks a vocabulary file, as [`EncoderTokenizer::from_vocabulary_json`] does.
+    pub fn from_vocabulary_json(json: &str) -> Result<VocabularyTables, VocabularyError> {
+        let file = VocabularyFile::parse(json)?;
+        let unigram = file.unigram()?;
+        let mut sorted_pieces: Vec<(String, u32)> =
+            file.pieces.iter().enumerate().map(|(i, p)| (p.clone(), i as u32)).collect();
+        // By piece, then index: dedup keeps the first index of a repeated piece.
+        sorted_pieces.sort();
+        sorted_pieces.dedup_by(|later, first| later.0 == first.0);
+        let mut normalization = file.normalization()?;
+        normalization.sort();
+        Ok(VocabularyTables {
+            sorted_pieces,
+            scores: file.scores,
+            normalization,
+            bos: file.bos,
+            eos: file.eos,
+            unk: file.unk,
+            prefix: file.prefix,
+            max_content: file.max_content,
+            max_chars: unigram.max_chars,
+            unk_score: unigram.unk_score,
+        })
+    }
+
+    /// Rust source that declares `pub static <name>: komp_sdk::sentencepiece::StaticVocabulary`
+    /// with these tables (a build script writes it to `OUT_DIR` and the crate `include!`s it).
+    pub fn rust_source(&self, name: &str) -> String {
+        use std::fmt::Write;
+        let mut out = format!("pub static {name}: komp_sdk::sentencepiece::StaticVocabulary = ");
+        out.push_str("komp_sdk::sentencepiece::StaticVocabulary {\n    sorted_pieces: &[");
+        for (piece, id) in &self.sorted_pieces {
+            write!(out, "({piece:?}, {id}),").unwrap();
+        }
+        out.push_str("],\n    scores: &[");
+        for score in &self.scores {
+            // Debug prints the shortest text that reads back as the same f32.
+            write!(out, "{score:?},").unwrap();
+        }
+        out.push_str("],\n    normalization: &[");
+        for (c, to) in &self.normalization {
+            write!(out, "({c:?}, {to:?}),").unwrap();
+        }
+        writeln!(out, "],").unwrap();
+        let (bos, eos, unk, prefix) = (self.bos, self.eos, self.unk, &self.prefix);
+        writeln!(out, "    bos: {bos}, eos: {eos}, unk: {unk}, prefix: {prefix:?},").unwrap();
+        let (max_content, max_chars, unk_score) = (self.max_content, self.max_chars, self.unk_score);
+        writeln!(out, "    max_content: {max_content}, max_chars: {max_chars}, unk_score: {unk_score:?},\n}};")
+            .unwrap();
+        out
+    }
+
+    /// The same tables as a [`StaticVocabulary`] that lives until the process
+    /// ends (tests and tools; a component compiles them in instead).
+    pub fn leak(self) -> &'static StaticVocabulary {
+        let sorted_pieces: Vec<(&'static str, u32)> =
+            self.sorted_pieces.into_iter().map(|(p, id)| (&*Box::leak(p.into_boxed_str()), id)).collect();
+        let normalization: Vec<(char, &'static str)> =
+            self.normalization.into_iter().map(|(c, to)| (c, &*Box::leak(to.into_boxed_str()))).collect();
+        Box::leak(Box::new(StaticVocabulary {
+            sorted_pieces: Box::leak(sorted_pieces.into_boxed_slice()),
+            scores: Box::leak(self.scores.into_boxed_slice()),
+            normalization: Box::leak(normalization.into_boxed_slice()),
+            bos: self.bos,
+            eos: self.eos,
+            unk: self.unk,
+            prefix: Box::leak(self.prefix.into_boxed_str()),
+            max_content: self.max_content,
+            max_chars: self.max_chars,
+            unk_score: self.unk_score,
+        }))
     }
 }

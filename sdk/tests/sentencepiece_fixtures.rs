@@ -4,7 +4,7 @@
 //! `training/experiments/e5_probe/tokenizer_fixtures.py`, which also checks the
 //! piece counts against the encoder's engine): no train/serve skew.
 
-use komp_sdk::sentencepiece::{EncoderTokenizer, Unigram, VocabularyError, METASPACE};
+use komp_sdk::sentencepiece::{EncoderTokenizer, Unigram, VocabularyError, VocabularyTables, METASPACE};
 use serde_json::Value;
 
 fn fixtures() -> Value {
@@ -95,6 +95,44 @@ fn a_vocabulary_file_gives_the_same_pieces() {
     file["extra"] = 1.into();
     assert!(err(&file).contains("unknown field `extra`"), "{}", err(&file));
     assert!(EncoderTokenizer::from_vocabulary_json("").is_err());
+}
+
+/// A vocabulary compiled into the component (a build script writes the
+/// tables; nothing is parsed per call) cuts every text as the file does:
+/// the fixtures, random odd text, and a repeated piece keeps its first index.
+#[test]
+fn a_compiled_vocabulary_gives_the_same_pieces_as_the_file() {
+    let f = fixtures();
+    let file = serde_json::json!({
+        "pieces": f["pieces"], "scores": f["scores"], "normalization": f["normalization"],
+        "bos": f["bos"], "eos": f["eos"], "unk": f["unk"], "prefix": "query: ", "max_content": 32,
+    })
+    .to_string();
+    let from_file = EncoderTokenizer::from_vocabulary_json(&file).unwrap();
+    let tables = VocabularyTables::from_vocabulary_json(&file).unwrap();
+    let source = tables.rust_source("VOCABULARY");
+    assert!(source.starts_with("pub static VOCABULARY: komp_sdk::sentencepiece::StaticVocabulary = "), "{source:.80}");
+    let compiled = EncoderTokenizer::from_static(tables.leak()).unwrap();
+    assert_eq!(compiled.unigram().len(), from_file.unigram().len());
+    let mut texts: Vec<String> =
+        f["cases"].as_array().unwrap().iter().map(|c| c["text"].as_str().unwrap().to_string()).collect();
+    texts.extend(["", " ", "ﬁ\tx  y", "\u{e000}\u{301}ukendt", "<s> </s> <unk>"].map(String::from));
+    for text in &texts {
+        assert_eq!(compiled.token_ids(text), from_file.token_ids(text), "pieces of {text:?}");
+        assert_eq!(compiled.unigram().normalize(text), from_file.unigram().normalize(text));
+    }
+    let repeated = r#"{"pieces": ["<s>", "</s>", "<unk>", "\u2581a", "\u2581a", "b"], "scores": [0, 0, 0, -1, -0.5, -2],
+        "normalization": {}, "bos": 0, "eos": 1, "unk": 2, "prefix": "", "max_content": 8}"#;
+    let compiled = EncoderTokenizer::from_static(VocabularyTables::from_vocabulary_json(repeated).unwrap().leak());
+    assert_eq!(
+        compiled.unwrap().token_ids("a b"),
+        EncoderTokenizer::from_vocabulary_json(repeated).unwrap().token_ids("a b")
+    );
+    // A bad file is refused when the tables are made, with the same reason.
+    assert_eq!(
+        VocabularyTables::from_vocabulary_json(&file.replace("\"max_content\":32", "\"max_content\":-1")).unwrap_err(),
+        EncoderTokenizer::from_vocabulary_json(&file.replace("\"max_content\":32", "\"max_content\":-1")).unwrap_err()
+    );
 }
 
 /// Any text, however odd: no panic, and the pieces (an unknown one standing

@@ -216,11 +216,11 @@ fn native_postsortering(plan: &Plan, meta: &Meta, known: &[&str], input: &str) -
 }
 
 /// What postsortering adds for a letter its linear model is unsure of
-/// (`components/postsortering/src/lib.rs`): the tokeniser read from the
-/// bundled vocabulary file (per call, as the component does), the encoder,
-/// the head.
+/// (`components/postsortering/src/lib.rs`): the tokeniser over the
+/// vocabulary's compiled tables (made once, as the component's build script
+/// does; read in place per call), the encoder, the head.
 struct EncoderTwin {
-    vocabulary: String,
+    vocabulary: &'static komp_sdk::sentencepiece::StaticVocabulary,
     encoder: Plan,
     head: Plan,
 }
@@ -229,7 +229,10 @@ impl EncoderTwin {
     fn load() -> Result<EncoderTwin> {
         let path = "components/models/e5-small-da-en.vocab.json";
         Ok(EncoderTwin {
-            vocabulary: std::fs::read_to_string(path).with_context(|| format!("read {path} (build_encoder.py)"))?,
+            vocabulary: komp_sdk::sentencepiece::VocabularyTables::from_vocabulary_json(
+                &std::fs::read_to_string(path).with_context(|| format!("read {path} (build_encoder.py)"))?,
+            )?
+            .leak(),
             encoder: load_plan(std::path::Path::new("components/models/e5-small-da-en.onnx"))?,
             head: load_plan(std::path::Path::new("components/models/postsortering-head.onnx"))?,
         })
@@ -247,7 +250,7 @@ fn native_postsortering_encoder(
     let n = native_postsortering(plan, meta, known, input)?;
     let mail: Value = serde_json::from_str(input)?;
     let text = format!("{}\n{}", mail["subject"].as_str().unwrap_or(""), mail["body"].as_str().unwrap_or(""));
-    let tokenizer = komp_sdk::sentencepiece::EncoderTokenizer::from_vocabulary_json(&twin.vocabulary)?;
+    let tokenizer = komp_sdk::sentencepiece::EncoderTokenizer::from_static(twin.vocabulary)?;
     let ids = tokenizer.token_ids(&text);
     let out = twin.encoder.run(tvec!(Tensor::from_shape(&[ids.len()], &ids)?.into()))?;
     let mut features = out[0].try_as_plain_ram()?.as_slice::<f32>()?.to_vec();

@@ -24,6 +24,7 @@ use komp_sdk::{ComponentInfo, Error, Guest, Prediction};
 
 mod meta {
     include!(concat!(env!("OUT_DIR"), "/meta.rs"));
+    include!(concat!(env!("OUT_DIR"), "/vocabulary.rs"));
 }
 use meta::*;
 
@@ -115,7 +116,7 @@ impl Guest for Postsortering {
 /// The encoder's head: probabilities from multilingual-e5-small's embedding of
 /// the letter and the sender one-hot.
 fn encoder_probabilities(text: &str, sender: &[f32]) -> Result<Vec<f32>, Error> {
-    let tokenizer = komp_sdk::sentencepiece::EncoderTokenizer::from_vocabulary_json(ENCODER_VOCABULARY)
+    let tokenizer = komp_sdk::sentencepiece::EncoderTokenizer::from_static(&ENCODER_VOCABULARY)
         .map_err(|e| Error::Internal(format!("the bundled encoder vocabulary: {e}")))?;
     let ids = tokenizer.token_ids(text);
     let encoder = Model::load("encoder")?;
