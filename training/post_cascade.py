@@ -7,7 +7,7 @@ models' calibrated probabilities, re-tempered. `components/postsortering/src/lib
     otherwise             ->   P_head = head([embedding, sender one-hot])  (postsortering-head.onnx, calibrated)
                                P = softmax(ln((P_lin + P_head) / 2) / T_ensemble)
 
-Why a cascade and not the ensemble for every letter: the encoder path costs ~170 ms per sandboxed call and the linear
+Why a cascade and not the ensemble for every letter: the encoder path costs ~100 ms per sandboxed call for a short letter and the linear
 path ~0.15 ms (BENCHMARKS.md). Round 4 ran the encoder below CUT = 0.8 (20% of the held-out bank's letters). Round 5
 moved CUT to 0.99, read off the hand-written validation letters with the ensemble temperature fitted out of fold
 (experiments/cut/cut_sweep.py; training/README.md, "Issue 12, round 5"): at 0.8 the letters the linear model was

@@ -557,7 +557,8 @@ def postsortering() -> None:
             "staff checking twice a day) and get mail faster to the right unit. The freed time should go to case work, "
             "not to removing the human check. Compute is small: a linear model (one small matrix product per mail) and, "
             f"for the {pct(enc['validation_encoder_ran'])} of hand-written letters it is unsure of, a small encoder "
-            "(about 0.17 s per letter on one CPU core; BENCHMARKS.md); no GPU, no external service."
+            "(about 0.1 s for a short letter on one CPU core, ~0.13 s of engine time at 128 pieces; BENCHMARKS.md); no GPU, "
+            "no external service."
         ),
         "accountability": (
             "Published by the komp core team (development build) and signed; a release must be endorsed by an "

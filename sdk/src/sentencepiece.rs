@@ -373,7 +373,7 @@ impl EncoderTokenizer {
 /// Why: the host gives a component a fresh instance for every call, so a
 /// tokeniser built from the vocabulary file ([`EncoderTokenizer::from_vocabulary_json`])
 /// parses and indexes its ~75,000 pieces on every call: ~20 ms of
-/// postsortering's ~170 ms encoder path (BENCHMARKS.md). A build script turns
+/// postsortering's encoder path, which took ~170 ms in all in a release host (~100 ms since; BENCHMARKS.md). A build script turns
 /// the file into these tables once ([`VocabularyTables::rust_source`]);
 /// [`EncoderTokenizer::from_static`] only binary-searches them.
 ///

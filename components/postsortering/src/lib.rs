@@ -9,7 +9,7 @@
 //! A cascade of two bundled models (training/post_cascade.py holds the same
 //! math): the linear bag-of-words model `postsortering` answers alone when its
 //! top probability is at least `CASCADE_BELOW`. Below that the pretrained
-//! encoder `encoder` (multilingual-e5-small, ~170 ms per sandboxed call in a
+//! encoder `encoder` (multilingual-e5-small, ~100 ms per sandboxed call for a short letter in a
 //! release host; BENCHMARKS.md) reads the letter too, the head `encoder-head` turns its embedding and
 //! the sender into probabilities, and the answer is the two models' average,
 //! re-tempered. The words in the explanation are always the linear model's
