@@ -71,9 +71,8 @@ fn main() {
          bos: 0, eos: 0, unk: 0, prefix: \"\", max_content: 0, max_chars: 0, unk_score: 0.0 };\n"
             .to_string()
     };
+    writeln!(out, "pub const KNOWN_WORDS: [&str; {}] = {:?};", known.len(), known).unwrap();
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
     std::fs::write(out_dir.join("vocabulary.rs"), tables).unwrap();
-    writeln!(out, "pub const KNOWN_WORDS: [&str; {}] = {:?};", known.len(), known).unwrap();
-    let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("meta.rs");
-    std::fs::write(dest, out).unwrap();
+    std::fs::write(out_dir.join("meta.rs"), out).unwrap();
 }

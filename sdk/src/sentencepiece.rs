@@ -321,29 +321,27 @@ impl VocabularyFile {
         Ok(file)
     }
 
-    fn normalization(&self) -> Result<Vec<(char, String)>, VocabularyError> {
+    /// The checked tokeniser, and the file's prefix and content limit.
+    fn into_parts(self) -> Result<(Unigram, String, usize), VocabularyError> {
         let mut normalization = Vec::with_capacity(self.normalization.len());
-        for (key, value) in &self.normalization {
+        for (key, value) in self.normalization {
             let mut chars = key.chars();
             match (chars.next(), chars.next()) {
-                (Some(c), None) => normalization.push((c, value.clone())),
-                _ => return Err(VocabularyError::NormalizationKey(key.clone())),
+                (Some(c), None) => normalization.push((c, value)),
+                _ => return Err(VocabularyError::NormalizationKey(key)),
             }
         }
-        Ok(normalization)
-    }
-
-    fn unigram(&self) -> Result<Unigram, VocabularyError> {
-        let pieces = self.pieces.iter().cloned().zip(self.scores.iter().copied());
-        Unigram::new(pieces, self.normalization()?, self.bos, self.eos, self.unk)
+        let unigram =
+            Unigram::new(self.pieces.into_iter().zip(self.scores), normalization, self.bos, self.eos, self.unk)?;
+        Ok((unigram, self.prefix, self.max_content))
     }
 }
 
 impl EncoderTokenizer {
     /// Reads a vocabulary file; a wrong shape is refused with the field and the reason.
     pub fn from_vocabulary_json(json: &str) -> Result<EncoderTokenizer, VocabularyError> {
-        let file = VocabularyFile::parse(json)?;
-        Ok(EncoderTokenizer { unigram: file.unigram()?, prefix: file.prefix, max_content: file.max_content })
+        let (unigram, prefix, max_content) = VocabularyFile::parse(json)?.into_parts()?;
+        Ok(EncoderTokenizer { unigram, prefix, max_content })
     }
 
     /// The tokeniser over a vocabulary compiled into the component (a build
@@ -434,24 +432,25 @@ pub struct VocabularyTables {
 impl VocabularyTables {
     /// Reads and checks a vocabulary file, as [`EncoderTokenizer::from_vocabulary_json`] does.
     pub fn from_vocabulary_json(json: &str) -> Result<VocabularyTables, VocabularyError> {
-        let file = VocabularyFile::parse(json)?;
-        let unigram = file.unigram()?;
-        let mut sorted_pieces: Vec<(String, u32)> =
-            file.pieces.iter().enumerate().map(|(i, p)| (p.clone(), i as u32)).collect();
-        // By piece, then index: dedup keeps the first index of a repeated piece.
-        sorted_pieces.sort();
-        sorted_pieces.dedup_by(|later, first| later.0 == first.0);
-        let mut normalization = file.normalization()?;
-        normalization.sort();
+        let (unigram, prefix, max_content) = VocabularyFile::parse(json)?.into_parts()?;
+        let Table::Owned { ids, scores, normalization } = unigram.table else {
+            unreachable!("Unigram::new indexes its pieces at run time")
+        };
+        // The index Unigram::new built (a repeated piece keeps its first index), sorted for binary search.
+        let mut sorted_pieces: Vec<(String, u32)> = ids.into_iter().collect();
+        sorted_pieces.sort_unstable();
+        let mut normalization: Vec<(char, String)> = normalization.into_iter().collect();
+        normalization.sort_unstable();
         Ok(VocabularyTables {
             sorted_pieces,
-            scores: file.scores,
+            // Unigram::new widened the file's f32 scores; narrowing them back is exact.
+            scores: scores.into_iter().map(|s| s as f32).collect(),
             normalization,
-            bos: file.bos,
-            eos: file.eos,
-            unk: file.unk,
-            prefix: file.prefix,
-            max_content: file.max_content,
+            bos: unigram.bos,
+            eos: unigram.eos,
+            unk: unigram.unk,
+            prefix,
+            max_content,
             max_chars: unigram.max_chars,
             unk_score: unigram.unk_score,
         })
