@@ -1,11 +1,11 @@
 """The hand-written training bank (training/bank/*.jsonl): free-text letters and notifications written one by one,
 not from the generators' templates, to teach the models what free prose in a real inbox looks like (issue 12).
 
-Every item is split, by item and stratified by label, into a TRAIN part (mixed into the models' training data, with
-a weight) and a HELD-OUT part (never fitted on: it joins the hand-written validation bank of validation_bank.py for
-model choice, calibration and thresholds). The split is a pure function of the item text (SHA-256 order within each
-label, every HELDOUT_EVERY-th item held out), so it is deterministic and does not move when items are added to
-another label.
+Every item is split, by item, into a TRAIN part (mixed into the models' training data, with a weight) and a HELD-OUT
+part (never fitted on: it joins the hand-written validation bank of validation_bank.py for model choice, calibration
+and thresholds). The split is a pure function of the item's own text (its SHA-256, read as a number, modulo
+HELDOUT_EVERY), so it is deterministic and no item moves when others are added: the bank grows by files (round 6
+added the two spent realistic sets), and a split by position would have moved a third of the old items across.
 
     python bank_data.py [models_dir]     # score exported models on the held-out part (model choice only)
 
@@ -41,12 +41,10 @@ def _key(d: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _split(rows: list[dict], label_of) -> tuple[list[dict], list[dict]]:
+def _split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     train, held = [], []
-    for lab in sorted({label_of(d) for d in rows}, key=str):
-        items = sorted((d for d in rows if label_of(d) == lab), key=_key)
-        for i, d in enumerate(items):
-            (held if i % HELDOUT_EVERY == HELDOUT_EVERY - 1 else train).append(d)
+    for d in rows:
+        (held if int(_key(d), 16) % HELDOUT_EVERY == HELDOUT_EVERY - 1 else train).append(d)
     key = lambda d: d["id"]
     return sorted(train, key=key), sorted(held, key=key)
 
@@ -55,7 +53,7 @@ def post_split() -> tuple[list[dict], list[dict]]:
     """(train, held_out) letters as {"subject", "body", "sender_type", "label", "family", "id"}."""
     rows = [{"subject": d["subject"], "body": d["body"], "sender_type": d["sender"], "label": d["label"],
              "family": "bank-" + d["family"], "id": d["id"]} for d in _load("post")]
-    return _split(rows, lambda d: d["label"])
+    return _split(rows)
 
 
 def und_split() -> tuple[list[dict], list[dict]]:
@@ -63,7 +61,7 @@ def und_split() -> tuple[list[dict], list[dict]]:
     rows = [{"input": {"text": d["text"], "reporter_type": d["reporter"], "child_age": d["age"],
                        "prior_notifications_12m": d["prior"], "known_to_municipality": d["known"]},
              "label": int(d["acute"]), "family": "bank-" + d["family"], "id": d["id"]} for d in _load("und")]
-    return _split(rows, lambda d: d["label"])
+    return _split(rows)
 
 
 def post_tuples(rows):

@@ -1,11 +1,11 @@
-"""Report the exported models on the project's two hand-written realistic sets (training/realistic/README.md), never
+"""Report the exported models on the project's hand-written realistic set (training/realistic/README.md), never
 for tuning. Same math as the components (ONNX weights in float32, the same out-of-distribution rules and thresholds);
 95% Wilson intervals.
 
 Usage: eval_realistic.py [models_dir] [--write]
 
 With --write (train_all.sh does this after training) the numbers also go to <models_dir>/postsortering.realistic.json
-and underretning.realistic.json, one entry per set, which write_manifests.py puts into the model cards next to the
+and underretning.realistic.json, keyed by the set's name, which write_manifests.py puts into the model cards next to the
 synthetic test split (write_manifests.py reads only those two files, never the sets themselves). This script is
 reporting only: nothing it computes feeds back into training, calibration or thresholds."""
 from __future__ import annotations
@@ -27,14 +27,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WHAT = ("Hand-written by the komp project to look like what a municipal inbox receives; it is NOT real case data "
         "(no real citizen, child or case). Never used for training, calibration or choosing thresholds; only run "
         "and reported after the models are trained.")
-# The two sets (training/realistic/README.md): the folder under training/ and what each set's numbers can be taken for.
+# The independent set (training/realistic/README.md): the folder under training/ and what its numbers can be taken for.
+# The first and second sets were spent by reporting on them and are now part of the training bank (training/bank/).
 SETS = {
-    "second": ("realistic/second",
-               "Independent: written for issue 12's round 5 by writers who had seen neither the first set, the "
-               "generators nor the models, and run once after every choice of that round was made."),
-    "first": ("realistic",
-              "Spent: round 4's results on this set are why round 5 looked at the cascade's cut again, so it no longer "
-              "measures independently. Still run and reported."),
+    "third": ("realistic/third",
+              "Independent: written for issue 12's round 6, before that round's models were trained, by writers who saw "
+              "no earlier set, generator or model, and run once after every choice of that round was made. It was "
+              "written from the same brief as the second set, which is now training data."),
 }
 
 

@@ -1,17 +1,28 @@
-"""Check both hand-written realistic evaluation sets against the component manifests.
+"""Check the hand-written realistic evaluation set against the component manifests.
 
 Run from the repository root: python3 training/realistic/validate.py
-Checks, for the first set (training/realistic/*.jsonl) and the second (training/realistic/second/*.jsonl): every line
-parses, ids unique (also across the two sets), labels valid, minimum counts (issue 12: >= 240 letters with >= 15
-per subject, >= 100 notifications with >= 35 acute), inputs valid against each component's input schema.
+Checks the set in training/realistic/third/: every line parses, ids unique, labels valid, minimum counts (issue 12:
+>= 240 letters with >= 15 per subject, >= 100 notifications with >= 35 acute), inputs valid against each component's
+input schema, and no text is also in the training bank (training/bank/, which holds the two earlier, spent sets).
 """
-import collections, copy, json, os, sys, tomllib
+import collections, copy, glob, json, os, sys, tomllib
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(ROOT))
 MIN = {"postsortering": {"total": 240, "per_label": 15},
        "underretning": {"total": 100, "acute": 35}}
-SETS = {"first": ROOT, "second": os.path.join(ROOT, "second")}
+SETS = {"third": os.path.join(ROOT, "third")}
+BANK = os.path.join(REPO, "training", "bank")
+
+
+def bank_texts(name):
+    """The texts the training bank holds for this component (letters: subject and body)."""
+    texts = set()
+    for path in glob.glob(os.path.join(BANK, ("post" if name == "postsortering" else "und") + "_*.jsonl")):
+        for line in open(path, encoding="utf-8"):
+            d = json.loads(line)
+            texts.add(d["text"] if "text" in d else d["subject"] + "\n" + d["body"])
+    return texts
 
 
 def manual_check(schema, inp):
@@ -49,6 +60,7 @@ def check(name, folder, seen):
     except ImportError:
         validate = lambda inp: manual_check(schema, inp)
     counts, bad = collections.Counter(), 0
+    in_bank = bank_texts(name)
     with open(os.path.join(folder, name + ".jsonl"), encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             row = json.loads(line)
@@ -57,6 +69,9 @@ def check(name, folder, seen):
             seen.add(row["id"])
             assert row["label"] in labels, (row["id"], row["label"])
             errs = validate(row["input"]) + manual_check(schema, row["input"])
+            inp = row["input"]
+            if (inp["text"] if "text" in inp else inp["subject"] + "\n" + inp["body"]) in in_bank:
+                errs.append("the same text is in the training bank (training/bank/)")
             if errs:
                 bad += 1
                 print(name, row["id"], errs)

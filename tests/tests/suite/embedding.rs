@@ -82,7 +82,7 @@ fn a_case_system_sorts_letters_with_signed_components_and_keeps_its_own_audit_tr
 
     // Installed under the trust policy; the changed and the unsigned file refused with their class.
     let digest = artifact.digest();
-    assert!(stdout.contains(&format!("installed a-postsortering.wasm: postsortering@1.2.0 {digest}")), "{stdout}");
+    assert!(stdout.contains(&format!("installed a-postsortering.wasm: postsortering@1.3.0 {digest}")), "{stdout}");
     assert!(
         stdout.contains(
             "refused b-tampered.wasm: [invalid_artifact Component] invalid component file: model `encoder-head`"
@@ -121,7 +121,7 @@ fn a_case_system_sorts_letters_with_signed_components_and_keeps_its_own_audit_tr
                 assert_eq!(r["outcome"], "ok");
                 assert_eq!(r["label"], label.as_str());
                 assert_eq!(r["digest"], digest);
-                assert_eq!(r["component"], "postsortering@1.2.0");
+                assert_eq!(r["component"], "postsortering@1.3.0");
                 let g = &golden[i]["input"];
                 let (subject, body) = (g["subject"].as_str().unwrap().trim(), g["body"].as_str().unwrap().trim());
                 let input = serde_json::json!({ "subject": subject, "body": body }).to_string();

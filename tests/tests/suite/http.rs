@@ -319,7 +319,7 @@ fn open_inference_protocol_json_and_binary() {
     let caller = s.token("0751", Role::Caller);
     let meta = get(&s, "/v2/models/postsortering", Some(&caller)).json();
     assert_eq!(meta["name"], "postsortering");
-    assert_eq!(get(&s, "/v2/models/postsortering/versions/1.2.0/ready", Some(&caller)).status, 200);
+    assert_eq!(get(&s, "/v2/models/postsortering/versions/1.3.0/ready", Some(&caller)).status, 200);
     assert_eq!(get(&s, "/v2/models/postsortering/versions/9.9.9", Some(&caller)).status, 404);
 
     // JSON: plain text into a component with one text field; only requested outputs; id echoed.

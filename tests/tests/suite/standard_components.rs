@@ -194,12 +194,11 @@ fn underretning_reproduces_its_model_card() {
     assert_close("ROC AUC", roc_auc(&mut scored), card_metric(&UNDERRETNING, "roc_auc"), n);
 }
 
-/// The two hand-written realistic sets (`training/realistic/README.md`): written by the project to look like a
-/// municipal inbox, not real case data; never used for training or thresholds. Their numbers are on the model
-/// card next to the synthetic split, written by training/eval_realistic.py --write: the second, independent set
-/// as `metrics.realistic_set`, the first (spent) as `metrics.realistic_set_first`. Each entry: (card key, folder).
-const REALISTIC_SETS: [(&str, &str); 2] =
-    [("realistic_set", "training/realistic/second"), ("realistic_set_first", "training/realistic")];
+/// The hand-written realistic set (`training/realistic/README.md`): written for the project to look like a
+/// municipal inbox, not real case data; never used for training or thresholds. Its numbers are on the model card
+/// next to the synthetic split, as `metrics.realistic_set`, written by training/eval_realistic.py --write. (The two
+/// earlier sets were spent and are training data now, in training/bank/.)
+const REALISTIC_SET: &str = "training/realistic/third";
 
 fn realistic_rows(folder: &str, name: &str) -> Vec<Value> {
     let path = komp_tests::root().join(folder).join(format!("{name}.jsonl"));
@@ -207,11 +206,11 @@ fn realistic_rows(folder: &str, name: &str) -> Vec<Value> {
     text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-fn realistic_card(spec: &komp_tests::ComponentSpec, key: &str, folder: &str) -> Value {
-    let card = komp_tests::manifest(spec).model_card.metrics[key].clone();
-    assert!(card.is_object(), "{}: model_card.metrics.{key} missing", spec.dir);
+fn realistic_card(spec: &komp_tests::ComponentSpec) -> Value {
+    let card = komp_tests::manifest(spec).model_card.metrics["realistic_set"].clone();
+    assert!(card.is_object(), "{}: model_card.metrics.realistic_set missing", spec.dir);
     assert!(card["what"].as_str().unwrap().contains("NOT real case data"), "the card says what the set is");
-    assert_eq!(card["files"].as_str(), Some(folder), "{}: metrics.{key} is about another folder", spec.dir);
+    assert_eq!(card["files"].as_str(), Some(REALISTIC_SET), "{}: metrics.realistic_set is about another folder", spec.dir);
     card
 }
 
@@ -258,14 +257,8 @@ fn ece(conf: &[f64], hit: &[f64]) -> f64 {
 
 #[test]
 fn postsortering_reproduces_its_realistic_set_numbers() {
-    for (key, folder) in REALISTIC_SETS {
-        postsortering_realistic_set(key, folder);
-    }
-}
-
-fn postsortering_realistic_set(key: &str, folder: &str) {
-    let rows = realistic_rows(folder, "postsortering");
-    let card = realistic_card(&POSTSORTERING, key, folder);
+    let rows = realistic_rows(REALISTIC_SET, "postsortering");
+    let card = realistic_card(&POSTSORTERING);
     let n = rows.len();
     assert_eq!(n as u64, card["rows"].as_u64().unwrap());
     assert_eq!(card["review_threshold"].as_f64(), Some(card_metric(&POSTSORTERING, "review_threshold")));
@@ -291,21 +284,15 @@ fn postsortering_realistic_set(key: &str, folder: &str) {
     assert_proportion(&card, "routed_without_review", routed, n);
     assert_proportion(&card, "accuracy_of_routed", routed_correct, routed);
     assert_proportion(&card, "wrong_with_top_at_least_0_9", wrong_confident, n);
-    assert_eq!(ood as u64, card["out_of_distribution"].as_u64().unwrap(), "{key}: out-of-distribution flags");
-    assert_close(&format!("{key}: ECE"), ece(&conf, &hit), card["ece"].as_f64().unwrap(), n);
-    assert!((brier / n as f64 - card["brier"].as_f64().unwrap()).abs() < 1e-3, "{key}: Brier {}", brier / n as f64);
+    assert_eq!(ood as u64, card["out_of_distribution"].as_u64().unwrap(), "realistic set: out-of-distribution flags");
+    assert_close("realistic set: ECE", ece(&conf, &hit), card["ece"].as_f64().unwrap(), n);
+    assert!((brier / n as f64 - card["brier"].as_f64().unwrap()).abs() < 1e-3, "realistic set: Brier {}", brier / n as f64);
 }
 
 #[test]
 fn underretning_reproduces_its_realistic_set_numbers() {
-    for (key, folder) in REALISTIC_SETS {
-        underretning_realistic_set(key, folder);
-    }
-}
-
-fn underretning_realistic_set(key: &str, folder: &str) {
-    let rows = realistic_rows(folder, "underretning");
-    let card = realistic_card(&UNDERRETNING, key, folder);
+    let rows = realistic_rows(REALISTIC_SET, "underretning");
+    let card = realistic_card(&UNDERRETNING);
     let n = rows.len();
     assert_eq!(n as u64, card["rows"].as_u64().unwrap());
     let threshold = card_metric(&UNDERRETNING, "threshold");
@@ -318,7 +305,7 @@ fn underretning_realistic_set(key: &str, folder: &str) {
         let proposed = p.label == "acute";
         if proposed {
             let reasons = p.details["flag_reasons"].as_array().expect("every flag comes with reasons");
-            assert!(!reasons.is_empty(), "{key}: a flag without reasons: {}", row["id"]);
+            assert!(!reasons.is_empty(), "realistic set: a flag without reasons: {}", row["id"]);
         }
         if truth {
             pos += 1;
@@ -334,10 +321,10 @@ fn underretning_realistic_set(key: &str, folder: &str) {
     }
     assert_proportion(&card, "recall_acute", tp, pos);
     assert_proportion(&card, "not_acute_flagged", fp, neg);
-    assert_close(&format!("{key}: ROC AUC"), roc_auc(&mut scored), card["roc_auc"].as_f64().unwrap(), n);
-    assert_close(&format!("{key}: ECE"), ece(&prob, &truth_v), card["ece"].as_f64().unwrap(), n);
+    assert_close("realistic set: ROC AUC", roc_auc(&mut scored), card["roc_auc"].as_f64().unwrap(), n);
+    assert_close("realistic set: ECE", ece(&prob, &truth_v), card["ece"].as_f64().unwrap(), n);
     let brier = prob.iter().zip(&truth_v).map(|(p, y)| (p - y).powi(2)).sum::<f64>() / n as f64;
-    assert!((brier - card["brier"].as_f64().unwrap()).abs() < 1e-3, "{key}: Brier {brier}");
+    assert!((brier - card["brier"].as_f64().unwrap()).abs() < 1e-3, "realistic set: Brier {brier}");
 }
 
 #[test]
