@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from statistics import NormalDist
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,7 +17,7 @@ import ood
 from komp_train.calibration import fit_platt
 from komp_train.export import OPSET, export_text_classifier
 from komp_train.features import features, features_csr
-from komp_train.metrics import ece, r6
+from komp_train.metrics import ece, r6, wilson
 from komp_train.verify import verify_text_classifier
 from underretning_data import REPORTERS
 import bank_data
@@ -34,6 +35,11 @@ N_TRAIN = 20000
 N_TEST = 2500
 N_FOLDS = 3
 TARGET_RECALL = 0.95        # on the independent hand-written validation set (training/validation_bank.py)
+# ... with this one-sided confidence (the Wilson lower bound at z = 1.2816), not as a point estimate: at the point
+# estimate (rounds 1-6) the threshold sat where the validation recall just touched 0.95, and new notifications fell
+# short (round 6's third realistic set: 52/56). 97.5% (z = 1.96, postsortering's rule) would need every validation
+# acute notification caught, which flags 41% of the held-out realistic not-acute ones, over the 35% target (README).
+RECALL_CONFIDENCE_Z = 1.2816
 N_COPIES = 2               # each training notification as drawn and with the other group's names (counterfactual augmentation)
 VAL_CAL_WEIGHT = 0.25      # share of the Platt fit carried by the hand-written validation bank
 TARGET_RECALL_OOF = 0.90    # on the out-of-family folds: every phrasing of every situation unseen, a stress test
@@ -88,8 +94,20 @@ def crit_threshold(p: np.ndarray, y: np.ndarray, target: float) -> float:
     """Largest threshold t (3 decimals, rounded down) with recall(p >= t) >= target."""
     pos = np.sort(p[y == 1])[::-1]
     k = int(np.ceil(target * len(pos)))
-    crit = float(pos[k - 1])
-    return float(np.floor(crit * 1000) / 1000)
+    return threshold_catching(pos, k)
+
+
+def threshold_catching(pos_desc: np.ndarray, k: int) -> float:
+    """The largest threshold (3 decimals, rounded down) at which the k highest-scored positives are caught."""
+    return float(np.floor(float(pos_desc[k - 1]) * 1000) / 1000)
+
+
+def confident_threshold(p: np.ndarray, y: np.ndarray, target: float, z: float) -> tuple[float, bool]:
+    """Largest threshold t (3 decimals, rounded down) at which the Wilson lower bound (z) of recall(p >= t) is >= target;
+    (threshold, met). If no count reaches it, every positive is caught and met is False."""
+    pos = np.sort(p[y == 1])[::-1]
+    k = next((k for k in range(1, len(pos) + 1) if wilson(k, len(pos), z)[0] >= target), None)
+    return threshold_catching(pos, k or len(pos)), k is not None
 
 
 def group_stats(p, pred, y, mask) -> dict:
@@ -169,11 +187,12 @@ def main() -> None:
                                 np.stack([structured(i) for i in val_inputs]))
 
     # operating threshold: recall >= 95% on the calibration predictions AND on the validation set (not the test set)
-    thr_val, thr_cal = crit_threshold(P_val, y_val, TARGET_RECALL), crit_threshold(oof_p[clean], y[clean], TARGET_RECALL_OOF)
+    (thr_val, val_rule_met), thr_cal = (confident_threshold(P_val, y_val, TARGET_RECALL, RECALL_CONFIDENCE_Z),
+                                        crit_threshold(oof_p[clean], y[clean], TARGET_RECALL_OOF))
     thr = min(thr_val, thr_cal)
     print("  out-of-family thresholds by recall target: " + " ".join(
         f"{t}:{crit_threshold(oof_p[clean], y[clean], t)}" for t in (0.90, 0.92, 0.93, 0.94, 0.95)), flush=True)
-    print(f"  threshold candidates: validation {thr_val} calibration {thr_cal}", flush=True)
+    print(f"  threshold candidates: validation {thr_val} (rule met: {val_rule_met}) calibration {thr_cal}", flush=True)
     val_flag = P_val >= thr
     val_stats = {"n": len(y_val), "acute": int(y_val.sum()), "roc_auc": r6(roc_auc_score(y_val, P_val)),
                  "recall": r6(np.mean(val_flag[y_val == 1])),
@@ -278,11 +297,13 @@ def main() -> None:
         "operating_threshold": {
             "value": thr, "rule": "probability >= value -> proposal 'acute' (a caseworker always decides)",
             "decision": "business and ethical decision: catch at least %.0f%% of acute notifications; the threshold is the "
-                        "largest value (3 decimals, rounded down) that keeps recall >= %.2f on the independent hand-written "
-                        "validation set (training/validation_bank.py) and >= %.2f on the out-of-family calibration "
+                        "largest value (3 decimals, rounded down) that keeps recall >= %.2f with %.0f%% one-sided confidence "
+                        "(the Wilson lower bound) on the independent hand-written validation set (training/validation_bank.py "
+                        "and the held-out part of training/bank/) and >= %.2f on the out-of-family calibration "
                         "predictions (every phrasing unseen: a stress test); the held-out test set is not used. The price is "
                         "lower precision: more notifications are flagged for immediate review."
-                        % (100 * TARGET_RECALL, TARGET_RECALL, TARGET_RECALL_OOF),
+                        % (100 * TARGET_RECALL, TARGET_RECALL, 100 * NormalDist().cdf(RECALL_CONFIDENCE_Z), TARGET_RECALL_OOF),
+            "validation_rule_met": bool(val_rule_met),
             "validation": val_stats, "candidates": {"validation": thr_val, "calibration_folds": thr_cal},
             "test_recall": r6(recall), "test_precision": r6(precision),
             "test_flagged_share": r6(pred.mean()), "table": table},

@@ -194,11 +194,12 @@ fn underretning_reproduces_its_model_card() {
     assert_close("ROC AUC", roc_auc(&mut scored), card_metric(&UNDERRETNING, "roc_auc"), n);
 }
 
-/// The hand-written realistic set (`training/realistic/README.md`): written for the project to look like a
-/// municipal inbox, not real case data; never used for training or thresholds. Its numbers are on the model card
-/// next to the synthetic split, as `metrics.realistic_set`, written by training/eval_realistic.py --write. (The two
-/// earlier sets were spent and are training data now, in training/bank/.)
-const REALISTIC_SET: &str = "training/realistic/third";
+/// Each component's hand-written realistic set (`training/realistic/README.md`): written for the project to look
+/// like a municipal inbox, not real case data; never used for training or thresholds. Its numbers are on the model
+/// card next to the synthetic split, as `metrics.realistic_set`, written by training/eval_realistic.py --write.
+/// (Spent sets are training data now, in training/bank/.)
+const POSTSORTERING_REALISTIC: &str = "training/realistic/third";
+const UNDERRETNING_REALISTIC: &str = "training/realistic/fourth";
 
 fn realistic_rows(folder: &str, name: &str) -> Vec<Value> {
     let path = komp_tests::root().join(folder).join(format!("{name}.jsonl"));
@@ -206,11 +207,11 @@ fn realistic_rows(folder: &str, name: &str) -> Vec<Value> {
     text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-fn realistic_card(spec: &komp_tests::ComponentSpec) -> Value {
+fn realistic_card(spec: &komp_tests::ComponentSpec, folder: &str) -> Value {
     let card = komp_tests::manifest(spec).model_card.metrics["realistic_set"].clone();
     assert!(card.is_object(), "{}: model_card.metrics.realistic_set missing", spec.dir);
     assert!(card["what"].as_str().unwrap().contains("NOT real case data"), "the card says what the set is");
-    assert_eq!(card["files"].as_str(), Some(REALISTIC_SET), "{}: metrics.realistic_set is about another folder", spec.dir);
+    assert_eq!(card["files"].as_str(), Some(folder), "{}: metrics.realistic_set is about another folder", spec.dir);
     card
 }
 
@@ -257,8 +258,8 @@ fn ece(conf: &[f64], hit: &[f64]) -> f64 {
 
 #[test]
 fn postsortering_reproduces_its_realistic_set_numbers() {
-    let rows = realistic_rows(REALISTIC_SET, "postsortering");
-    let card = realistic_card(&POSTSORTERING);
+    let rows = realistic_rows(POSTSORTERING_REALISTIC, "postsortering");
+    let card = realistic_card(&POSTSORTERING, POSTSORTERING_REALISTIC);
     let n = rows.len();
     assert_eq!(n as u64, card["rows"].as_u64().unwrap());
     assert_eq!(card["review_threshold"].as_f64(), Some(card_metric(&POSTSORTERING, "review_threshold")));
@@ -286,13 +287,17 @@ fn postsortering_reproduces_its_realistic_set_numbers() {
     assert_proportion(&card, "wrong_with_top_at_least_0_9", wrong_confident, n);
     assert_eq!(ood as u64, card["out_of_distribution"].as_u64().unwrap(), "realistic set: out-of-distribution flags");
     assert_close("realistic set: ECE", ece(&conf, &hit), card["ece"].as_f64().unwrap(), n);
-    assert!((brier / n as f64 - card["brier"].as_f64().unwrap()).abs() < 1e-3, "realistic set: Brier {}", brier / n as f64);
+    assert!(
+        (brier / n as f64 - card["brier"].as_f64().unwrap()).abs() < 1e-3,
+        "realistic set: Brier {}",
+        brier / n as f64
+    );
 }
 
 #[test]
 fn underretning_reproduces_its_realistic_set_numbers() {
-    let rows = realistic_rows(REALISTIC_SET, "underretning");
-    let card = realistic_card(&UNDERRETNING);
+    let rows = realistic_rows(UNDERRETNING_REALISTIC, "underretning");
+    let card = realistic_card(&UNDERRETNING, UNDERRETNING_REALISTIC);
     let n = rows.len();
     assert_eq!(n as u64, card["rows"].as_u64().unwrap());
     let threshold = card_metric(&UNDERRETNING, "threshold");
